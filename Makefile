@@ -1,0 +1,57 @@
+# LandLedger: `make run` serves the app on http://127.0.0.1:8000; `make test` runs the suite.
+# Both install what is missing (Debian packages, the virtualenv), start PostgreSQL, migrate
+# and load the demo; a second run skips what is already done.
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup system-packages browser-packages database migrate static demo demo-users lint reset-db
+
+run: setup demo-users
+	@echo "LandLedger is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	$(PYTHON) manage.py runserver $(HOST):$(PORT)
+
+test: setup browser-packages
+	$(VENV)/bin/ruff check --quiet .
+	$(PYTHON) -m pytest
+
+setup: system-packages $(STAMP) database migrate static demo
+
+system-packages:
+	@bash scripts/install_system_packages.sh
+
+browser-packages:
+	@bash scripts/install_system_packages.sh --with-browser
+
+# Reinstalled only when the dependency list changes.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+database:
+	@bash scripts/setup_database.sh
+
+migrate:
+	@$(PYTHON) manage.py migrate --no-input -v0
+
+static:
+	@$(PYTHON) manage.py collectstatic --no-input -v0
+
+demo:
+	@$(PYTHON) manage.py load_demo
+
+demo-users:
+	@$(PYTHON) manage.py create_demo_users
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# Drops the local register so that the next `make run` loads the demo afresh.
+reset-db:
+	@bash scripts/reset_database.sh

@@ -1,0 +1,181 @@
+"""LandLedger settings, read from environment variables.
+
+Development defaults are safe on a developer's own machine only: with ``DEBUG`` off the
+development secret key is refused, so a production deployment cannot start with it.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEVELOPMENT_SECRET_KEY = "landledger-development-only-not-for-production"
+DEFAULT_DATABASE_URL = "postgis://landledger:landledger@127.0.0.1:5432/landledger"
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_flag("DEBUG", default=True)
+SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the development key while DEBUG is off: "
+        "set SECRET_KEY to a long random value for production."
+    )
+
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+    if host.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework_gis",
+    "drf_spectacular",
+    "registry",
+    "gis_layers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "gis_layers.context_processors.data_attribution",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        engine="django.contrib.gis.db.backends.postgis",
+        conn_max_age=60,
+    )
+}
+# The test database is cloned from a template that already holds the extensions, so the
+# application role needs CREATEDB but never superuser rights.
+DATABASES["default"]["TEST"] = {
+    "TEMPLATE": os.environ.get("TEST_DATABASE_TEMPLATE", "landledger_template")
+}
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+
+MIGRATION_MODULES = {
+    "registry": "migrations.registry",
+    "gis_layers": "migrations.gis_layers",
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env_flag("CSRF_COOKIE_SECURE", default=True)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LandLedger API",
+    "DESCRIPTION": "Register of state land, office buildings and civil-defence shelters.",
+    "VERSION": "0.1.0",
+}
+
+# --- LandLedger domain settings (DESIGN.md §5, §6) -------------------------------------
+# Storage datum: CGCS2000, the legal datum for Chinese cadastre.
+LANDLEDGER_STORAGE_SRID = 4490
+# Tolerance in m² below which two current parcels are not considered overlapping.
+# Basemap tiles behind every map; set LANDLEDGER_BASEMAP_URL to "" for plain mode (offline).
+LANDLEDGER_BASEMAP_URL = os.environ.get(
+    "LANDLEDGER_BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+)
+LANDLEDGER_BASEMAP_ATTRIBUTION = os.environ.get(
+    "LANDLEDGER_BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors"
+)
+# Demo accounts with a published password exist only in development.
+LANDLEDGER_DEMO_ACCOUNTS_ALLOWED = DEBUG
+LANDLEDGER_OVERLAP_TOLERANCE_M2 = float(os.environ.get("LANDLEDGER_OVERLAP_TOLERANCE_M2", "1.0"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+}
+
+# Debian 12 ships GDAL 3.6, which cannot block file and network access from spatial reference
+# strings. LandLedger passes GDAL only integer EPSG codes from a whitelist, never a
+# user-supplied SRS string (DESIGN.md §5), so the warning does not apply.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]

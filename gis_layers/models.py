@@ -1,0 +1,79 @@
+"""Layers that are not title: the street network, population, and a record of dataset loads."""
+
+from django.contrib.gis.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from registry.models.geometry import GeodesicArea, GeodesicLength, geometry_guards
+
+STORAGE_SRID = 4490
+
+
+class RoadSegment(models.Model):
+    """A segment of the street and footway network (for walking distance)."""
+
+    district = models.ForeignKey("registry.District", on_delete=models.PROTECT)
+    osm_id = models.BigIntegerField(null=True, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    highway = models.CharField(max_length=40, help_text="OSM highway class, e.g. footway.")
+    walkable = models.BooleanField(default=True)
+    geom = models.LineStringField(srid=STORAGE_SRID)
+    length_m = models.GeneratedField(
+        expression=GeodesicLength("geom"), output_field=models.FloatField(), db_persist=True
+    )
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = geometry_guards("roadsegment", "geom")
+
+    def __str__(self) -> str:
+        return self.name or f"{self.highway} {self.pk}"
+
+
+class PopulationCell(models.Model):
+    """A cell of a population grid: residents (night) in persons."""
+
+    district = models.ForeignKey("registry.District", on_delete=models.PROTECT)
+    geom = models.PolygonField(srid=STORAGE_SRID)
+    area_m2 = models.GeneratedField(
+        expression=GeodesicArea("geom"), output_field=models.FloatField(), db_persist=True
+    )
+    residents = models.FloatField(help_text="Night-time population, persons.")
+    is_synthetic = models.BooleanField(default=False)
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            *geometry_guards("populationcell", "geom"),
+            models.CheckConstraint(
+                condition=Q(residents__gte=0),
+                name="populationcell_residents_not_negative",
+                violation_error_message="residents must not be negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"cell {self.pk}: {self.residents:.0f} residents"
+
+
+class DatasetLoad(models.Model):
+    """One completed load of a dataset: what was read, written and repaired.
+
+    A demo load is recorded only when all of it committed, so its presence means the
+    dataset is fully in place and a second ``load_demo`` can skip it.
+    """
+
+    dataset = models.CharField(max_length=100, unique=True)
+    version = models.CharField(max_length=40)
+    loaded_at = models.DateTimeField(db_default=Now())
+    counts = models.JSONField(default=dict)
+    repaired = models.JSONField(default=dict, help_text="Invalid geometries repaired, by layer.")
+    attribution = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["dataset"]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} {self.version}"

@@ -1,0 +1,78 @@
+"""The six roles of DESIGN.md §7, the model permissions each holds and its clearance."""
+
+from enum import StrEnum
+
+from registry.models.spatial import SecurityLevel
+
+
+class Role(StrEnum):
+    PLANNER = "planner"
+    REGISTRAR = "registrar"
+    SUPERVISOR = "registration_supervisor"
+    CIVIL_DEFENCE = "civil_defence_officer"
+    AUDITOR = "auditor"
+    ADMINISTRATOR = "administrator"
+
+
+ROLE_DESCRIPTIONS: dict[Role, str] = {
+    Role.PLANNER: (
+        "Browses maps of land use, plan conformity and building intensity, and sees which "
+        "agencies hold more office space than the standard allows."
+    ),
+    Role.REGISTRAR: (
+        "Lodges and examines registration acts (first registration, transfers, mortgages, "
+        "seizures, objections, splits and merges) and issues certificates."
+    ),
+    Role.SUPERVISOR: ("Approves or rejects examined acts; never the examiner of the same case."),
+    Role.CIVIL_DEFENCE: (
+        "Keeps the shelter inventory, records inspections and checks who can reach a shelter "
+        "with room for them. Cleared to see classified shelters up to 'secret'."
+    ),
+    Role.AUDITOR: (
+        "Reads everything, including the audit log and the register's journal; changes nothing."
+    ),
+    Role.ADMINISTRATOR: "Manages users, roles, reference tables and standards.",
+}
+
+_SPATIAL_AND_PARTIES = [
+    "parcel", "building", "district", "landuseclass", "party", "agency", "staffestablishment",
+]  # fmt: skip
+_LAYERS = ["roadsegment", "populationcell", "datasetload"]
+
+
+def _perms(app: str, models: list[str], actions: tuple[str, ...] = ("view",)) -> list[str]:
+    return [f"{app}.{action}_{model}" for model in models for action in actions]
+
+
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.PLANNER: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter"])
+    + _perms("gis_layers", _LAYERS),
+    Role.REGISTRAR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter"]),
+    Role.SUPERVISOR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter"]),
+    Role.CIVIL_DEFENCE: _perms("registry", ["parcel", "building", "district", "agency", "party"])
+    + _perms("registry", ["shelter"], ("view", "add", "change"))
+    + _perms("gis_layers", _LAYERS),
+    Role.AUDITOR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance"])
+    + _perms("gis_layers", _LAYERS),
+    Role.ADMINISTRATOR: _perms(
+        "registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance"], ("view", "add", "change")
+    )
+    + _perms("gis_layers", _LAYERS, ("view", "add", "change")),
+}
+
+ROLE_CLEARANCE: dict[Role, SecurityLevel] = {
+    Role.PLANNER: SecurityLevel.PUBLIC,
+    Role.REGISTRAR: SecurityLevel.PUBLIC,
+    Role.SUPERVISOR: SecurityLevel.PUBLIC,
+    Role.CIVIL_DEFENCE: SecurityLevel.SECRET,
+    Role.AUDITOR: SecurityLevel.CONFIDENTIAL,
+    Role.ADMINISTRATOR: SecurityLevel.CONFIDENTIAL,
+}
+
+
+def roles_of(user) -> list[Role]:
+    """The roles a user holds, read from their groups."""
+    if not user.is_authenticated:
+        return []
+    names = {group.name for group in user.groups.all()}
+    return [role for role in Role if role.value in names]

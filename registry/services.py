@@ -1,0 +1,39 @@
+"""Write-side operations on the register. Keyword-only; each is one transaction."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from registry.models import Clearance
+from registry.roles import ROLE_CLEARANCE, ROLE_PERMISSIONS, Role
+
+
+@transaction.atomic
+def ensure_role_groups() -> dict[Role, Group]:
+    """Create or update one group per role with exactly the role's permissions."""
+    groups = {}
+    for role, perm_names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role.value)
+        permissions = []
+        for perm_name in perm_names:
+            app_label, codename = perm_name.split(".", 1)
+            permissions.append(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(permissions)
+        groups[role] = group
+    return groups
+
+
+@transaction.atomic
+def create_user_with_role(*, username: str, password: str, role: Role):
+    """Create (or reset) a staff user holding one role and the role's clearance."""
+    groups = ensure_role_groups()
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    user.set_password(password)
+    user.is_staff = True
+    user.is_superuser = role is Role.ADMINISTRATOR
+    user.save()
+    user.groups.set([groups[role]])
+    Clearance.objects.update_or_create(user=user, defaults={"level": ROLE_CLEARANCE[role]})
+    return user

@@ -1,0 +1,53 @@
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def load_demo_quietly() -> str:
+    out = io.StringIO()
+    call_command("load_demo", stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the demo into the test database once; tests run in transactions that roll back,
+    so it stays as loaded."""
+    with django_db_blocker.unblock():
+        load_demo_quietly()
+
+
+@pytest.fixture
+def demo(db):
+    """The demo districts; reloaded if a transactional test flushed the database."""
+    from gis_layers.models import DatasetLoad
+
+    if DatasetLoad.objects.count() < 2:
+        load_demo_quietly()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent (it is not part of the repository)")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The real hasher is deliberately slow; tests log in often.
+    # Accounts made before this fixture (the browser tests' session) keep the real hasher.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests last: their live server commits and flushes the database, and the other
+    tests run faster in rollback transactions on the demo loaded once."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))

@@ -1,0 +1,90 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against a live server on the test
+database. The demo and the demo accounts are committed once for the session, and each test
+only reads, so nothing is flushed between tests."""
+
+import io
+import os
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+
+# Playwright's sync API runs an event loop in the test thread; the test's own database calls
+# are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def app_server(django_db_setup, django_db_blocker):
+    """A live server on the test database, holding the demo and one account per role."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.test.testcases import LiveServerThread
+
+    with django_db_blocker.unblock():
+        call_command("create_demo_users", stdout=io.StringIO())
+    thread = LiveServerThread("127.0.0.1", StaticFilesHandler)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://127.0.0.1:{thread.port}"
+    thread.terminate()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_server, db):
+    """A fresh browser context; requests that would leave the machine are refused and kept
+    in ``page.external_requests``, uncaught script errors in ``page.console_errors``."""
+    context = browser.new_context(base_url=app_server, locale="en-GB")
+    external = []
+
+    def keep_local(route):
+        if route.request.url.startswith(app_server):
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", keep_local)
+    page = context.new_page()
+    page.external_requests = external
+    page.console_errors = []
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    yield page
+    context.close()
+    # The test's own queries ran on a connection of Playwright's context; close it so that
+    # the test database can be dropped at the end.
+    connections.close_all()
+
+
+def log_in(page, username: str, password: str = "demo") -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
