@@ -54,7 +54,8 @@ fi
 
 create_extensions() {
     # Extensions need a superuser; the application role never does.
-    psql_admin "$1" "CREATE EXTENSION IF NOT EXISTS postgis;
+    psql_admin "$1" "SET client_min_messages = warning;
+        CREATE EXTENSION IF NOT EXISTS postgis;
         CREATE EXTENSION IF NOT EXISTS pgrouting;
         CREATE EXTENSION IF NOT EXISTS btree_gist;
         GRANT ALL ON SCHEMA public TO $db_role;"
