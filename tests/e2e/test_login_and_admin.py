@@ -54,6 +54,8 @@ def test_admin_lists_the_demo_and_shows_each_on_a_map(page, settings, model, map
         }}"""
     )
     assert features == 1
+    expect(page.locator("#footer")).to_contain_text("OpenStreetMap contributors")
+    expect(page.locator("#footer")).to_contain_text("synthetic")
     screenshot(page, f"admin-{model}")
     assert page.console_errors == []
     assert page.external_requests == []
