@@ -38,6 +38,9 @@ _SPATIAL_AND_PARTIES = [
     "parcel", "building", "district", "landuseclass", "party", "agency", "staffestablishment",
 ]  # fmt: skip
 _LAYERS = ["roadsegment", "populationcell", "datasetload"]
+_TITLES = ["title", "right", "rightholder", "certificate", "parcellineage"]
+_ACTS = ["registrationact", "acttitle", "sourcedocument", "journalentry"]
+_AUDIT = ["auditevent", "historyevent"]
 
 
 def _perms(app: str, models: list[str], actions: tuple[str, ...] = ("view",)) -> list[str]:
@@ -45,18 +48,23 @@ def _perms(app: str, models: list[str], actions: tuple[str, ...] = ("view",)) ->
 
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.PLANNER: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter"])
+    Role.PLANNER: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES])
     + _perms("gis_layers", _LAYERS),
-    Role.REGISTRAR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter"]),
-    Role.SUPERVISOR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter"]),
+    Role.REGISTRAR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS])
+    + ["registry.lodge_act"],
+    Role.SUPERVISOR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS])
+    + ["registry.decide_act"],
     Role.CIVIL_DEFENCE: _perms("registry", ["parcel", "building", "district", "agency", "party"])
     + _perms("registry", ["shelter"], ("view", "add", "change"))
     + _perms("gis_layers", _LAYERS),
-    Role.AUDITOR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance"])
+    Role.AUDITOR: _perms(
+        "registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance", *_TITLES, *_ACTS, *_AUDIT]
+    )
     + _perms("gis_layers", _LAYERS),
     Role.ADMINISTRATOR: _perms(
         "registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance"], ("view", "add", "change")
     )
+    + _perms("registry", [*_TITLES, *_ACTS])
     + _perms("gis_layers", _LAYERS, ("view", "add", "change")),
 }
 

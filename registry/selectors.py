@@ -1,9 +1,23 @@
 """Read-side queries of the register. Keyword-only; every query that can reveal a shelter
 takes the user and applies their clearance."""
 
-from django.db.models import QuerySet
+import datetime
 
-from registry.models import Clearance, SecurityLevel, Shelter
+from django.contrib.gis.geos import Point
+from django.db.models import Q, QuerySet
+
+from registry.models import (
+    ActStatus,
+    Certificate,
+    Clearance,
+    Parcel,
+    ParcelLineage,
+    RegistrationAct,
+    Right,
+    SecurityLevel,
+    Shelter,
+    Title,
+)
 
 NO_CLEARANCE = -1
 
@@ -21,3 +35,109 @@ def clearance_of(*, user) -> int:
 def shelters_visible_to(*, user) -> QuerySet[Shelter]:
     """Shelters at or below the user's clearance; none for anonymous users."""
     return Shelter.objects.filter(classification__lte=clearance_of(user=user))
+
+
+# --- the register ------------------------------------------------------------------------
+
+
+def in_force_on(on: datetime.date) -> Q:
+    """Rights (or units) whose legal interval [valid_from, valid_to) holds ``on``."""
+    return Q(valid_from__lte=on) & (Q(valid_to__isnull=True) | Q(valid_to__gt=on))
+
+
+def rights_as_of(
+    *, title: Title, on: datetime.date | None = None, known_at=None
+) -> QuerySet[Right]:
+    """The rights on a title in force on ``on`` (today when None), as the register knew them at
+    ``known_at`` (now when None): a right registered later, even with an earlier effective date,
+    is left out when ``known_at`` is before its recording."""
+    on = on or datetime.date.today()
+    rights = Right.objects.filter(title=title).filter(in_force_on(on))
+    if known_at is not None:
+        rights = rights.filter(recorded_at__lte=known_at)
+    return (
+        rights.select_related("registered_by")
+        .prefetch_related("shares__party")
+        .order_by("kind", "rank", "id")
+    )
+
+
+def holders_as_of(*, title: Title, on: datetime.date | None = None, kinds=None) -> list[dict]:
+    """Who held which right on ``on``: one row per holder with the share as a fraction."""
+    rows = []
+    rights = rights_as_of(title=title, on=on)
+    if kinds is not None:
+        rights = rights.filter(kind__in=kinds)
+    for right in rights:
+        for share in right.shares.all():
+            rows.append(
+                {
+                    "right": right.pk,
+                    "kind": right.kind,
+                    "party": share.party.name,
+                    "party_id": share.party_id,
+                    "share": f"{share.share_parts}/{right.share_denominator}",
+                }
+            )
+    return rows
+
+
+def parcel_as_of(*, unit_code: str, on: datetime.date | None = None) -> Parcel | None:
+    """The parcel with this unit code as it existed on ``on``; None if it did not exist then."""
+    return (
+        Parcel.objects.filter(unit_code=unit_code)
+        .filter(in_force_on(on or datetime.date.today()))
+        .first()
+    )
+
+
+def parcel_at_point(*, point: Point, as_of: datetime.date | None = None) -> Parcel | None:
+    return (
+        Parcel.objects.filter(geom__intersects=point)
+        .filter(in_force_on(as_of or datetime.date.today()))
+        .order_by("id")
+        .first()
+    )
+
+
+def title_chain(*, title: Title) -> QuerySet[RegistrationAct]:
+    """Every registered act on the title, first registration first."""
+    return (
+        RegistrationAct.objects.filter(act_titles__title=title, status=ActStatus.REGISTERED)
+        .select_related("lodged_by", "examined_by", "decided_by", "journal")
+        .prefetch_related("rights_registered__shares__party", "rights_cancelled")
+        .order_by("decided_at", "id")
+    )
+
+
+def parcel_lineage(*, parcel: Parcel) -> dict[str, list[Parcel]]:
+    """The parcels this one came from and the ones it became (one generation each way)."""
+    parents = ParcelLineage.objects.filter(child=parcel).values_list("parent_id", flat=True)
+    children = ParcelLineage.objects.filter(parent=parcel).values_list("child_id", flat=True)
+    return {
+        "parents": list(Parcel.objects.filter(pk__in=parents).order_by("unit_code")),
+        "children": list(Parcel.objects.filter(pk__in=children).order_by("unit_code")),
+    }
+
+
+def search_titles(*, query: str, limit: int = 50) -> QuerySet[Title]:
+    """Titles by unit code, certificate number, holder name or address (case-insensitive)."""
+    query = query.strip()
+    if not query:
+        return Title.objects.none()
+    certificate_titles = Certificate.objects.filter(number__icontains=query).values("right__title")
+    matches = (
+        Q(parcel__unit_code__icontains=query)
+        | Q(parcel__address__icontains=query)
+        | Q(parcel__name__icontains=query)
+        | Q(building__name__icontains=query)
+        | Q(building__address__icontains=query)
+        | Q(pk__in=certificate_titles)
+        | Q(rights__valid_to__isnull=True, rights__shares__party__name__icontains=query)
+    )
+    return (
+        Title.objects.filter(matches)
+        .distinct()
+        .select_related("parcel", "building", "shelter")
+        .order_by("id")[:limit]
+    )

@@ -1,4 +1,19 @@
 from registry.models.access import Clearance
+from registry.models.acts import (
+    CERTIFICATE_WORD,
+    ActStatus,
+    ActTitle,
+    ActType,
+    AuditEvent,
+    Certificate,
+    CertificateKind,
+    CertificateSequence,
+    JournalEntry,
+    ParcelLineage,
+    RegistrationAct,
+    SourceDocument,
+)
+from registry.models.history import HistoryEvent
 from registry.models.parties import (
     Agency,
     AgencyLevel,
@@ -8,6 +23,16 @@ from registry.models.parties import (
     StaffRank,
 )
 from registry.models.reference import District, LandUseClass
+from registry.models.rights import (
+    EXCLUSIVE_KINDS,
+    RESTRICTION_KINDS,
+    TRANSFERABLE_KINDS,
+    LandUseRightType,
+    Right,
+    RightHolder,
+    RightKind,
+    Title,
+)
 from registry.models.spatial import (
     Building,
     BuildingUse,
@@ -20,6 +45,27 @@ from registry.models.spatial import (
 )
 
 __all__ = [
+    "CERTIFICATE_WORD",
+    "EXCLUSIVE_KINDS",
+    "RESTRICTION_KINDS",
+    "TRANSFERABLE_KINDS",
+    "ActStatus",
+    "ActTitle",
+    "ActType",
+    "AuditEvent",
+    "Certificate",
+    "CertificateKind",
+    "CertificateSequence",
+    "JournalEntry",
+    "LandUseRightType",
+    "ParcelLineage",
+    "RegistrationAct",
+    "Right",
+    "RightHolder",
+    "RightKind",
+    "SourceDocument",
+    "Title",
+    "HistoryEvent",
     "Agency",
     "AgencyLevel",
     "Building",

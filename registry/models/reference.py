@@ -40,12 +40,30 @@ class District(models.Model):
         help_text="The division code is made up for a district outside China (demo data).",
     )
     attribution = models.CharField(max_length=200, blank=True)
+    certificate_province = models.CharField(
+        max_length=2,
+        default="",
+        blank=True,
+        help_text="Province abbreviation opening certificate numbers, e.g. 京.",
+    )
+    certificate_office = models.CharField(
+        max_length=40,
+        default="",
+        blank=True,
+        help_text="Office name in certificate numbers, e.g. 西城区.",
+    )
 
     class Meta:
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(code__regex=r"^[0-9]{6}$"), name="district_code_six_digits"
+            ),
+            # Certificate numbers are unique only if the offices naming them are.
+            models.UniqueConstraint(
+                fields=["certificate_province", "certificate_office"],
+                condition=~models.Q(certificate_office=""),
+                name="district_certificate_office_unique",
             ),
         ]
 

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.roles import Role
-from registry.services import create_user_with_role
+from registry.services.users import create_user_with_role
 
 DEMO_PASSWORD = "demo"
 

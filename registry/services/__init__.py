@@ -1,0 +1,1 @@
+"""Write-side operations on the register. Keyword-only; each act is one durable transaction."""
