@@ -83,10 +83,14 @@ class LoadReport:
 
 
 def load_demo(*, progress: Progress = lambda step: None) -> list[LoadReport]:
-    """Load every demo district that is not loaded yet. Running it twice changes nothing."""
+    """Load every demo district that is not loaded yet, then their titles (each act its own
+    transaction, through the register's services). Running it twice changes nothing."""
+    from gis_layers.demo.titles import load_demo_titles
+
     return [
         _load_district(HELSINKI, _build_helsinki, progress),
         _load_district(PRAGUE, _build_prague, progress),
+        load_demo_titles(progress=progress),
     ]
 
 
@@ -421,6 +425,8 @@ def _write(spec: DemoDistrictSpec, layers: DistrictLayers, report: LoadReport) -
         boundary=_geos(shapely.MultiPolygon([boundary])),
         is_synthetic_code=True,
         attribution=spec.attribution,
+        certificate_province=spec.certificate_province,
+        certificate_office=spec.certificate_office,
     )
     parcel_geometries = _to_storage(layers.parcels, report, "parcels")
     parcels = Parcel.objects.bulk_create(

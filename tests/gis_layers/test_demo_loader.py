@@ -1,11 +1,13 @@
 """The demo loader, checked against the real source files it reads."""
 
+import dataclasses
 import io
 
 import numpy as np
 import pyogrio
 import pytest
 import shapely
+import shapely.affinity
 from django.core.management import call_command
 from django.db import connection
 
@@ -72,26 +74,42 @@ def test_repairs_are_counted_and_reported(demo):
         assert cursor.fetchone()[0] == 0
 
 
-def remove_prague() -> None:
-    """Undo the Prague load inside the test's transaction, so that it can be loaded again."""
-    DatasetLoad.objects.filter(dataset="prague_bubenec").delete()
-    Shelter.objects.filter(
-        source__startswith="synthetic", building__source__startswith="momepy"
-    ).delete()
-    for model in (RoadSegment, PopulationCell):
-        model.objects.filter(district__code="990201").delete()
-    Building.objects.filter(source__startswith="momepy").delete()
-    Parcel.objects.filter(district__code="990201").delete()
-    District.objects.filter(code="990201").delete()
+@pytest.fixture
+def prague_again(monkeypatch):
+    """Prague loaded once more under another dataset name and division code, 100 km east so
+    that it overlaps no current parcel, inside the test's transaction (which rolls back)."""
+    build = demo_loader._build_prague
+
+    def build_further_east(report, progress):
+        layers = build(report, progress)
+        for name in ("parcels", "buildings", "roads", "shelters", "population"):
+            frame = getattr(layers, name)
+            setattr(layers, name, frame.set_geometry(frame.geometry.translate(xoff=100_000)))
+        layers.shelters["entrances"] = shapely.transform(
+            layers.shelters["entrances"].to_numpy(), lambda xy: xy + [100_000, 0]
+        )
+        layers.extent = shapely.affinity.translate(layers.extent, xoff=100_000)
+        return layers
+
+    monkeypatch.setattr(demo_loader, "_build_prague", build_further_east)
+    monkeypatch.setattr(
+        demo_loader,
+        "PRAGUE",
+        dataclasses.replace(
+            demo_loader.PRAGUE,
+            dataset="prague_bubenec_again",
+            division_code="990299",
+            certificate_office="布拉格布贝内奇区二",
+        ),
+    )
 
 
-def test_report_prints_counts_repairs_and_synthetic_notice(demo):
-    remove_prague()
+def test_report_prints_counts_repairs_and_synthetic_notice(demo, prague_again):
     out = io.StringIO()
     call_command("load_demo", stdout=out, stderr=io.StringIO())
     text = out.getvalue()
     assert "helsinki_centre: already loaded, nothing changed" in text
-    assert "prague_bubenec: loaded 407 parcels, 144 buildings" in text
+    assert "prague_bubenec_again: loaded 407 parcels, 144 buildings" in text
     assert "invalid geometries repaired (make_valid): plots 0, buildings 0" in text
     assert "synthetic" in text
 
@@ -109,11 +127,10 @@ def test_second_run_changes_nothing(demo):
     call_command("load_demo", stdout=out, stderr=io.StringIO())
     assert table_counts() == before
     assert list(DatasetLoad.objects.values_list("loaded_at", flat=True)) == loaded_at
-    assert out.getvalue().count("already loaded, nothing changed") == 2
+    assert out.getvalue().count("already loaded, nothing changed") == 3
 
 
-def test_failed_load_writes_nothing(demo, monkeypatch):
-    remove_prague()
+def test_failed_load_writes_nothing(demo, prague_again, monkeypatch):
     before = table_counts()
 
     def fail(*args, **kwargs):
@@ -132,6 +149,7 @@ def test_demo_parcels_do_not_overlap_and_have_valid_unit_codes(demo):
         cursor.execute(
             "SELECT count(*) FROM registry_parcel a JOIN registry_parcel b "
             "ON a.id < b.id AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom) "
+            "AND a.valid_to IS NULL AND b.valid_to IS NULL "
             "WHERE ST_Area(ST_Intersection(a.geom, b.geom)::geography) > 1.0"
         )
         assert cursor.fetchone()[0] == 0

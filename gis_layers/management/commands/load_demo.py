@@ -11,7 +11,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        with tqdm(total=6, desc="load_demo", unit="step", file=self.stderr) as bar:
+        with tqdm(total=9, desc="load_demo", unit="step", file=self.stderr) as bar:
 
             def progress(step: str) -> None:
                 bar.set_postfix_str(step)
@@ -26,7 +26,8 @@ class Command(BaseCommand):
             counts = ", ".join(f"{count} {name}" for name, count in report.counts.items())
             repaired = ", ".join(f"{name} {count}" for name, count in report.repaired.items())
             self.stdout.write(f"{report.dataset}: loaded {counts}")
-            self.stdout.write(f"  invalid geometries repaired (make_valid): {repaired}")
+            if repaired:
+                self.stdout.write(f"  invalid geometries repaired (make_valid): {repaired}")
             dropped = ", ".join(
                 f"{name} {count}" for name, count in report.dropped.items() if count
             )
