@@ -41,6 +41,7 @@ migrate:
 
 static:
 	@$(PYTHON) manage.py collectstatic --no-input -v0
+	@$(PYTHON) manage.py compilemessages --ignore=.venv -v0
 
 demo:
 	@$(PYTHON) manage.py load_demo

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config import views
+from registry import views as registry_views
 
 admin.site.site_header = "LandLedger"
 admin.site.site_title = "LandLedger"
@@ -14,4 +15,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("registry.api.urls")),
+    path("registry/", include("registry.urls")),
+    path("verify/", registry_views.verify_certificate, name="verify"),
+    path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -65,7 +65,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance"], ("view", "add", "change")
     )
     + _perms("registry", [*_TITLES, *_ACTS])
-    + _perms("gis_layers", _LAYERS, ("view", "add", "change")),
+    + _perms("gis_layers", _LAYERS, ("view", "add", "change"))
+    + _perms("auth", ["user", "group"], ("view", "add", "change")),
 }
 
 ROLE_CLEARANCE: dict[Role, SecurityLevel] = {

@@ -5,11 +5,13 @@ import datetime
 
 from django.contrib.gis.geos import Point
 from django.db.models import Q, QuerySet
+from django.utils.crypto import constant_time_compare
 
 from registry.models import (
     ActStatus,
     Certificate,
     Clearance,
+    JournalEntry,
     Parcel,
     ParcelLineage,
     RegistrationAct,
@@ -141,3 +143,31 @@ def search_titles(*, query: str, limit: int = 50) -> QuerySet[Title]:
         .select_related("parcel", "building", "shelter")
         .order_by("id")[:limit]
     )
+
+
+def act_queues(*, user) -> dict[str, QuerySet[RegistrationAct]]:
+    """The acts waiting for this user's role, and the latest registered."""
+    acts = RegistrationAct.objects.select_related(
+        "lodged_by", "examined_by", "office"
+    ).prefetch_related("act_titles__title__parcel")
+    queues = {}
+    if user.has_perm("registry.lodge_act"):
+        queues["to_examine"] = acts.filter(status=ActStatus.LODGED).order_by("lodged_at")
+    if user.has_perm("registry.decide_act"):
+        queues["to_decide"] = (
+            acts.filter(status=ActStatus.EXAMINED).exclude(examined_by=user).order_by("examined_at")
+        )
+    queues["registered"] = acts.filter(status=ActStatus.REGISTERED).order_by("-decided_at")[:10]
+    return queues
+
+
+def certificate_matching(*, number: str, journal_hash: str) -> Certificate | None:
+    """The certificate with this number, if its hash is the one sealed in the journal at the
+    position it names; None otherwise (forged, altered, or unknown)."""
+    certificate = Certificate.objects.filter(number=number.strip()).select_related("right").first()
+    if certificate is None or not constant_time_compare(certificate.journal_hash, journal_hash):
+        return None
+    sealed = JournalEntry.objects.filter(
+        position=certificate.journal_position, entry_hash=journal_hash, act_id=certificate.act_id
+    ).exists()
+    return certificate if sealed else None

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     postgresql-15 postgresql-client-15 postgresql-15-postgis-3 postgresql-15-pgrouting
-    gdal-bin libgdal32 libgeos-c1v5 libproj25 binutils python3-venv
+    gdal-bin libgdal32 libgeos-c1v5 libproj25 binutils python3-venv gettext
 )
 if [[ "${1:-}" == "--with-browser" ]]; then
     packages+=(chromium fonts-noto-cjk)

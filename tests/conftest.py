@@ -47,6 +47,12 @@ def fast_password_hashing(settings):
     ]
 
 
+@pytest.fixture(autouse=True)
+def english(settings):
+    """Pages in English unless a test asks for Chinese (the default for users)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def pytest_collection_modifyitems(items):
     """Browser tests last: their live server commits and flushes the database, and the other
     tests run faster in rollback transactions on the demo loaded once."""

@@ -36,7 +36,9 @@ def create_user_with_role(*, username: str, password: str | None, role: Role):
     else:
         user.set_password(password)
     user.is_staff = True
-    user.is_superuser = role is Role.ADMINISTRATOR
+    # No role is a superuser: an administrator manages users, not titles, and is held to the
+    # same permission checks as everyone else.
+    user.is_superuser = False
     user.save()
     user.groups.set([groups[role]])
     Clearance.objects.update_or_create(user=user, defaults={"level": ROLE_CLEARANCE[role]})

@@ -1,0 +1,329 @@
+"""The registrar's desk (/registry/) and the public certificate check (/verify/).
+
+Views are thin: they check the role, parse the form, call one service or selector and
+render. Every refusal of the register reaches the user as a message naming the rule and the
+title; nothing here writes to the register but the services.
+"""
+
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from registry.documents import certificate_pdf, title_extract_pdf
+from registry.errors import RegisterError
+from registry.forms import FORM_OF_ACT, CertificateCheckForm, DecisionForm
+from registry.models import (
+    ActStatus,
+    ActType,
+    AuditEvent,
+    Certificate,
+    Parcel,
+    RegistrationAct,
+    SourceDocument,
+    Title,
+)
+from registry.outline import outline_svg
+from registry.selectors import (
+    act_queues,
+    certificate_matching,
+    holders_as_of,
+    parcel_lineage,
+    rights_as_of,
+    search_titles,
+    title_chain,
+)
+from registry.services.acts import approve_act, examine_act, lodge_act, record_audit, reject_act
+from registry.services.journal import verify_journal
+
+view_titles = permission_required("registry.view_title", raise_exception=True)
+PERMISSION_OF_DECISION = {
+    "examine": "registry.lodge_act",
+    "approve": "registry.decide_act",
+    "reject": "registry.decide_act",
+}
+
+
+def _as_of(request) -> datetime.date:
+    text = request.GET.get("as_of", "")
+    try:
+        return datetime.date.fromisoformat(text) if text else datetime.date.today()
+    except ValueError:
+        messages.error(
+            request, _("“%(text)s” is not a date (YYYY-MM-DD); showing today.") % {"text": text}
+        )
+        return datetime.date.today()
+
+
+@login_required
+@view_titles
+def desk(request):
+    query = request.GET.get("q", "")
+    return render(
+        request,
+        "registry/desk.html",
+        {
+            "query": query,
+            "results": search_titles(query=query) if query else [],
+            "queues": act_queues(user=request.user),
+        },
+    )
+
+
+def _neighbours(parcel: Parcel) -> list:
+    nearby = Parcel.objects.filter(
+        valid_to__isnull=True, geom__dwithin=(parcel.geom, 0.0015)
+    ).exclude(pk=parcel.pk)
+    return [other.geom for other in nearby[:40]]
+
+
+@login_required
+@view_titles
+def title_detail(request, pk: int):
+    title = get_object_or_404(
+        Title.objects.select_related("parcel__land_use", "parcel__district"), pk=pk
+    )
+    on = _as_of(request)
+    record_audit(
+        user=request.user,
+        action="read",
+        object_type="title",
+        object_id=title.pk,
+        detail={"as_of": on.isoformat()},
+    )
+    parcel = title.parcel
+    return render(
+        request,
+        "registry/title.html",
+        {
+            "title": title,
+            "parcel": parcel,
+            "on": on,
+            "rights": rights_as_of(title=title, on=on),
+            "chain": title_chain(title=title),
+            "lineage": parcel_lineage(parcel=parcel) if parcel else None,
+            "certificates": Certificate.objects.filter(right__title=title).order_by("-issued_at"),
+            "outline": outline_svg(parcel.geom, neighbours=_neighbours(parcel)) if parcel else "",
+            "act_types": [
+                (act_type.value, act_type.label)
+                for act_type in ActType
+                if act_type != ActType.MERGE
+            ],
+            "can_lodge": request.user.has_perm("registry.lodge_act") and title.is_open,
+        },
+    )
+
+
+@login_required
+@permission_required("registry.lodge_act", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def lodge(request, pk: int, act_type: str):
+    title = get_object_or_404(Title, pk=pk)
+    if act_type not in FORM_OF_ACT:
+        raise Http404("unknown act type")
+    form_class = FORM_OF_ACT[act_type]
+    if request.method == "POST":
+        form = form_class(request.POST, request.FILES, title=title)
+        if form.is_valid():
+            titles = [title, *form.cleaned_data.get("others", [])]
+            versions = {title.pk: form.cleaned_data["based_on_version"]}
+            try:
+                act = lodge_act(
+                    act_type=act_type,
+                    titles=titles,
+                    payload=form.payload(),
+                    effective_date=form.cleaned_data["effective_date"],
+                    lodged_by=request.user,
+                    based_on_versions=versions,
+                    sources=form.sources_list(),
+                )
+            except RegisterError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(request, _("Act %(number)s lodged.") % {"number": act.number})
+                return redirect("registry:act", pk=act.pk)
+    else:
+        form = form_class(
+            title=title,
+            initial={"based_on_version": title.version, "effective_date": datetime.date.today()},
+        )
+    return render(
+        request,
+        "registry/lodge.html",
+        {"title": title, "form": form, "act_type": ActType(act_type)},
+    )
+
+
+@login_required
+@view_titles
+@require_http_methods(["GET", "POST"])
+def act_detail(request, pk: int):
+    act = get_object_or_404(
+        RegistrationAct.objects.select_related("lodged_by", "examined_by", "decided_by", "office"),
+        pk=pk,
+    )
+    if request.method == "POST":
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose examine, approve or reject."))
+            return redirect("registry:act", pk=act.pk)
+        action, note = form.cleaned_data["action"], form.cleaned_data["note"]
+        if not request.user.has_perm(PERMISSION_OF_DECISION[action]):
+            raise PermissionDenied
+        try:
+            if action == "examine":
+                examine_act(act=act, examiner=request.user, note=note)
+            elif action == "approve":
+                approve_act(act=act, approver=request.user)
+            else:
+                reject_act(act=act, decider=request.user, reason=note)
+        except RegisterError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request,
+                _("Act %(number)s: %(action)s done.") % {"number": act.number, "action": action},
+            )
+        return redirect("registry:act", pk=act.pk)
+    user = request.user
+    return render(
+        request,
+        "registry/act.html",
+        {
+            "act": act,
+            "titles": act.act_titles.select_related("title__parcel"),
+            "sources": act.sources.defer("content"),
+            "certificates": act.certificates.all(),
+            "journal": getattr(act, "journal", None),
+            "can_examine": act.status == ActStatus.LODGED and user.has_perm("registry.lodge_act"),
+            "can_decide": act.status == ActStatus.EXAMINED
+            and user.has_perm("registry.decide_act")
+            and act.examined_by_id != user.pk,
+        },
+    )
+
+
+@login_required
+@view_titles
+def source_download(request, pk: int, source_pk: int):
+    source = get_object_or_404(SourceDocument, pk=source_pk, act_id=pk)
+    record_audit(user=request.user, action="export", object_type="source", object_id=source.pk)
+    response = HttpResponse(
+        bytes(source.content), content_type=source.content_type or "application/octet-stream"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{source.file_name}"'
+    return response
+
+
+def _certificate_context(certificate: Certificate) -> dict:
+    title = certificate.right.title
+    return {
+        "certificate": certificate,
+        "title": title,
+        "holders": holders_as_of(
+            title=title, on=certificate.right.valid_from, kinds=[certificate.right.kind]
+        ),
+        "outline": outline_svg(title.parcel.geom, size_px=260) if title.parcel_id else "",
+    }
+
+
+@login_required
+@view_titles
+def certificate_detail(request, pk: int):
+    certificate = get_object_or_404(
+        Certificate.objects.select_related("right__title__parcel", "act"), pk=pk
+    )
+    record_audit(
+        user=request.user, action="read", object_type="certificate", object_id=certificate.number
+    )
+    return render(request, "registry/certificate.html", _certificate_context(certificate))
+
+
+@login_required
+@view_titles
+def certificate_download(request, pk: int):
+    certificate = get_object_or_404(
+        Certificate.objects.select_related("right__title__parcel", "act"), pk=pk
+    )
+    record_audit(
+        user=request.user, action="export", object_type="certificate", object_id=certificate.number
+    )
+    context = _certificate_context(certificate)
+    pdf = certificate_pdf(
+        certificate=certificate, title=context["title"], holders=context["holders"]
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="certificate-{certificate.pk}.pdf"'
+    return response
+
+
+@login_required
+@view_titles
+def title_extract(request, pk: int):
+    title = get_object_or_404(Title.objects.select_related("parcel__land_use"), pk=pk)
+    on = _as_of(request)
+    record_audit(
+        user=request.user,
+        action="export",
+        object_type="title",
+        object_id=title.pk,
+        detail={"as_of": on.isoformat(), "format": request.GET.get("format", "html")},
+    )
+    rights, chain = rights_as_of(title=title, on=on), title_chain(title=title)
+    if request.GET.get("format") == "pdf":
+        response = HttpResponse(
+            title_extract_pdf(title=title, rights=rights, chain=chain, on=on),
+            content_type="application/pdf",
+        )
+        response["Content-Disposition"] = f'inline; filename="title-{title.pk}-{on}.pdf"'
+        return response
+    return render(
+        request,
+        "registry/extract.html",
+        {
+            "title": title,
+            "on": on,
+            "rights": rights,
+            "chain": chain,
+            "outline": outline_svg(title.parcel.geom, size_px=220) if title.parcel_id else "",
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def audit_log(request):
+    if not request.user.has_perm("registry.view_auditevent"):
+        raise PermissionDenied
+    check = verify_journal() if request.method == "POST" else None
+    events = AuditEvent.objects.select_related("user")
+    if request.GET.get("user"):
+        events = events.filter(user__username=request.GET["user"])
+    if request.GET.get("object"):
+        events = events.filter(object_id=request.GET["object"])
+    return render(request, "registry/audit.html", {"events": events[:300], "check": check})
+
+
+@require_http_methods(["GET", "POST"])
+def verify_certificate(request):
+    """Public: does a certificate number and hash match the register? Nothing else is shown."""
+    form = CertificateCheckForm(request.POST or None)
+    outcome = None
+    if request.method == "POST" and form.is_valid():
+        certificate = certificate_matching(
+            number=form.cleaned_data["number"], journal_hash=form.cleaned_data["journal_hash"]
+        )
+        outcome = {"matches": certificate is not None, "certificate": certificate}
+        record_audit(
+            user=request.user,
+            action="verify",
+            object_type="certificate",
+            object_id=form.cleaned_data["number"][:64],
+            detail={"matches": outcome["matches"]},
+        )
+    return render(request, "registry/verify.html", {"form": form, "outcome": outcome})

@@ -1,0 +1,187 @@
+"""The registrar's desk through Django's test client: search, a title as of a date, lodging,
+examining and approving by two people, refusals shown as messages, certificates in HTML and
+PDF, the audit log, and the public certificate check."""
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from registry.models import ActStatus, AuditEvent, Certificate, RegistrationAct, RightKind
+from registry.roles import Role
+from tests.registry.register import land_use_right, parcel_with_title, party, user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owned_title():
+    _, title = parcel_with_title()
+    seller = party("Seller Agency")
+    land_use_right(title, seller, on="2024-01-01")
+    return title, seller
+
+
+def logged_in(client, role: Role, name: str | None = None):
+    client.force_login(user(role, name))
+    return client
+
+
+def test_search_finds_a_title_by_unit_code_holder_and_certificate(client, owned_title):
+    title, _ = owned_title
+    logged_in(client, Role.REGISTRAR)
+    certificate = Certificate.objects.get(right__title=title)
+    for query in (title.parcel.unit_code, "Seller Agency", certificate.number):
+        page = client.get("/registry/", {"q": query}).content.decode()
+        assert f"/registry/titles/{title.pk}/" in page, query
+
+
+def test_title_page_shows_rights_in_force_on_the_chosen_date(client, owned_title):
+    title, _ = owned_title
+    logged_in(client, Role.PLANNER)
+    today = client.get(f"/registry/titles/{title.pk}/").content.decode()
+    assert "Seller Agency" in today and "<svg" in today
+    before = client.get(f"/registry/titles/{title.pk}/", {"as_of": "2023-12-31"}).content.decode()
+    assert "No right was in force on that day." in before
+    bad = client.get(f"/registry/titles/{title.pk}/", {"as_of": "31/12/2023"})
+    assert bad.status_code == 200 and "is not a date" in bad.content.decode()
+    assert (
+        AuditEvent.objects.filter(
+            action="read", object_type="title", object_id=str(title.pk)
+        ).count()
+        == 3
+    )
+
+
+def lodge_transfer(client, title, seller, buyer, **overrides):
+    right = title.rights.get(kind=RightKind.LAND_USE_RIGHT, valid_to__isnull=True)
+    form = {
+        "based_on_version": title.version,
+        "effective_date": "2024-06-01",
+        "source_kind": "deed",
+        "right": right.pk,
+        "transferors": [seller.pk],
+        "holder_1": buyer.pk,
+        "parts_1": 1,
+        "sources": io.BytesIO(b"%PDF-1.4 deed of transfer"),
+    }
+    form["sources"].name = "deed.pdf"
+    form.update(overrides)
+    return client.post(f"/registry/titles/{title.pk}/lodge/transfer/", form, follow=True)
+
+
+def test_two_people_lodge_examine_and_approve_a_transfer(client, owned_title):
+    title, seller = owned_title
+    buyer = party("Buyer Agency")
+    logged_in(client, Role.REGISTRAR)
+    page = lodge_transfer(client, title, seller, buyer)
+    act = RegistrationAct.objects.get(act_titles__title=title, act_type="transfer")
+    assert f"Act {act.number} lodged." in page.content.decode()
+    assert (
+        act.sources.get().sha256
+        == __import__("hashlib").sha256(b"%PDF-1.4 deed of transfer").hexdigest()
+    )
+    client.post(f"/registry/acts/{act.pk}/", {"action": "examine", "note": "deed checked"})
+    assert client.post(f"/registry/acts/{act.pk}/", {"action": "approve"}).status_code == 403
+    logged_in(client, Role.SUPERVISOR)
+    assert f"/registry/acts/{act.pk}/" in client.get("/registry/").content.decode()  # in the queue
+    client.post(f"/registry/acts/{act.pk}/", {"action": "approve"})
+    act.refresh_from_db()
+    assert act.status == ActStatus.REGISTERED
+    assert (
+        title.rights.get(valid_to__isnull=True, kind=RightKind.LAND_USE_RIGHT).holders.get()
+        == buyer
+    )
+
+
+def test_refusal_is_shown_with_the_rule_and_the_title_and_changes_nothing(client, owned_title):
+    title, seller = owned_title
+    stranger, buyer = party("Stranger"), party("Buyer")
+    logged_in(client, Role.REGISTRAR)
+    lodge_transfer(client, title, seller, buyer, transferors=[stranger.pk])
+    act = RegistrationAct.objects.get(act_titles__title=title, act_type="transfer")
+    client.post(f"/registry/acts/{act.pk}/", {"action": "examine"})
+    logged_in(client, Role.SUPERVISOR)
+    page = client.post(
+        f"/registry/acts/{act.pk}/", {"action": "approve"}, follow=True
+    ).content.decode()
+    assert (
+        f"{title.parcel.unit_code}: a transfer must come from the current holders (Seller Agency)"
+        in page
+    )
+    assert (
+        title.rights.get(valid_to__isnull=True, kind=RightKind.LAND_USE_RIGHT).holders.get()
+        == seller
+    )
+
+
+def test_stale_form_is_refused_as_a_conflict(client, owned_title):
+    title, seller = owned_title
+    logged_in(client, Role.REGISTRAR)
+    page = lodge_transfer(client, title, seller, party("Buyer"), based_on_version=title.version - 1)
+    assert "reload it" in page.content.decode()
+    assert not RegistrationAct.objects.filter(act_titles__title=title, act_type="transfer").exists()
+
+
+def test_lodge_form_reports_bad_input_by_field(client, owned_title):
+    title, seller = owned_title
+    logged_in(client, Role.REGISTRAR)
+    page = lodge_transfer(
+        client, title, seller, party("Buyer"), effective_date="2024-02-30", holder_1=""
+    )
+    text = page.content.decode()
+    assert (
+        page.status_code == 200
+        and "Enter a valid date." in text
+        and "This field is required." in text
+    )
+
+
+def test_certificate_page_pdf_and_extract(client, owned_title):
+    title, _ = owned_title
+    certificate = Certificate.objects.get(right__title=title)
+    logged_in(client, Role.REGISTRAR)
+    page = client.get(f"/registry/certificates/{certificate.pk}/").content.decode()
+    assert certificate.number in page and certificate.journal_hash in page
+    pdf = client.get(f"/registry/certificates/{certificate.pk}/pdf/")
+    assert pdf["Content-Type"] == "application/pdf"
+    text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert certificate.journal_hash in text and title.parcel.unit_code in text
+    extract = client.get(f"/registry/titles/{title.pk}/extract/", {"format": "pdf"})
+    assert (
+        PdfReader(io.BytesIO(extract.content)).pages[0].extract_text().count(title.parcel.unit_code)
+        >= 1
+    )
+    assert AuditEvent.objects.filter(action="export", object_id=certificate.number).exists()
+
+
+def test_public_check_accepts_the_real_certificate_and_rejects_an_altered_hash(client, owned_title):
+    title, _ = owned_title
+    certificate = Certificate.objects.get(right__title=title)
+    real = client.post(
+        "/verify/", {"number": certificate.number, "journal_hash": certificate.journal_hash}
+    )
+    assert "Matches the register" in real.content.decode()
+    assert "Seller Agency" not in real.content.decode()
+    altered = certificate.journal_hash[:-1] + ("0" if certificate.journal_hash[-1] != "0" else "1")
+    forged = client.post("/verify/", {"number": certificate.number, "journal_hash": altered})
+    assert "Does not match" in forged.content.decode()
+    junk = client.post("/verify/", {"number": certificate.number, "journal_hash": "z" * 64})
+    assert "other than 0-9 and a-f" in junk.content.decode()
+
+
+def test_audit_log_and_journal_check_are_for_auditors(client, owned_title):
+    logged_in(client, Role.REGISTRAR)
+    assert client.get("/registry/audit/").status_code == 403
+    logged_in(client, Role.AUDITOR)
+    page = client.post("/registry/audit/").content.decode()
+    assert "Journal intact" in page and "approve" in page
+
+
+def test_pages_speak_chinese_by_default(client, owned_title, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    logged_in(client, Role.REGISTRAR)
+    assert "登记工作台" in client.get("/registry/").content.decode()
+    assert (
+        "Registrar's desk" in client.get("/registry/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    )
