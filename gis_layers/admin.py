@@ -5,7 +5,7 @@ from django.contrib.gis.admin import GISModelAdmin
 
 from gis_layers.models import DatasetLoad, PopulationCell, RoadSegment
 from gis_layers.widgets import OfflineOSMWidget
-from registry.models import Building, District, Parcel, Shelter
+from registry.models import Building, District, Parcel, Right, Shelter
 from registry.selectors import shelters_visible_to
 
 
@@ -25,6 +25,18 @@ class ParcelAdmin(MapAdmin):
     search_fields = ["unit_code", "name", "address"]
     readonly_fields = ["area_m2", "recorded_at"]
     list_select_related = ["land_use", "district"]
+
+    def has_change_permission(self, request, obj=None):
+        # Once rights are registered on a parcel, it changes only through registration acts
+        # (split, merge, correction), never by editing here.
+        if obj is not None and Right.objects.filter(title__parcel=obj).exists():
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and Right.objects.filter(title__parcel=obj).exists():
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 @admin.register(Building)

@@ -56,3 +56,25 @@ def test_bad_parcel_in_the_admin_is_refused_with_a_message(admin_client_, overri
     assert response.status_code == 200
     assert message in response.content.decode()
     assert Parcel.objects.count() == before
+
+
+def test_parcel_with_registered_rights_cannot_be_edited_in_the_admin(admin_client_):
+    from tests.registry.register import land_use_right, parcel_with_title, party
+
+    parcel, title = parcel_with_title()
+    land_use_right(title, party("Holder"))
+    response = admin_client_.post(
+        f"/admin/registry/parcel/{parcel.pk}/change/",
+        parcel_form(unit_code=parcel.unit_code, name="edited"),
+    )
+    assert response.status_code == 403
+    parcel.refresh_from_db()
+    assert parcel.name != "edited"
+
+
+@pytest.mark.parametrize(
+    "model", ["title", "right", "registrationact", "journalentry", "certificate", "historyevent"]
+)
+def test_register_tables_are_read_only_in_the_admin(admin_client_, model):
+    assert admin_client_.get(f"/admin/registry/{model}/").status_code == 200
+    assert admin_client_.get(f"/admin/registry/{model}/add/").status_code == 403
