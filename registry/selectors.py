@@ -122,8 +122,23 @@ def parcel_lineage(*, parcel: Parcel) -> dict[str, list[Parcel]]:
     }
 
 
-def search_titles(*, query: str, limit: int = 50) -> QuerySet[Title]:
-    """Titles by unit code, certificate number, holder name or address (case-insensitive)."""
+def titles_visible_to(*, user) -> QuerySet[Title]:
+    """Titles whose unit the user may see: a title on a shelter classified above the user's
+    clearance is left out everywhere, so nothing reveals it (DESIGN.md §7)."""
+    return Title.objects.filter(
+        Q(shelter__isnull=True) | Q(shelter__classification__lte=clearance_of(user=user))
+    ).select_related("parcel", "building", "shelter")
+
+
+def acts_visible_to(*, user) -> QuerySet[RegistrationAct]:
+    """Acts none of whose titles is on a shelter above the user's clearance."""
+    hidden = Title.objects.filter(shelter__classification__gt=clearance_of(user=user))
+    return RegistrationAct.objects.exclude(act_titles__title__in=hidden)
+
+
+def search_titles(*, query: str, user, limit: int = 50) -> QuerySet[Title]:
+    """Titles the user may see, by unit code, certificate number, current holder's name,
+    unit name or address (case-insensitive)."""
     query = query.strip()
     if not query:
         return Title.objects.none()
@@ -138,7 +153,8 @@ def search_titles(*, query: str, limit: int = 50) -> QuerySet[Title]:
         | Q(rights__valid_to__isnull=True, rights__shares__party__name__icontains=query)
     )
     return (
-        Title.objects.filter(matches)
+        titles_visible_to(user=user)
+        .filter(matches)
         .distinct()
         .select_related("parcel", "building", "shelter")
         .order_by("id")[:limit]

@@ -24,19 +24,18 @@ from registry.models import (
     AuditEvent,
     Certificate,
     Parcel,
-    RegistrationAct,
     SourceDocument,
-    Title,
 )
 from registry.outline import outline_svg
 from registry.selectors import (
     act_queues,
+    acts_visible_to,
     certificate_matching,
-    holders_as_of,
     parcel_lineage,
     rights_as_of,
     search_titles,
     title_chain,
+    titles_visible_to,
 )
 from registry.services.acts import approve_act, examine_act, lodge_act, record_audit, reject_act
 from registry.services.journal import verify_journal
@@ -69,7 +68,7 @@ def desk(request):
         "registry/desk.html",
         {
             "query": query,
-            "results": search_titles(query=query) if query else [],
+            "results": search_titles(query=query, user=request.user) if query else [],
             "queues": act_queues(user=request.user),
         },
     )
@@ -86,7 +85,8 @@ def _neighbours(parcel: Parcel) -> list:
 @view_titles
 def title_detail(request, pk: int):
     title = get_object_or_404(
-        Title.objects.select_related("parcel__land_use", "parcel__district"), pk=pk
+        titles_visible_to(user=request.user).select_related("parcel__land_use", "parcel__district"),
+        pk=pk,
     )
     on = _as_of(request)
     record_audit(
@@ -123,7 +123,7 @@ def title_detail(request, pk: int):
 @permission_required("registry.lodge_act", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def lodge(request, pk: int, act_type: str):
-    title = get_object_or_404(Title, pk=pk)
+    title = get_object_or_404(titles_visible_to(user=request.user), pk=pk)
     if act_type not in FORM_OF_ACT:
         raise Http404("unknown act type")
     form_class = FORM_OF_ACT[act_type]
@@ -164,7 +164,9 @@ def lodge(request, pk: int, act_type: str):
 @require_http_methods(["GET", "POST"])
 def act_detail(request, pk: int):
     act = get_object_or_404(
-        RegistrationAct.objects.select_related("lodged_by", "examined_by", "decided_by", "office"),
+        acts_visible_to(user=request.user).select_related(
+            "lodged_by", "examined_by", "decided_by", "office"
+        ),
         pk=pk,
     )
     if request.method == "POST":
@@ -211,7 +213,9 @@ def act_detail(request, pk: int):
 @login_required
 @view_titles
 def source_download(request, pk: int, source_pk: int):
-    source = get_object_or_404(SourceDocument, pk=source_pk, act_id=pk)
+    source = get_object_or_404(
+        SourceDocument, pk=source_pk, act__in=acts_visible_to(user=request.user), act_id=pk
+    )
     record_audit(user=request.user, action="export", object_type="source", object_id=source.pk)
     response = HttpResponse(
         bytes(source.content), content_type=source.content_type or "application/octet-stream"
@@ -220,14 +224,25 @@ def source_download(request, pk: int, source_pk: int):
     return response
 
 
+def _visible_certificate(request, pk: int) -> Certificate:
+    return get_object_or_404(
+        Certificate.objects.select_related("right__title__parcel", "act").filter(
+            right__title__in=titles_visible_to(user=request.user)
+        ),
+        pk=pk,
+    )
+
+
 def _certificate_context(certificate: Certificate) -> dict:
-    title = certificate.right.title
+    title, right = certificate.right.title, certificate.right
     return {
         "certificate": certificate,
         "title": title,
-        "holders": holders_as_of(
-            title=title, on=certificate.right.valid_from, kinds=[certificate.right.kind]
-        ),
+        # The holders the certificate was issued to: those of the right it certifies.
+        "holders": [
+            {"party": share.party.name, "share": f"{share.share_parts}/{right.share_denominator}"}
+            for share in right.shares.select_related("party")
+        ],
         "outline": outline_svg(title.parcel.geom, size_px=260) if title.parcel_id else "",
     }
 
@@ -235,9 +250,7 @@ def _certificate_context(certificate: Certificate) -> dict:
 @login_required
 @view_titles
 def certificate_detail(request, pk: int):
-    certificate = get_object_or_404(
-        Certificate.objects.select_related("right__title__parcel", "act"), pk=pk
-    )
+    certificate = _visible_certificate(request, pk)
     record_audit(
         user=request.user, action="read", object_type="certificate", object_id=certificate.number
     )
@@ -247,9 +260,7 @@ def certificate_detail(request, pk: int):
 @login_required
 @view_titles
 def certificate_download(request, pk: int):
-    certificate = get_object_or_404(
-        Certificate.objects.select_related("right__title__parcel", "act"), pk=pk
-    )
+    certificate = _visible_certificate(request, pk)
     record_audit(
         user=request.user, action="export", object_type="certificate", object_id=certificate.number
     )
@@ -265,7 +276,9 @@ def certificate_download(request, pk: int):
 @login_required
 @view_titles
 def title_extract(request, pk: int):
-    title = get_object_or_404(Title.objects.select_related("parcel__land_use"), pk=pk)
+    title = get_object_or_404(
+        titles_visible_to(user=request.user).select_related("parcel__land_use"), pk=pk
+    )
     on = _as_of(request)
     record_audit(
         user=request.user,

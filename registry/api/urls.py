@@ -1,4 +1,30 @@
-from django.urls import path  # noqa: F401
+"""The register's REST API under ``/api/``, its OpenAPI 3 schema and browsable docs.
+
+The docs page loads Swagger UI from this server's static files (drf-spectacular-sidecar),
+never from a CDN. Redoc is not offered: its page template fetches web fonts from a CDN.
+"""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from registry.api import views
 
 app_name = "api"
-urlpatterns: list = []
+urlpatterns = [
+    path("titles/", views.TitleSearchView.as_view(), name="title-list"),
+    path("titles/<int:title_id>/", views.TitleDetailView.as_view(), name="title-detail"),
+    path("titles/<int:title_id>/chain/", views.TitleChainView.as_view(), name="title-chain"),
+    path("parcels/<str:unit_code>/", views.ParcelDetailView.as_view(), name="parcel-detail"),
+    path(
+        "parcels/<str:unit_code>/lineage/",
+        views.ParcelLineageView.as_view(),
+        name="parcel-lineage",
+    ),
+    path("acts/", views.ActListView.as_view(), name="act-list"),
+    path("acts/<int:act_id>/", views.ActDetailView.as_view(), name="act-detail"),
+    path("acts/<int:act_id>/examine/", views.ActExamineView.as_view(), name="act-examine"),
+    path("acts/<int:act_id>/approve/", views.ActApproveView.as_view(), name="act-approve"),
+    path("acts/<int:act_id>/reject/", views.ActRejectView.as_view(), name="act-reject"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

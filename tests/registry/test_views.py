@@ -185,3 +185,18 @@ def test_pages_speak_chinese_by_default(client, owned_title, settings):
     assert (
         "Registrar's desk" in client.get("/registry/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     )
+
+
+def test_title_on_a_classified_shelter_is_hidden_from_users_without_clearance(client):
+    from registry.models import SecurityLevel
+    from registry.services.acts import title_of
+    from tests.registry import factories
+
+    shelter = factories.shelter(classification=SecurityLevel.SECRET, name="Command post 7")
+    shelter.save()
+    title = title_of(shelter)
+    logged_in(client, Role.PLANNER)
+    assert client.get(f"/registry/titles/{title.pk}/").status_code == 404
+    assert "Command post 7" not in client.get("/registry/", {"q": "shelter"}).content.decode()
+    logged_in(client, Role.AUDITOR)
+    assert client.get(f"/registry/titles/{title.pk}/").status_code == 200
