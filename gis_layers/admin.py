@@ -6,6 +6,7 @@ from django.contrib.gis.admin import GISModelAdmin
 from gis_layers.models import DatasetLoad, PopulationCell, RoadSegment
 from gis_layers.widgets import OfflineOSMWidget
 from registry.models import Building, District, Parcel, Right, Shelter
+from registry.outline import outline_svg
 from registry.selectors import shelters_visible_to
 
 
@@ -23,8 +24,13 @@ class ParcelAdmin(MapAdmin):
     list_display = ["unit_code", "name", "land_use", "area_m2", "district", "is_synthetic"]
     list_filter = ["district", "land_use", "is_synthetic"]
     search_fields = ["unit_code", "name", "address"]
-    readonly_fields = ["area_m2", "recorded_at"]
+    readonly_fields = ["outline", "area_m2", "recorded_at"]
     list_select_related = ["land_use", "district"]
+
+    @admin.display(description="map")
+    def outline(self, parcel):
+        # Shown also where the map widget is not: on parcels that are read-only here.
+        return outline_svg(parcel.geom) if parcel.geom else ""
 
     def has_change_permission(self, request, obj=None):
         # Once rights are registered on a parcel, it changes only through registration acts

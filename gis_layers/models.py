@@ -12,7 +12,13 @@ STORAGE_SRID = 4490
 class RoadSegment(models.Model):
     """A segment of the street and footway network (for walking distance)."""
 
-    district = models.ForeignKey("registry.District", on_delete=models.PROTECT)
+    district = models.ForeignKey(
+        "registry.District",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="The district holding it, if any (imported networks may reach beyond).",
+    )
     osm_id = models.BigIntegerField(null=True, blank=True)
     name = models.CharField(max_length=200, blank=True)
     highway = models.CharField(max_length=40, help_text="OSM highway class, e.g. footway.")
@@ -34,7 +40,13 @@ class RoadSegment(models.Model):
 class PopulationCell(models.Model):
     """A cell of a population grid: residents (night) in persons."""
 
-    district = models.ForeignKey("registry.District", on_delete=models.PROTECT)
+    district = models.ForeignKey(
+        "registry.District",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="The district holding it, if any (imported grids may reach beyond).",
+    )
     geom = models.PolygonField(srid=STORAGE_SRID)
     area_m2 = models.GeneratedField(
         expression=GeodesicArea("geom"), output_field=models.FloatField(), db_persist=True
@@ -77,3 +89,25 @@ class DatasetLoad(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset} {self.version}"
+
+
+class ImportRun(models.Model):
+    """One run of ``import_layer`` that wrote to the database: what, from which file, by whom."""
+
+    kind = models.CharField(max_length=20)
+    file_name = models.CharField(max_length=300)
+    file_sha256 = models.CharField(max_length=64)
+    source_crs = models.CharField(max_length=40)
+    user = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    finished_at = models.DateTimeField(db_default=Now())
+    counts = models.JSONField(
+        default=dict, help_text="read, inserted, updated, unchanged, repaired"
+    )
+
+    class Meta:
+        ordering = ["-finished_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.file_name} at {self.finished_at:%Y-%m-%d %H:%M}"

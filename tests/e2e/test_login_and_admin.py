@@ -43,7 +43,12 @@ def test_admin_lists_the_demo_and_shows_each_on_a_map(page, settings, model, map
     page.goto(f"/admin/registry/{model}/")
     expect(page.locator("#result_list")).to_be_visible()
     expect(page.locator(".paginator")).to_contain_text(f"{count} ")
-    page.locator("#result_list tbody tr th a").first.click()
+    if model == "parcel":
+        # Parcels with registered rights are read-only here; open one without.
+        editable = Parcel.objects.filter(title__rights__isnull=True).order_by("unit_code").first()
+        page.goto(f"/admin/registry/parcel/{editable.pk}/change/")
+    else:
+        page.locator("#result_list tbody tr th a").first.click()
     map_canvas = page.locator(f"#{map_id} canvas")
     expect(map_canvas.first).to_be_visible()
     # The geometry is drawn: OpenLayers (served from our static files) holds one feature.
@@ -73,3 +78,11 @@ def test_planner_never_sees_a_classified_shelter(page):
         assert f"/shelter/{shelter.pk}/change/" not in listing
     page.goto("/")
     expect(page.locator("#inventory")).to_contain_text(f"{public} shelters you are cleared to see")
+
+
+def test_parcel_with_registered_rights_is_shown_read_only_with_its_outline(page):
+    titled = Parcel.objects.filter(title__rights__isnull=False).first()
+    log_in(page, "administrator")
+    page.goto(f"/admin/registry/parcel/{titled.pk}/change/")
+    expect(page.locator("svg.parcel-outline")).to_be_visible()
+    expect(page.locator("input[type=submit][name=_save]")).to_have_count(0)

@@ -1,0 +1,2 @@
+"""Importing and exporting layers: reading real files, validating every row, and writing all
+or nothing."""

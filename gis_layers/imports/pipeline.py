@@ -1,0 +1,170 @@
+"""``import_layer``: read, validate, stage and write one file, all or nothing.
+
+Everything happens in one transaction: an interruption (Ctrl-C, a killed process, a lost
+connection) leaves the database as it was, and any rejected row means nothing is written.
+"""
+
+import hashlib
+import json
+import pathlib
+from collections.abc import Callable
+
+from django.db import connection, transaction
+
+from gis_layers.imports.crs import resolve_crs
+from gis_layers.imports.errors import ImportRefusal
+from gis_layers.imports.readers import open_source, read_chunks
+from gis_layers.imports.report import ImportReport
+from gis_layers.imports.schema import KINDS, LayerKind
+from gis_layers.imports.staging import check_staged, copy_rows, create_staging, write_staged
+from gis_layers.imports.validation import check_chunk
+from gis_layers.models import ImportRun
+from registry.models import LandUseClass
+from registry.services.acts import record_audit
+
+DEFAULT_CHUNK = 50_000
+WRITABLE_KINDS = ("parcels", "buildings", "shelters", "roads", "population")
+
+
+def resolve_columns(
+    kind: LayerKind, fields: list[str], mapping: dict[str, str] | None, *, path: str
+) -> dict:
+    """Target name → source column. A mapping file wins; else the first alias present
+    (case-insensitive). A required target with no column refuses the file."""
+    by_lower = {name.lower(): name for name in fields}
+    columns = {}
+    for target in kind.targets:
+        wanted = (mapping or {}).get(target.name)
+        if wanted is not None:
+            if wanted not in fields:
+                raise ImportRefusal(
+                    f"the mapping names column {wanted!r} for {target.name}, but the file has "
+                    f"{fields}",
+                    path=path,
+                )
+            columns[target.name] = wanted
+            continue
+        found = next(
+            (by_lower[alias.lower()] for alias in target.aliases if alias.lower() in by_lower), None
+        )
+        if found is not None:
+            columns[target.name] = found
+        elif target.required:
+            raise ImportRefusal(
+                f"no column for the required field {target.name!r} (looked for {', '.join(target.aliases)}); "
+                'give a --mapping file such as {"' + target.name + '": "your column"}',
+                path=path,
+            )
+    return columns
+
+
+def read_mapping(path: pathlib.Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ImportRefusal(f"cannot read the mapping ({error})", path=str(path)) from error
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ImportRefusal(
+            'the mapping must be a JSON object {"field": "column", ...}', path=str(path)
+        )
+    return mapping
+
+
+def file_sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_import(
+    *,
+    kind_name: str,
+    path: pathlib.Path,
+    layer: str | None = None,
+    crs: str | None = None,
+    dry_run: bool = False,
+    mapping: dict[str, str] | None = None,
+    repair_invalid: bool = True,
+    chunk_size: int = DEFAULT_CHUNK,
+    on_total: Callable[[int], None] = lambda total: None,
+    on_progress: Callable[[int], None] = lambda rows: None,
+    user=None,
+) -> ImportReport:
+    """Import one file; raises :class:`ImportRefusal` when the file as a whole is refused."""
+    if kind_name not in WRITABLE_KINDS:
+        raise ImportRefusal(
+            f"importing {kind_name!r} is not supported; one of {', '.join(WRITABLE_KINDS)}"
+        )
+    kind = KINDS[kind_name]
+    path = pathlib.Path(path)
+    with open_source(path, layer=layer, kind_geometry=kind.geometry[0]) as source:
+        source_crs = resolve_crs(declared=source.declared_crs, override=crs, path=str(path))
+        columns = resolve_columns(kind, source.fields, mapping, path=str(path))
+        report = ImportReport(
+            file=path.name,
+            kind=kind_name,
+            dry_run=dry_run,
+            source_crs=f"EPSG:{source_crs.epsg}"
+            + (f" ({source_crs.offset.upper()})" if source_crs.offset else ""),
+        )
+        if source_crs.offset:
+            report.notes.append(
+                f"coordinates converted from {source_crs.offset.upper()} to CGCS2000"
+            )
+        on_total(source.feature_count)
+        land_use_codes = frozenset(
+            LandUseClass.objects.filter(parent__isnull=False).values_list("code", flat=True)
+        )
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # Two imports of one kind queue rather than both matching rows to upsert.
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"landledger.import.{kind_name}"]
+                )
+                cursor.execute("DROP TABLE IF EXISTS landledger_import_staging")
+            create_staging()
+            for chunk in read_chunks(source, chunk_size=chunk_size):
+                mapped = chunk.rename(
+                    columns={source_column: target for target, source_column in columns.items()}
+                )
+                keep = [*columns, "_row", mapped.geometry.name]
+                accepted, findings = check_chunk(
+                    mapped[[column for column in keep if column in mapped]],
+                    kind=kind,
+                    source_crs=source_crs,
+                    repair_invalid=repair_invalid,
+                    land_use_codes=land_use_codes,
+                )
+                copy_rows(accepted)
+                report.read += len(chunk)
+                report.accepted += len(accepted)
+                report.findings += findings
+                on_progress(len(chunk))
+            staged_rejections = check_staged(kind)
+            report.findings += staged_rejections
+            report.accepted -= len({finding.row for finding in staged_rejections})
+            if report.rejected or dry_run:
+                transaction.set_rollback(True)
+            else:
+                report.written = write_staged(kind, source_prefix=path.name)
+                counts = {"read": report.read, **report.written, "repaired": len(report.repaired)}
+                ImportRun.objects.create(
+                    kind=kind_name,
+                    file_name=path.name,
+                    file_sha256=file_sha256(path),
+                    source_crs=report.source_crs,
+                    user=user,
+                    counts=counts,
+                )
+                record_audit(
+                    user=user,
+                    action="import",
+                    object_type=kind_name,
+                    object_id=path.name[:64],
+                    detail=counts,
+                )
+    return report

@@ -1,0 +1,87 @@
+"""The import report: every rejected or repaired row with file, row, field and reason, on the
+terminal and as CSV and HTML files."""
+
+import csv
+import html
+import pathlib
+from dataclasses import dataclass, field
+
+from gis_layers.imports.validation import Finding
+
+
+@dataclass
+class ImportReport:
+    file: str
+    kind: str
+    source_crs: str = ""
+    read: int = 0
+    accepted: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def rejected(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.action == "rejected"]
+
+    @property
+    def repaired(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.action == "repaired"]
+
+    @property
+    def committed(self) -> bool:
+        return not self.rejected and not self.dry_run
+
+    def summary(self) -> str:
+        outcome = (
+            "nothing written (dry run)"
+            if self.dry_run
+            else f"nothing written: {len({f.row for f in self.rejected})} row(s) rejected"
+            if self.rejected
+            else f"written: {self.written.get('inserted', 0)} inserted, {self.written.get('updated', 0)} updated, "
+            f"{self.accepted - self.written.get('inserted', 0) - self.written.get('updated', 0)} unchanged"
+        )
+        lines = [
+            f"{self.file}: {self.kind}, CRS {self.source_crs}",
+            f"  {self.read} read, {self.accepted} accepted, {len({f.row for f in self.rejected})} rejected, "
+            f"{len({f.row for f in self.repaired})} repaired",
+            *[f"  note: {note}" for note in self.notes],
+            f"  {outcome}",
+        ]
+        return "\n".join(lines)
+
+    def rows(self) -> list[dict]:
+        return [
+            {
+                "file": self.file,
+                "row": finding.row,
+                "field": finding.field,
+                "action": finding.action,
+                "reason": finding.reason,
+            }
+            for finding in sorted(self.findings, key=lambda finding: (finding.row, finding.action))
+        ]
+
+    def write(self, base: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+        """Write ``base``.csv and ``base``.html; returns their paths."""
+        base.parent.mkdir(parents=True, exist_ok=True)
+        csv_path, html_path = base.with_suffix(".csv"), base.with_suffix(".html")
+        with csv_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["file", "row", "field", "action", "reason"])
+            writer.writeheader()
+            writer.writerows(self.rows())
+        body = "".join(
+            f"<tr class='{html.escape(row['action'])}'><td>{row['row']}</td><td>{html.escape(row['field'])}</td>"
+            f"<td>{html.escape(row['action'])}</td><td>{html.escape(row['reason'])}</td></tr>"
+            for row in self.rows()
+        )
+        html_path.write_text(
+            "<!doctype html><meta charset='utf-8'><title>Import report</title>"
+            "<style>body{font-family:system-ui,sans-serif}td,th{padding:.2rem .5rem;border-bottom:1px solid #ddd}"
+            ".rejected td{color:#a00}</style>"
+            f"<h1>Import report: {html.escape(self.file)}</h1><pre>{html.escape(self.summary())}</pre>"
+            f"<table><tr><th>row</th><th>field</th><th>action</th><th>reason</th></tr>{body}</table>",
+            encoding="utf-8",
+        )
+        return csv_path, html_path

@@ -1,0 +1,254 @@
+"""The database side of an import: COPY accepted rows into a temporary staging table, check
+in SQL what needs the whole file or the register (duplicates, districts, overlaps, titles),
+then insert or update in a few set-based statements. All inside the caller's transaction."""
+
+import json
+
+import shapely
+from django.conf import settings
+from django.db import connection
+
+from gis_layers.imports.schema import LayerKind
+from gis_layers.imports.validation import Finding
+
+STAGING = "landledger_import_staging"
+
+
+def create_staging() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {STAGING} (row integer PRIMARY KEY, key text NOT NULL, "
+            "attrs jsonb NOT NULL, geom geometry(Geometry, 4490) NOT NULL) ON COMMIT DROP"
+        )
+
+
+def copy_rows(rows: list[dict]) -> None:
+    """COPY accepted rows (from :func:`check_chunk`) into the staging table."""
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {STAGING} (row, key, attrs, geom) FROM STDIN") as copy:
+            for row in rows:
+                geometry = shapely.set_srid(row["geometry"], 4490)
+                copy.write_row(
+                    (
+                        row["row"],
+                        row["key"],
+                        json.dumps(row["attrs"], ensure_ascii=False),
+                        shapely.to_wkb(geometry, hex=True, include_srid=True),
+                    )
+                )
+
+
+def _findings(sql: str, params=(), *, field: str, reason) -> list[Finding]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [
+            Finding(int(row[0]), field, "rejected", reason(*row[1:])) for row in cursor.fetchall()
+        ]
+
+
+def check_staged(kind: LayerKind) -> list[Finding]:
+    """Set-based checks; returns findings for the rows that must be rejected."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE INDEX ON {STAGING} USING gist (geom); ANALYZE {STAGING}")
+    findings = _findings(
+        f"SELECT row, key, first_row FROM (SELECT row, key, min(row) OVER (PARTITION BY key) AS first_row "
+        f"FROM {STAGING}) s WHERE row <> first_row ORDER BY row",
+        field=kind.key,
+        reason=lambda key, first: f"duplicate of row {first} ({kind.key} {key!r})",
+    )
+    if kind.name == "parcels":
+        findings += _parcel_findings()
+    return findings
+
+
+def _parcel_findings() -> list[Finding]:
+    tolerance = settings.LANDLEDGER_OVERLAP_TOLERANCE_M2
+    findings = _findings(
+        f"SELECT s.row, left(s.key, 6) FROM {STAGING} s "
+        "LEFT JOIN registry_district d ON d.code = left(s.key, 6) WHERE d.id IS NULL ORDER BY s.row",
+        field="unit_code",
+        reason=lambda code: f"no district with division code {code} in the register",
+    )
+    findings += _findings(
+        f"SELECT s.row, p.unit_code FROM {STAGING} s JOIN registry_parcel p ON p.unit_code = s.key "
+        "JOIN registry_title t ON t.parcel_id = p.id "
+        "WHERE EXISTS (SELECT 1 FROM registry_right r WHERE r.title_id = t.id) "
+        "AND (NOT ST_Equals(p.geom, s.geom) OR p.land_use_id <> s.attrs->>'land_use') ORDER BY s.row",
+        field="geometry",
+        reason=lambda code: (
+            f"parcel {code} has registered rights: change it through a registration act"
+        ),
+    )
+    findings += _findings(
+        f"SELECT s.row, p.unit_code, ST_Area(ST_Intersection(s.geom, p.geom)::geography) FROM {STAGING} s "
+        "JOIN registry_parcel p ON p.valid_to IS NULL AND p.unit_code <> s.key "
+        "AND p.geom && s.geom AND ST_Intersects(p.geom, s.geom) "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {STAGING} o WHERE o.key = p.unit_code) "
+        "AND ST_Area(ST_Intersection(s.geom, p.geom)::geography) > %s ORDER BY s.row",
+        [tolerance],
+        field="geometry",
+        reason=lambda code, shared: f"overlaps current parcel {code} by {shared:.1f} m²",
+    )
+    findings += _findings(
+        f"SELECT b.row, a.row, ST_Area(ST_Intersection(a.geom, b.geom)::geography) FROM {STAGING} a "
+        f"JOIN {STAGING} b ON a.row < b.row AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom) "
+        "WHERE ST_Area(ST_Intersection(a.geom, b.geom)::geography) > %s ORDER BY b.row",
+        [tolerance],
+        field="geometry",
+        reason=lambda other, shared: f"overlaps row {other} of the same file by {shared:.1f} m²",
+    )
+    return findings
+
+
+def _execute(sql: str, params=()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def write_staged(kind: LayerKind, *, source_prefix: str) -> dict[str, int]:
+    """Insert new rows and update changed ones; rows already as in the file are left alone,
+    so importing the same file again changes nothing. Returns inserted/updated counts."""
+    writer = {
+        "parcels": _write_parcels,
+        "buildings": _write_buildings,
+        "shelters": _write_shelters,
+        "roads": _write_roads,
+        "population": _write_population,
+    }[kind.name]
+    return writer(source_prefix)
+
+
+def _write_parcels(source_prefix: str) -> dict[str, int]:
+    updated = _execute(
+        f"UPDATE registry_parcel p SET geom = s.geom, land_use_id = s.attrs->>'land_use', "
+        "name = s.attrs->>'name', address = s.attrs->>'address' "
+        f"FROM {STAGING} s WHERE p.unit_code = s.key AND (NOT ST_Equals(p.geom, s.geom) "
+        "OR p.land_use_id <> s.attrs->>'land_use' OR p.name <> s.attrs->>'name' "
+        "OR p.address <> s.attrs->>'address')"
+    )
+    inserted = _execute(
+        "INSERT INTO registry_parcel (unit_code, district_id, land_use_id, name, address, geom, "
+        "valid_from, source, is_synthetic) "
+        "SELECT s.key, d.id, s.attrs->>'land_use', s.attrs->>'name', s.attrs->>'address', s.geom, "
+        "COALESCE((s.attrs->>'valid_from')::date, current_date), %s || '#' || s.row, false "
+        f"FROM {STAGING} s JOIN registry_district d ON d.code = left(s.key, 6) "
+        "WHERE NOT EXISTS (SELECT 1 FROM registry_parcel p WHERE p.unit_code = s.key)",
+        [source_prefix],
+    )
+    return {"inserted": inserted, "updated": updated}
+
+
+# The stored source of an imported row: the file's name, '#', and the row's key in it.
+SOURCE_KEY = "(%s || '#' || s.key)"
+
+
+def _write_buildings(source_prefix: str) -> dict[str, int]:
+    columns = {
+        "name": "s.attrs->>'name'", "address": "s.attrs->>'address'",
+        "floors_above": "(s.attrs->>'floors_above')::int", "floors_below": "(s.attrs->>'floors_below')::int",
+        "height_m": "(s.attrs->>'height_m')::float8",
+        "gross_floor_area_m2": "(s.attrs->>'gross_floor_area_m2')::float8", "use": "s.attrs->>'use'",
+        "year_built": "(s.attrs->>'year_built')::int", "footprint": "s.geom",
+    }  # fmt: skip
+    return _upsert_by_source(
+        "registry_building",
+        columns,
+        source_prefix,
+        extra_insert={
+            "parcel_id": "(SELECT p.id FROM registry_parcel p WHERE p.valid_to IS NULL AND p.geom && s.geom "
+            "AND ST_Intersects(p.geom, s.geom) ORDER BY ST_Area(ST_Intersection(p.geom, s.geom)) DESC "
+            "LIMIT 1)",
+            "valid_from": "current_date",
+            "floors_estimated": "false",
+            "condition": "'good'",
+            "is_underground": "false",
+            "is_synthetic": "false",
+        },
+    )
+
+
+def _write_shelters(source_prefix: str) -> dict[str, int]:
+    columns = {
+        "name": "s.attrs->>'name'", "shelter_type": "s.attrs->>'shelter_type'",
+        "protection_class": "s.attrs->>'protection_class'",
+        "capacity_persons": "(s.attrs->>'capacity_persons')::int",
+        "usable_area_m2": "(s.attrs->>'usable_area_m2')::float8", "condition": "s.attrs->>'condition'",
+        "peacetime_use": "s.attrs->>'peacetime_use'", "classification": "(s.attrs->>'classification')::int",
+        "location": "s.geom",
+    }  # fmt: skip
+    return _upsert_by_source(
+        "registry_shelter",
+        columns,
+        source_prefix,
+        extra_insert={
+            "building_id": "(SELECT b.id FROM registry_building b WHERE b.valid_to IS NULL "
+            "AND b.footprint && s.geom AND ST_Intersects(b.footprint, s.geom) ORDER BY b.id LIMIT 1)",
+            "valid_from": "current_date",
+            "is_underground": "true",
+            "is_synthetic": "false",
+        },
+    )
+
+
+def _district_of(geometry: str) -> str:
+    return (
+        "(SELECT d.id FROM registry_district d WHERE d.boundary && "
+        + geometry
+        + " AND ST_Intersects(d.boundary, ST_PointOnSurface("
+        + geometry
+        + ")) ORDER BY d.id LIMIT 1)"
+    )
+
+
+def _write_roads(source_prefix: str) -> dict[str, int]:
+    columns = {"name": "s.attrs->>'name'", "highway": "s.attrs->>'highway'", "geom": "s.geom"}
+    return _upsert_by_source(
+        "gis_layers_roadsegment",
+        columns,
+        source_prefix,
+        extra_insert={
+            "district_id": _district_of("s.geom"),
+            "walkable": "s.attrs->>'highway' NOT IN ('motorway', 'motorway_link', 'trunk', 'trunk_link')",
+        },
+    )
+
+
+def _write_population(source_prefix: str) -> dict[str, int]:
+    columns = {"residents": "(s.attrs->>'residents')::float8", "geom": "s.geom"}
+    return _upsert_by_source(
+        "gis_layers_populationcell",
+        columns,
+        source_prefix,
+        extra_insert={
+            "district_id": _district_of("s.geom"),
+            "is_synthetic": "false",
+        },
+    )
+
+
+def _upsert_by_source(
+    table: str, columns: dict[str, str], source_prefix: str, *, extra_insert: dict
+) -> dict:
+    """Rows are matched on ``source`` = file name '#' key; only changed rows are updated."""
+    geometry_column = next(name for name, expression in columns.items() if expression == "s.geom")
+    assignments = ", ".join(f"{name} = {expression}" for name, expression in columns.items())
+    changed = " OR ".join(
+        f"NOT ST_Equals(t.{name}, s.geom)"
+        if name == geometry_column
+        else f"t.{name} IS DISTINCT FROM {expression}"
+        for name, expression in columns.items()
+    )
+    updated = _execute(
+        f"UPDATE {table} t SET {assignments} FROM {STAGING} s "
+        f"WHERE t.source = {SOURCE_KEY} AND ({changed})",
+        [source_prefix],
+    )
+    insert_columns = {**columns, **extra_insert, "source": SOURCE_KEY}
+    inserted = _execute(
+        f"INSERT INTO {table} ({', '.join(insert_columns)}) "
+        f"SELECT {', '.join(insert_columns.values())} FROM {STAGING} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.source = {SOURCE_KEY})",
+        [source_prefix, source_prefix],
+    )
+    return {"inserted": inserted, "updated": updated}

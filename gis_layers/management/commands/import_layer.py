@@ -1,0 +1,98 @@
+import pathlib
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from tqdm import tqdm
+
+from gis_layers.imports.errors import ImportRefusal
+from gis_layers.imports.pipeline import DEFAULT_CHUNK, read_mapping, run_import
+from gis_layers.imports.schema import KINDS
+
+SHOWN_FINDINGS = 25
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a layer from GeoPackage, Shapefile (or zipped), GeoJSON, FlatGeobuf, OSM PBF, CSV "
+        "(lon/lat or WKT columns) or GeoTIFF (population). Validates everything first, writes all "
+        "or nothing, and exits non-zero when anything is rejected."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", choices=sorted(KINDS))
+        parser.add_argument("path", type=pathlib.Path)
+        parser.add_argument("--layer", help="layer of a multi-layer file (GeoPackage, OSM PBF)")
+        parser.add_argument(
+            "--crs", help="EPSG:NNNN, gcj02 or bd09, when the file has no CRS or a wrong one"
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="validate and report; write nothing"
+        )
+        parser.add_argument(
+            "--mapping", type=pathlib.Path, help='JSON file {"field": "column", ...}'
+        )
+        parser.add_argument(
+            "--invalid",
+            choices=["repair", "reject"],
+            default="repair",
+            help="what to do with invalid geometries (default: repair with make_valid)",
+        )
+        parser.add_argument(
+            "--report",
+            type=pathlib.Path,
+            help="base path of the CSV and HTML report (default: var/import-reports/...)",
+        )
+        parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
+
+    def handle(
+        self,
+        *args,
+        kind,
+        path,
+        layer,
+        crs,
+        dry_run,
+        mapping,
+        invalid,
+        report,
+        chunk_size,
+        **options,
+    ):
+        bar = tqdm(
+            unit="feature", unit_scale=True, desc=f"import {kind}", file=self.stderr, disable=None
+        )
+        try:
+            result = run_import(
+                kind_name=kind,
+                path=path,
+                layer=layer,
+                crs=crs,
+                dry_run=dry_run,
+                mapping=read_mapping(mapping),
+                repair_invalid=invalid == "repair",
+                chunk_size=chunk_size,
+                on_total=lambda total: setattr(bar, "total", total),
+                on_progress=bar.update,
+            )
+        except ImportRefusal as refusal:
+            raise CommandError(f"refused, nothing written: {refusal}") from refusal
+        except KeyboardInterrupt as interrupt:
+            raise CommandError("interrupted: nothing written") from interrupt
+        finally:
+            bar.close()
+        base = report or pathlib.Path("var/import-reports") / (
+            f"{timezone.now():%Y%m%d-%H%M%S}-{kind}-{path.stem}"
+        )
+        csv_path, html_path = result.write(base)
+        self.stdout.write(result.summary())
+        for row in result.rows()[:SHOWN_FINDINGS]:
+            self.stdout.write(
+                f"  row {row['row']}: {row['field']}: {row['action']}: {row['reason']}"
+            )
+        if len(result.findings) > SHOWN_FINDINGS:
+            self.stdout.write(f"  ... {len(result.findings) - SHOWN_FINDINGS} more in the report")
+        self.stdout.write(f"report: {csv_path} and {html_path}")
+        if result.rejected:
+            raise CommandError(
+                f"{len({f.row for f in result.rejected})} row(s) rejected: nothing written"
+            )

@@ -1,0 +1,312 @@
+"""import_layer against real and crafted files: every format, the report's rows, CRS
+handling, bad input refused with the right message and nothing written, idempotent re-runs."""
+
+import io
+import json
+import zipfile
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from gis_layers.demo.sources import bubenec_path, helsinki_pbf_path
+from gis_layers.imports.crs import wgs84_to_gcj02
+from gis_layers.imports.errors import ImportRefusal
+from gis_layers.imports.pipeline import run_import
+from gis_layers.models import ImportRun, PopulationCell, RoadSegment
+from registry.models import AuditEvent, Building, Parcel, Shelter
+
+pytestmark = pytest.mark.django_db
+# Far from the demo districts, so that nothing overlaps them.
+ORIGIN = (100.0, 30.0)
+
+
+def squares(
+    count: int, *, start: int = 1, side: float = 0.0005, crs: int = 4490
+) -> gpd.GeoDataFrame:
+    """``count`` parcels in a row with valid unit codes in demo district 990101."""
+    x0, y0 = ORIGIN
+    geometries = [
+        shapely.box(x0 + i * side * 1.1, y0, x0 + i * side * 1.1 + side, y0 + side)
+        for i in range(count)
+    ]
+    frame = gpd.GeoDataFrame(
+        {
+            "unit_code": [f"990101009009GB{start + i:05d}W00000000" for i in range(count)],
+            "land_use": ["0801"] * count,
+            "name": [f"imported {i}" for i in range(count)],
+        },
+        geometry=geometries,
+        crs=4490,
+    )
+    return frame.to_crs(crs)
+
+
+def imported(kind: str, path, **options) -> str:
+    out = io.StringIO()
+    call_command("import_layer", kind, str(path), stdout=out, stderr=io.StringIO(), **options)
+    return out.getvalue()
+
+
+def refused(kind: str, path, message: str, **options) -> str:
+    with pytest.raises(CommandError) as error:
+        imported(kind, path, **options)
+    assert message in str(error.value)
+    return str(error.value)
+
+
+def test_geopackage_parcels_are_imported_then_a_rerun_changes_nothing(tmp_path):
+    path = tmp_path / "parcels.gpkg"
+    squares(5).to_file(path, layer="survey")
+    output = imported("parcels", path, report=tmp_path / "report")
+    assert "written: 5 inserted, 0 updated, 0 unchanged" in output
+    assert Parcel.objects.filter(unit_code__startswith="990101009009").count() == 5
+    assert "written: 0 inserted, 0 updated, 5 unchanged" in imported("parcels", path)
+    assert ImportRun.objects.filter(file_name="parcels.gpkg").count() == 2
+    assert AuditEvent.objects.filter(action="import", object_id="parcels.gpkg").exists()
+    assert (
+        (tmp_path / "report.csv")
+        .read_text(encoding="utf-8")
+        .startswith("file,row,field,action,reason")
+    )
+
+
+def test_projected_file_is_transformed_to_cgcs2000(tmp_path):
+    path = tmp_path / "parcels_utm.gpkg"
+    squares(2).to_crs(32647).to_file(path)
+    imported("parcels", path)
+    parcel = Parcel.objects.get(unit_code="990101009009GB00001W00000000")
+    assert parcel.geom.srid == 4490
+    assert parcel.geom.extent[0] == pytest.approx(ORIGIN[0], abs=1e-6)
+
+
+def test_bad_rows_are_reported_by_row_and_field_and_nothing_is_written(tmp_path):
+    frame = squares(6)
+    frame.loc[1, "unit_code"] = "990101009009GB0002W00000000"  # 27 characters
+    frame.loc[2, "land_use"] = "0899"
+    frame.loc[3, "unit_code"] = frame.loc[0, "unit_code"]  # duplicate
+    frame.loc[4, "geometry"] = shapely.Polygon(
+        [(100.1, 30), (100.101, 30.001), (100.101, 30), (100.1, 30.001)]
+    )
+    frame.loc[5, "unit_code"] = "880101009009GB00009W00000000"  # no such district
+    path = tmp_path / "bad.gpkg"
+    frame.to_file(path)
+    before = Parcel.objects.count()
+    refused("parcels", path, "4 row(s) rejected: nothing written", report=tmp_path / "bad-report")
+    assert Parcel.objects.count() == before
+    rows = (tmp_path / "bad-report.csv").read_text(encoding="utf-8")
+    assert 'bad.gpkg,2,unit_code,rejected,"Unit code must have 28 characters, not 27' in rows
+    assert "bad.gpkg,3,land_use,rejected,'0899' is not a GB/T 21010-2017 second-level class" in rows
+    assert "bad.gpkg,4,unit_code,rejected,duplicate of row 1" in rows
+    assert "bad.gpkg,5,geometry,repaired,invalid geometry repaired: Self-intersection" in rows
+    assert "bad.gpkg,6,unit_code,rejected,no district with division code 880101" in rows
+    assert "<table>" in (tmp_path / "bad-report.html").read_text(encoding="utf-8")
+
+
+def test_overlap_with_a_current_parcel_is_rejected(tmp_path):
+    demo_parcel = Parcel.objects.filter(district__code="990201", valid_to__isnull=True).first()
+    overlapping = gpd.GeoDataFrame(
+        {"unit_code": ["990201009009GB00001W00000000"], "land_use": ["0701"]},
+        geometry=[shapely.from_wkb(bytes(demo_parcel.geom.wkb)).buffer(0)],
+        crs=4490,
+    )
+    path = tmp_path / "overlap.geojson"
+    overlapping.to_file(path, driver="GeoJSON")
+    output = refused("parcels", path, "1 row(s) rejected")
+    assert output
+
+
+def test_dry_run_writes_nothing_and_exits_zero(tmp_path):
+    path = tmp_path / "dry.fgb"
+    squares(3).to_file(path, driver="FlatGeobuf")
+    assert "nothing written (dry run)" in imported("parcels", path, dry_run=True)
+    assert not Parcel.objects.filter(unit_code__startswith="990101009009").exists()
+
+
+def test_three_dimensional_geometries_are_flattened_and_reported(tmp_path):
+    frame = squares(2)
+    frame["geometry"] = shapely.force_3d(frame.geometry.values, 12.0)
+    path = tmp_path / "z.gpkg"
+    frame.to_file(path)
+    report = run_import(kind_name="parcels", path=path)
+    assert [finding.reason for finding in report.repaired] == ["3-D geometry flattened to 2-D"] * 2
+    assert not Parcel.objects.get(unit_code="990101009009GB00001W00000000").geom.hasz
+
+
+def test_missing_prj_is_refused_with_what_to_pass(tmp_path):
+    path = tmp_path / "noprj.shp"
+    squares(2).to_file(path)
+    path.with_suffix(".prj").unlink()
+    refused("parcels", path, "--crs")
+    assert "990101009009GB00001W00000000" not in set(
+        Parcel.objects.values_list("unit_code", flat=True)
+    )
+    assert "written: 2 inserted" in imported("parcels", path, crs="EPSG:4490")
+
+
+def test_unknown_epsg_is_refused(tmp_path):
+    path = tmp_path / "parcels.gpkg"
+    squares(1).to_file(path)
+    refused("parcels", path, "999999", crs="EPSG:999999")
+
+
+def test_zipped_gbk_shapefile_with_chinese_columns(tmp_path):
+    shelters = gpd.GeoDataFrame(
+        {
+            "工程名称": ["人防工程一号", "人防工程二号"],
+            "工程类型": ["人员掩蔽", "医疗救护"],
+            "防护等级": ["核6级", "核5级"],
+            "掩蔽人数": [800, 300],
+            "使用面积": [820.5, 310.0],
+            "密级": ["公开", "公开"],
+        },
+        geometry=[shapely.Point(100.2, 30.2), shapely.Point(100.21, 30.2)],
+        crs=4490,
+    )
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    pyogrio.write_dataframe(shelters, folder / "shelters.shp", encoding="GBK")
+    (folder / "shelters.cpg").unlink(missing_ok=True)
+    archive = tmp_path / "shelters.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for part in folder.iterdir():
+            bundle.write(part, part.name)
+    assert "written: 2 inserted" in imported("shelters", archive)
+    shelter = Shelter.objects.get(name="人防工程一号")
+    assert (shelter.shelter_type, shelter.protection_class, shelter.capacity_persons) == (
+        "personnel",
+        "n6",
+        800,
+    )
+
+
+def test_csv_in_gbk_with_gcj02_coordinates_is_converted(tmp_path):
+    wgs_lon, wgs_lat = 116.3912, 39.9067
+    gcj_lon, gcj_lat = wgs84_to_gcj02(wgs_lon, wgs_lat)
+    text = (
+        "工程名称,工程类型,防护等级,掩蔽人数,使用面积,经度,纬度\n"
+        f"西城一号,人员掩蔽,核6级,500,520,{float(gcj_lon):.8f},{float(gcj_lat):.8f}\n"
+    )
+    path = tmp_path / "shelters.csv"
+    path.write_bytes(text.encode("gbk"))
+    refused("shelters", path, "--crs")
+    output = imported("shelters", path, crs="gcj02")
+    assert "converted from GCJ02" in output.replace("-", "")
+    location = Shelter.objects.get(name="西城一号").location
+    assert location.x == pytest.approx(wgs_lon, abs=1e-6) and location.y == pytest.approx(
+        wgs_lat, abs=1e-6
+    )
+
+
+def test_csv_with_wkt_and_bad_coordinates(tmp_path):
+    path = tmp_path / "roads.csv"
+    path.write_text(
+        "source_id,name,highway,wkt\n"
+        'a,Good street,residential,"LINESTRING (100.3 30.3, 100.301 30.3)"\n'
+        "b,No geometry,residential,\n"
+        'c,Infinite,residential,"LINESTRING (100.3 30.3, inf 30.3)"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(CommandError):
+        imported("roads", path, crs="EPSG:4490", report=tmp_path / "r")
+    rows = (tmp_path / "r.csv").read_text(encoding="utf-8")
+    assert 'roads.csv,2,geometry,rejected,"no geometry' in rows
+    assert "roads.csv,3,geometry,rejected" in rows
+    assert not RoadSegment.objects.filter(name="Good street").exists()
+
+
+def test_ring_that_does_not_close_is_rejected(tmp_path):
+    path = tmp_path / "open.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {
+                            "unit_code": "990101009009GB00001W00000000",
+                            "land_use": "0801",
+                        },
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[100, 30], [100.001, 30], [100.001, 30.001]]],
+                        },
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(CommandError):
+        imported("parcels", path, report=tmp_path / "open")
+    assert "rejected" in (tmp_path / "open.csv").read_text(encoding="utf-8")
+
+
+def test_zip_with_parent_paths_is_refused(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("../evil.geojson", "{}")
+    refused("parcels", archive, "evil.zip")
+    assert not (tmp_path.parent / "evil.geojson").exists()
+
+
+def test_unknown_format_is_refused(tmp_path):
+    path = tmp_path / "parcels.xlsx"
+    path.write_bytes(b"PK")
+    refused("parcels", path, "unknown format '.xlsx'")
+
+
+def test_missing_required_column_names_the_field_and_the_mapping(tmp_path):
+    refused("parcels", bubenec_path(), "required field 'unit_code'", layer="plots")
+    with pytest.raises(ImportRefusal, match="mapping names column 'nope'"):
+        run_import(
+            kind_name="parcels", path=bubenec_path(), layer="plots", mapping={"unit_code": "nope"}
+        )
+
+
+def test_mapping_file_maps_other_column_names(tmp_path):
+    frame = squares(2).rename(columns={"unit_code": "CODE28", "land_use": "USE"})
+    path = tmp_path / "mapped.gpkg"
+    frame.to_file(path)
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"unit_code": "CODE28", "land_use": "USE"}))
+    assert "written: 2 inserted" in imported("parcels", path, mapping=mapping)
+
+
+def test_momepy_buildings_and_osm_roads_from_the_wheels():
+    output = imported("buildings", bubenec_path(), layer="buildings")
+    assert "144 read, 144 accepted" in output and "144 inserted" in output
+    report = run_import(kind_name="roads", path=helsinki_pbf_path(), dry_run=True)
+    assert report.read > 3000
+    # A way the extract cut down to one point cannot be a road.
+    assert [finding.reason for finding in report.rejected] == [
+        "invalid geometry: Too few points in geometry component[24.9533655 60.1672975]"
+    ]
+    assert Building.objects.filter(source__startswith="bubenec.gpkg#").count() == 144
+
+
+@pytest.mark.shared_data
+def test_population_geotiff_sum_is_kept(shared_data):
+    raster = shared_data / "helsinki_centre" / "helsinki_population_2020_250m_EPSG3879_DERIVED.tif"
+    report = run_import(kind_name="population", path=raster, crs="EPSG:3879")
+    assert report.written["inserted"] == 92
+    cells = PopulationCell.objects.filter(source__startswith=raster.name)
+    assert sum(cells.values_list("residents", flat=True)) == pytest.approx(71_724)
+    assert np.median(list(cells.values_list("area_m2", flat=True))) == pytest.approx(
+        62_500, rel=0.01
+    )
+
+
+@pytest.mark.shared_data
+def test_population_polygons_from_a_real_geopackage(shared_data):
+    report = run_import(
+        kind_name="population",
+        path=shared_data / "helsinki_centre" / "helsinki_population_grid_2020.gpkg",
+    )
+    assert report.written["inserted"] == 92

@@ -1,0 +1,114 @@
+"""An import killed in the middle (SIGKILL) leaves the database as it was; run again, it
+completes; run a third time, it adds nothing. The import runs as a separate process against
+the test database, as an operator would run it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from django.db import connection
+
+from registry.models import Parcel
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+FEATURES = 60_000
+# A zone of district 990101 of its own, far from every other test's parcels.
+ZONE = "990101007"
+
+
+def grid_of_parcels(path: Path) -> None:
+    index = np.arange(FEATURES)
+    side = 0.0004
+    x = 105.0 + (index % 500) * side * 1.1
+    y = 35.0 + (index // 500) * side * 1.1
+    subzones = 1 + index // 99_999
+    codes = [
+        f"{ZONE}{subzone:03d}GB{number % 99_999 + 1:05d}W00000000"
+        for subzone, number in zip(subzones, index, strict=True)
+    ]
+    gpd.GeoDataFrame(
+        {"unit_code": codes, "land_use": "0801"},
+        geometry=shapely.box(x, y, x + side, y + side),
+        crs=4490,
+    ).to_file(path)
+
+
+def command(path: Path) -> list[str]:
+    return [
+        sys.executable,
+        "manage.py",
+        "import_layer",
+        "parcels",
+        str(path),
+        "--chunk-size",
+        "5000",
+    ]
+
+
+def environment() -> dict:
+    db = connection.settings_dict
+    url = f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url}
+
+
+def imported_count() -> int:
+    return Parcel.objects.filter(unit_code__startswith=ZONE).count()
+
+
+def wait_until_the_import_writes(timeout_s: float = 60) -> None:
+    """Until the importing session is inside its transaction, copying rows."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            # Statistics views are a snapshot per transaction, and the test is in one.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND state = 'active' AND query LIKE 'COPY landledger_import_staging%%'"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the import never started copying rows")
+
+
+def test_killed_import_changes_nothing_and_a_rerun_completes_once(tmp_path):
+    path = tmp_path / "survey.gpkg"
+    grid_of_parcels(path)
+    process = subprocess.Popen(
+        command(path),
+        cwd=ROOT,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_the_import_writes()
+        time.sleep(0.5)  # well into the copy
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    assert imported_count() == 0
+
+    completed = subprocess.run(
+        command(path), cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=600
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert f"written: {FEATURES} inserted" in completed.stdout
+    assert imported_count() == FEATURES
+
+    again = subprocess.run(
+        command(path), cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"written: 0 inserted, 0 updated, {FEATURES} unchanged" in again.stdout
+    assert imported_count() == FEATURES
