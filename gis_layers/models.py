@@ -111,3 +111,34 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} from {self.file_name} at {self.finished_at:%Y-%m-%d %H:%M}"
+
+
+class ZoningArea(models.Model):
+    """A polygon of a land-use plan: its planned use (2023 用地用海 class code), the plan
+    it belongs to, and the greatest floor-area ratio the plan permits there, if it says."""
+
+    planned_use = models.CharField(
+        max_length=8, help_text="用地用海分类 code, e.g. 0801 or 070101."
+    )
+    plan_name = models.CharField(max_length=200, blank=True)
+    plan_date = models.DateField(null=True, blank=True)
+    max_far = models.FloatField(null=True, blank=True, help_text="Permitted floor-area ratio.")
+    geom = models.MultiPolygonField(srid=STORAGE_SRID)
+    area_m2 = models.GeneratedField(
+        expression=GeodesicArea("geom"), output_field=models.FloatField(), db_persist=True
+    )
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            *geometry_guards("zoningarea", "geom"),
+            models.CheckConstraint(
+                condition=Q(max_far__isnull=True) | Q(max_far__gt=0),
+                name="zoningarea_max_far_positive",
+                violation_error_message="max_far must be positive.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.planned_use} {self.plan_name}".strip()

@@ -58,7 +58,21 @@ def check_staged(kind: LayerKind) -> list[Finding]:
     )
     if kind.name == "parcels":
         findings += _parcel_findings()
+    if kind.name == "zoning":
+        # A place under two planned uses at once is a mistake in the plan data.
+        findings += _overlaps_within_the_file()
     return findings
+
+
+def _overlaps_within_the_file() -> list[Finding]:
+    return _findings(
+        f"SELECT b.row, a.row, ST_Area(ST_Intersection(a.geom, b.geom)::geography) FROM {STAGING} a "
+        f"JOIN {STAGING} b ON a.row < b.row AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom) "
+        "WHERE ST_Area(ST_Intersection(a.geom, b.geom)::geography) > %s ORDER BY b.row",
+        [settings.LANDLEDGER_OVERLAP_TOLERANCE_M2],
+        field="geometry",
+        reason=lambda other, shared: f"overlaps row {other} of the same file by {shared:.1f} m²",
+    )
 
 
 def _parcel_findings() -> list[Finding]:
@@ -89,14 +103,7 @@ def _parcel_findings() -> list[Finding]:
         field="geometry",
         reason=lambda code, shared: f"overlaps current parcel {code} by {shared:.1f} m²",
     )
-    findings += _findings(
-        f"SELECT b.row, a.row, ST_Area(ST_Intersection(a.geom, b.geom)::geography) FROM {STAGING} a "
-        f"JOIN {STAGING} b ON a.row < b.row AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom) "
-        "WHERE ST_Area(ST_Intersection(a.geom, b.geom)::geography) > %s ORDER BY b.row",
-        [tolerance],
-        field="geometry",
-        reason=lambda other, shared: f"overlaps row {other} of the same file by {shared:.1f} m²",
-    )
+    findings += _overlaps_within_the_file()
     return findings
 
 
@@ -115,6 +122,7 @@ def write_staged(kind: LayerKind, *, source_prefix: str) -> dict[str, int]:
         "shelters": _write_shelters,
         "roads": _write_roads,
         "population": _write_population,
+        "zoning": _write_zoning,
     }[kind.name]
     return writer(source_prefix)
 
@@ -252,3 +260,14 @@ def _upsert_by_source(
         [source_prefix, source_prefix],
     )
     return {"inserted": inserted, "updated": updated}
+
+
+def _write_zoning(source_prefix: str) -> dict[str, int]:
+    columns = {
+        "planned_use": "s.attrs->>'planned_use'",
+        "plan_name": "s.attrs->>'plan_name'",
+        "plan_date": "(s.attrs->>'plan_date')::date",
+        "max_far": "(s.attrs->>'max_far')::float8",
+        "geom": "s.geom",
+    }
+    return _upsert_by_source("gis_layers_zoningarea", columns, source_prefix, extra_insert={})

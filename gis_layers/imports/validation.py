@@ -186,6 +186,18 @@ def attributes_of(kind: LayerKind, row: dict, *, land_use_codes: frozenset[str])
         }
     if kind.name == "population":
         return {"residents": _number(row["residents"], "residents", minimum=0)}
+    if kind.name == "zoning":
+        code = _text(row["planned_use"])
+        if not code.isdigit() or len(code) not in (2, 4, 6):
+            raise RowRejected(
+                "planned_use", f"{code!r} is not a 用地用海 class code (2, 4 or 6 digits)"
+            )
+        return {
+            "planned_use": code,
+            "plan_name": _text(row.get("plan_name")),
+            "plan_date": _date(row.get("plan_date"), "plan_date"),
+            "max_far": _number(row.get("max_far"), "max_far", minimum=0.01),
+        }
     raise ValueError(f"no attribute rules for kind {kind.name}")
 
 

@@ -310,3 +310,31 @@ def test_population_polygons_from_a_real_geopackage(shared_data):
         path=shared_data / "helsinki_centre" / "helsinki_population_grid_2020.gpkg",
     )
     assert report.written["inserted"] == 92
+
+
+def test_zoning_with_overlapping_polygons_and_unknown_codes_is_reported(tmp_path):
+    zones = gpd.GeoDataFrame(
+        {
+            "规划用途": ["0801", "070101", "08", "abc"],
+            "规划名称": ["西城分区规划"] * 4,
+            "容积率上限": [2.5, 3.0, None, 1.0],
+        },
+        geometry=[
+            shapely.box(100.5, 30.5, 100.51, 30.51),
+            shapely.box(100.52, 30.5, 100.53, 30.51),
+            shapely.box(100.505, 30.5, 100.515, 30.51),
+            shapely.box(100.6, 30.5, 100.61, 30.51),
+        ],
+        crs=4490,
+    )
+    path = tmp_path / "plan.gpkg"
+    zones.to_file(path)
+    refused("zoning", path, "2 row(s) rejected", report=tmp_path / "plan")
+    rows = (tmp_path / "plan.csv").read_text(encoding="utf-8")
+    assert "plan.gpkg,3,geometry,rejected,overlaps row 1 of the same file" in rows
+    assert "plan.gpkg,4,planned_use,rejected,\"'abc' is not a 用地用海 class code" in rows
+    zones.iloc[[0, 1]].to_file(tmp_path / "good.gpkg")
+    assert "written: 2 inserted" in imported("zoning", tmp_path / "good.gpkg")
+    from gis_layers.models import ZoningArea
+
+    assert ZoningArea.objects.get(planned_use="0801").max_far == 2.5
