@@ -23,7 +23,7 @@ from registry.models import LandUseClass
 from registry.services.acts import record_audit
 
 DEFAULT_CHUNK = 50_000
-WRITABLE_KINDS = ("parcels", "buildings", "shelters", "roads", "population", "zoning")
+WRITABLE_KINDS = ("parcels", "buildings", "shelters", "roads", "population", "zoning", "agencies")
 
 
 def resolve_columns(

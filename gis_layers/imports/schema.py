@@ -1,7 +1,7 @@
 """What each kind of layer holds: its target fields, the column names they are found under
 (English and Chinese, case-insensitive), which are required, and its geometry."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -17,9 +17,7 @@ class LayerKind:
     geometry: tuple[str, ...]  # accepted geometry types after making multi
     targets: tuple[Target, ...]
     key: str  # the target rows are matched on when re-imported (upsert)
-    raster: bool = False
-    notes: str = ""
-    extra: dict = field(default_factory=dict)
+    geometry_required: bool = True
 
     def target(self, name: str) -> Target:
         return next(target for target in self.targets if target.name == name)
@@ -128,8 +126,9 @@ KINDS: dict[str, LayerKind] = {
     ),
     "agencies": LayerKind(
         name="agencies",
-        geometry=("Point",),
+        geometry=("Point",),  # where the agency sits: the building there becomes its seat
         key="name",
+        geometry_required=False,
         targets=(
             Target("name", ("name", "单位名称", "机关名称"), True),
             Target("parent", ("parent", "上级单位")),

@@ -18,7 +18,7 @@ def create_staging() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE {STAGING} (row integer PRIMARY KEY, key text NOT NULL, "
-            "attrs jsonb NOT NULL, geom geometry(Geometry, 4490) NOT NULL) ON COMMIT DROP"
+            "attrs jsonb NOT NULL, geom geometry(Geometry, 4490)) ON COMMIT DROP"
         )
 
 
@@ -27,13 +27,17 @@ def copy_rows(rows: list[dict]) -> None:
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {STAGING} (row, key, attrs, geom) FROM STDIN") as copy:
             for row in rows:
-                geometry = shapely.set_srid(row["geometry"], 4490)
+                geometry = row["geometry"]
                 copy.write_row(
                     (
                         row["row"],
                         row["key"],
                         json.dumps(row["attrs"], ensure_ascii=False),
-                        shapely.to_wkb(geometry, hex=True, include_srid=True),
+                        None
+                        if geometry is None
+                        else shapely.to_wkb(
+                            shapely.set_srid(geometry, 4490), hex=True, include_srid=True
+                        ),
                     )
                 )
 
@@ -58,6 +62,15 @@ def check_staged(kind: LayerKind) -> list[Finding]:
     )
     if kind.name == "parcels":
         findings += _parcel_findings()
+    if kind.name == "agencies":
+        findings += _findings(
+            f"SELECT s.row, s.attrs->>'parent' FROM {STAGING} s WHERE s.attrs->>'parent' <> '' "
+            f"AND NOT EXISTS (SELECT 1 FROM {STAGING} o WHERE o.key = s.attrs->>'parent') "
+            "AND NOT EXISTS (SELECT 1 FROM registry_party p JOIN registry_agency a ON a.party_id = p.id "
+            "WHERE p.name = s.attrs->>'parent') ORDER BY s.row",
+            field="parent",
+            reason=lambda parent: f"no agency named {parent!r} in the file or the register",
+        )
     if kind.name == "zoning":
         # A place under two planned uses at once is a mistake in the plan data.
         findings += _overlaps_within_the_file()
@@ -123,6 +136,7 @@ def write_staged(kind: LayerKind, *, source_prefix: str) -> dict[str, int]:
         "roads": _write_roads,
         "population": _write_population,
         "zoning": _write_zoning,
+        "agencies": _write_agencies,
     }[kind.name]
     return writer(source_prefix)
 
@@ -271,3 +285,59 @@ def _write_zoning(source_prefix: str) -> dict[str, int]:
         "geom": "s.geom",
     }
     return _upsert_by_source("gis_layers_zoningarea", columns, source_prefix, extra_insert={})
+
+
+SEAT_BUILDING = (
+    "(SELECT b.id FROM registry_building b WHERE s.geom IS NOT NULL AND b.valid_to IS NULL "
+    "AND b.footprint && s.geom AND ST_Intersects(b.footprint, s.geom) ORDER BY b.id LIMIT 1)"
+)
+
+
+def _returned_ids(sql: str, params=()) -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+PARENT_OF_ROW = (
+    "(SELECT pa.party_id FROM registry_agency pa JOIN registry_party pp ON pp.id = pa.party_id "
+    "WHERE pp.name = NULLIF(s.attrs->>'parent', '') ORDER BY pa.party_id LIMIT 1)"
+)
+
+
+def _write_agencies(source_prefix: str) -> dict[str, int]:
+    """Agencies are matched on their name; each gets its party, its place in the hierarchy,
+    the building at its point as its seat, and its staff establishment by rank."""
+    new_parties = _returned_ids(
+        "INSERT INTO registry_party (kind, name, identifier, source, is_synthetic) "
+        f"SELECT 'agency', s.key, '', {SOURCE_KEY}, false FROM {STAGING} s "
+        "WHERE NOT EXISTS (SELECT 1 FROM registry_party p JOIN registry_agency a ON a.party_id = p.id "
+        "WHERE p.name = s.key) RETURNING id",
+        [source_prefix],
+    )
+    _execute(
+        "INSERT INTO registry_agency (party_id, level, clearance, seat_building_id) "
+        f"SELECT p.id, s.attrs->>'level', 0, {SEAT_BUILDING} FROM {STAGING} s "
+        "JOIN registry_party p ON p.id = ANY(%s) AND p.name = s.key",
+        [list(new_parties)],
+    )
+    # Parents after every agency of the file exists, so that a parent may come later in it.
+    changed = _returned_ids(
+        f"UPDATE registry_agency a SET level = s.attrs->>'level', parent_id = {PARENT_OF_ROW}, "
+        f"seat_building_id = COALESCE({SEAT_BUILDING}, a.seat_building_id) "
+        f"FROM {STAGING} s JOIN registry_party p ON p.name = s.key "
+        f"WHERE a.party_id = p.id AND (a.level <> s.attrs->>'level' "
+        f"OR a.parent_id IS DISTINCT FROM {PARENT_OF_ROW} "
+        f"OR COALESCE({SEAT_BUILDING}, a.seat_building_id) IS DISTINCT FROM a.seat_building_id) "
+        "RETURNING a.party_id"
+    )
+    changed |= _returned_ids(
+        "INSERT INTO registry_staffestablishment (agency_id, rank, headcount, source, is_synthetic) "
+        f"SELECT a.party_id, staff.key, staff.value::int, {SOURCE_KEY}, false FROM {STAGING} s "
+        "JOIN registry_party p ON p.name = s.key JOIN registry_agency a ON a.party_id = p.id "
+        "CROSS JOIN LATERAL jsonb_each_text(s.attrs->'staff') AS staff "
+        "ON CONFLICT (agency_id, rank) DO UPDATE SET headcount = EXCLUDED.headcount "
+        "WHERE registry_staffestablishment.headcount <> EXCLUDED.headcount RETURNING agency_id",
+        [source_prefix],
+    )
+    return {"inserted": len(new_parties), "updated": len(changed - new_parties)}

@@ -40,6 +40,13 @@ CLASSIFICATIONS = {
     "0": 0, "public": 0, "公开": 0, "1": 1, "internal": 1, "内部": 1,
     "2": 2, "secret": 2, "秘密": 2, "3": 3, "confidential": 3, "机密": 3,
 }  # fmt: skip
+AGENCY_LEVELS = {
+    "central": "central", "中央": "central", "provincial": "provincial", "省级": "provincial",
+    "municipal": "municipal", "市级": "municipal", "county": "county", "县级": "county", "区县级": "county",
+}  # fmt: skip
+STAFF_RANKS = (
+    "minister", "vice_minister", "director_general", "deputy_director_general", "division", "below_division",
+)  # fmt: skip
 BUILDING_USES = {"office", "residential", "commercial", "public", "industrial", "other"}
 
 
@@ -186,6 +193,17 @@ def attributes_of(kind: LayerKind, row: dict, *, land_use_codes: frozenset[str])
         }
     if kind.name == "population":
         return {"residents": _number(row["residents"], "residents", minimum=0)}
+    if kind.name == "agencies":
+        return {
+            "name": _text(row["name"]),
+            "parent": _text(row.get("parent")),
+            "level": _choice(row.get("level"), "level", AGENCY_LEVELS, default="central"),
+            "staff": {
+                rank: count
+                for rank in STAFF_RANKS
+                if (count := _number(row.get(rank), rank, integer=True, minimum=0)) is not None
+            },
+        }
     if kind.name == "zoning":
         code = _text(row["planned_use"])
         if not code.isdigit() or len(code) not in (2, 4, 6):
@@ -257,75 +275,24 @@ def check_chunk(
         geometries[finite], lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
     )
     accepted = []
-    for position, (row, geometry, record) in enumerate(
-        zip(
-            rows,
-            geometries,
-            chunk.drop(columns=[chunk.geometry.name, "_row"]).to_dict("records"),
-            strict=True,
-        )
-    ):
+    records = chunk.drop(columns=[chunk.geometry.name, "_row"]).to_dict("records")
+    for position, (row, geometry, record) in enumerate(zip(rows, geometries, records, strict=True)):
         row = int(row)
-        if not present[position]:
-            findings.append(
-                Finding(
-                    row,
-                    "geometry",
-                    "rejected",
-                    "no geometry, or one that cannot be read (a ring that does not close, too few points)",
-                )
+        if present[position] or kind.geometry_required:
+            geometry, problem = _checked_geometry(
+                geometry,
+                readable=bool(present[position]),
+                finite=bool(finite[position]),
+                kind=kind,
+                source_crs=source_crs,
+                repair_invalid=repair_invalid,
             )
-            continue
-        if not finite[position]:
-            findings.append(Finding(row, "geometry", "rejected", "coordinates are NaN or infinite"))
-            continue
-        geometry = _coerce_type(geometry, kind.geometry)
-        if geometry is None:
-            findings.append(
-                Finding(
-                    row,
-                    "geometry",
-                    "rejected",
-                    f"expected {' or '.join(kind.geometry)}, got {geometries[position].geom_type}",
-                )
-            )
-            continue
-        if not shapely.is_valid(geometry):
-            reason = shapely.is_valid_reason(geometry)
-            repaired = (
-                polygonal_part(shapely.make_valid(geometry))
-                if repair_invalid and "Polygon" in kind.geometry[0]
-                else None
-            )
-            if repaired is None:
-                findings.append(Finding(row, "geometry", "rejected", f"invalid geometry: {reason}"))
-                continue
-            geometry = _coerce_type(repaired, kind.geometry) or repaired
-            if geometry.geom_type not in kind.geometry:
-                findings.append(
-                    Finding(
-                        row,
-                        "geometry",
-                        "rejected",
-                        f"invalid geometry: {reason} (repair splits it)",
-                    )
-                )
-                continue
-            findings.append(
-                Finding(row, "geometry", "repaired", f"invalid geometry repaired: {reason}")
-            )
-        min_x, min_y, max_x, max_y = geometry.bounds
-        if min_x < -180 or max_x > 180 or min_y < -90 or max_y > 90:
-            findings.append(
-                Finding(
-                    row,
-                    "geometry",
-                    "rejected",
-                    f"outside longitude/latitude after transformation from EPSG:{source_crs.epsg}: "
-                    "is the CRS right?",
-                )
-            )
-            continue
+            if problem is not None:
+                findings.append(Finding(row, "geometry", *problem))
+                if problem[0] == "rejected":
+                    continue
+        else:
+            geometry = None
         try:
             attrs = attributes_of(kind, record, land_use_codes=land_use_codes)
         except RowRejected as error:
@@ -338,3 +305,47 @@ def check_chunk(
         )
         accepted.append({"row": row, "key": key, "attrs": attrs, "geometry": geometry})
     return accepted, findings
+
+
+def _checked_geometry(
+    geometry,
+    *,
+    readable: bool,
+    finite: bool,
+    kind: LayerKind,
+    source_crs: SourceCrs,
+    repair_invalid: bool,
+):
+    """The row's geometry ready to store, and at most one (action, reason) to report; the
+    geometry is None when the row must be rejected."""
+    if not readable:
+        return None, (
+            "rejected",
+            "no geometry, or one that cannot be read (a ring that does not close, too few points)",
+        )
+    if not finite:
+        return None, ("rejected", "coordinates are NaN or infinite")
+    coerced = _coerce_type(geometry, kind.geometry)
+    if coerced is None:
+        return None, (
+            "rejected",
+            f"expected {' or '.join(kind.geometry)}, got {geometry.geom_type}",
+        )
+    problem = None
+    if not shapely.is_valid(coerced):
+        reason = shapely.is_valid_reason(coerced)
+        polygonal = "Polygon" in kind.geometry[0]
+        repaired = (
+            polygonal_part(shapely.make_valid(coerced)) if repair_invalid and polygonal else None
+        )
+        repaired = _coerce_type(repaired, kind.geometry) if repaired is not None else None
+        if repaired is None:
+            return None, ("rejected", f"invalid geometry: {reason}")
+        coerced, problem = repaired, ("repaired", f"invalid geometry repaired: {reason}")
+    min_x, min_y, max_x, max_y = coerced.bounds
+    if min_x < -180 or max_x > 180 or min_y < -90 or max_y > 90:
+        return None, (
+            "rejected",
+            f"outside longitude/latitude after transformation from EPSG:{source_crs.epsg}: is the CRS right?",
+        )
+    return coerced, problem

@@ -338,3 +338,38 @@ def test_zoning_with_overlapping_polygons_and_unknown_codes_is_reported(tmp_path
     from gis_layers.models import ZoningArea
 
     assert ZoningArea.objects.get(planned_use="0801").max_far == 2.5
+
+
+def test_agencies_with_hierarchy_staff_and_seat_from_a_chinese_csv(tmp_path):
+    from registry.models import Agency, StaffEstablishment
+
+    seat = Building.objects.filter(name="Helsinki City Hall").get()
+    point = seat.footprint.point_on_surface
+    path = tmp_path / "agencies.csv"
+    path.write_text(
+        "单位名称,上级单位,级别,正司局级,处级,处级以下,经度,纬度\n"
+        f"测试部,,中央,3,20,80,{point.x},{point.y}\n"
+        "测试部办公厅,测试部,中央,1,5,30,,\n"
+        "孤立单位,不存在的上级,市级,0,1,2,,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CommandError):
+        imported("agencies", path, crs="EPSG:4490", report=tmp_path / "a")
+    assert "agencies.csv,3,parent,rejected,no agency named '不存在的上级'" in (
+        tmp_path / "a.csv"
+    ).read_text(encoding="utf-8")
+    path.write_text(
+        "\n".join(path.read_text(encoding="utf-8").splitlines()[:3]) + "\n", encoding="utf-8"
+    )
+    assert "written: 2 inserted" in imported("agencies", path, crs="EPSG:4490")
+    ministry = Agency.objects.get(party__name="测试部")
+    office = Agency.objects.get(party__name="测试部办公厅")
+    assert office.parent == ministry and ministry.seat_building == seat
+    assert StaffEstablishment.objects.get(agency=ministry, rank="division").headcount == 20
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(",3,20,80,", ",3,25,80,"), encoding="utf-8"
+    )
+    assert "written: 0 inserted, 1 updated, 1 unchanged" in imported(
+        "agencies", path, crs="EPSG:4490"
+    )
+    assert StaffEstablishment.objects.get(agency=ministry, rank="division").headcount == 25
