@@ -177,6 +177,9 @@ LANDLEDGER_BASEMAP_URL = os.environ.get(
 LANDLEDGER_BASEMAP_ATTRIBUTION = os.environ.get(
     "LANDLEDGER_BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors"
 )
+# Uploaded layers wait here between their check and the user's confirmation.
+LANDLEDGER_UPLOAD_DIR = os.environ.get("LANDLEDGER_UPLOAD_DIR", str(BASE_DIR / "var" / "uploads"))
+LANDLEDGER_UPLOAD_MAX_BYTES = int(os.environ.get("LANDLEDGER_UPLOAD_MAX_MB", "200")) * 2**20
 # Demo accounts with a published password exist only in development.
 LANDLEDGER_DEMO_ACCOUNTS_ALLOWED = DEBUG
 LANDLEDGER_OVERLAP_TOLERANCE_M2 = float(os.environ.get("LANDLEDGER_OVERLAP_TOLERANCE_M2", "1.0"))

@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("registry.api.urls")),
     path("registry/", include("registry.urls")),
+    path("layers/", include("gis_layers.urls")),
     path("verify/", registry_views.verify_certificate, name="verify"),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -252,7 +252,9 @@ def _write_population(source_prefix: str) -> dict[str, int]:
 def _upsert_by_source(
     table: str, columns: dict[str, str], source_prefix: str, *, extra_insert: dict
 ) -> dict:
-    """Rows are matched on ``source`` = file name '#' key; only changed rows are updated."""
+    """A row matches the stored row whose ``source`` is its key (a file exported from the
+    register carries those), whose id is its key as ``id:N``, or that an earlier import of a
+    file of the same name stored as ``name#key``. Only changed rows are updated."""
     geometry_column = next(name for name, expression in columns.items() if expression == "s.geom")
     assignments = ", ".join(f"{name} = {expression}" for name, expression in columns.items())
     changed = " OR ".join(
@@ -261,16 +263,16 @@ def _upsert_by_source(
         else f"t.{name} IS DISTINCT FROM {expression}"
         for name, expression in columns.items()
     )
+    matches = f"(t.source = s.key OR s.key = 'id:' || t.id OR t.source = {SOURCE_KEY})"
     updated = _execute(
-        f"UPDATE {table} t SET {assignments} FROM {STAGING} s "
-        f"WHERE t.source = {SOURCE_KEY} AND ({changed})",
+        f"UPDATE {table} t SET {assignments} FROM {STAGING} s WHERE {matches} AND ({changed})",
         [source_prefix],
     )
     insert_columns = {**columns, **extra_insert, "source": SOURCE_KEY}
     inserted = _execute(
         f"INSERT INTO {table} ({', '.join(insert_columns)}) "
         f"SELECT {', '.join(insert_columns.values())} FROM {STAGING} s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.source = {SOURCE_KEY})",
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {matches})",
         [source_prefix, source_prefix],
     )
     return {"inserted": inserted, "updated": updated}

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from gis_layers import import_views, views
+
+app_name = "gis_layers"
+urlpatterns = [
+    path("export/", views.export, name="export"),
+    path("import/", import_views.upload, name="import"),
+    path("import/<str:token>/", import_views.confirm, name="import_confirm"),
+]

@@ -1,0 +1,103 @@
+"""Uploading a layer in the web app: checked first with the same report, imported only on
+confirmation, by the roles allowed to, with unsafe archives and oversized files refused."""
+
+import io
+import re
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from registry.models import Parcel, Shelter
+from registry.roles import Role
+from tests.gis_layers.test_import import squares
+from tests.registry.register import user
+
+pytestmark = pytest.mark.django_db
+
+
+def gpkg_upload(tmp_path, name="survey.gpkg", count=3) -> SimpleUploadedFile:
+    path = tmp_path / name
+    squares(count).to_file(path)
+    return SimpleUploadedFile(name, path.read_bytes())
+
+
+def as_role(client, role):
+    client.force_login(user(role, f"upload-{role.value}"))
+    return client
+
+
+def upload(client, file, kind="parcels", **fields):
+    return client.post(
+        "/layers/import/", {"kind": kind, "file": file, "invalid": "repair", **fields}
+    )
+
+
+def test_registrar_checks_then_confirms_an_import(client, tmp_path):
+    as_role(client, Role.REGISTRAR)
+    page = upload(client, gpkg_upload(tmp_path)).content.decode()
+    assert "3 read, 3 accepted, 0 rejected" in page and "nothing written (dry run)" in page
+    assert not Parcel.objects.filter(unit_code__startswith="990101009009").exists()
+    token = re.search(r"/layers/import/([0-9a-f]{32})/", page).group(1)
+    done = client.post(f"/layers/import/{token}/", follow=True).content.decode()
+    assert "3 inserted" in done
+    assert Parcel.objects.filter(unit_code__startswith="990101009009").count() == 3
+    again = client.post(f"/layers/import/{token}/", follow=True).content.decode()
+    assert "no longer waiting" in again
+
+
+def test_rejected_rows_are_listed_and_cannot_be_confirmed(client, tmp_path):
+    frame = squares(2)
+    frame.loc[1, "land_use"] = "9999"
+    path = tmp_path / "bad.gpkg"
+    frame.to_file(path)
+    as_role(client, Role.REGISTRAR)
+    page = upload(client, SimpleUploadedFile("bad.gpkg", path.read_bytes())).content.decode()
+    assert "&#x27;9999&#x27; is not a GB/T 21010-2017 second-level class" in page
+    assert "confirm-import" not in page
+
+
+def test_zip_with_parent_paths_is_refused_and_nothing_written(client, tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("../../etc/evil.geojson", "{}")
+    as_role(client, Role.REGISTRAR)
+    page = upload(
+        client, SimpleUploadedFile("evil.zip", buffer.getvalue()), follow=True
+    ).content.decode()
+    assert "Refused, nothing written" in page
+
+
+def test_oversized_and_unknown_files_are_refused(client, tmp_path, settings):
+    settings.LANDLEDGER_UPLOAD_MAX_BYTES = 10
+    as_role(client, Role.REGISTRAR)
+    assert "larger than" in upload(client, gpkg_upload(tmp_path)).content.decode()
+    settings.LANDLEDGER_UPLOAD_MAX_BYTES = 10**9
+    assert "Give one of" in upload(client, SimpleUploadedFile("x.exe", b"MZ")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "kind", "allowed"),
+    [
+        (Role.REGISTRAR, "parcels", True),
+        (Role.CIVIL_DEFENCE, "shelters", True),
+        (Role.CIVIL_DEFENCE, "parcels", False),
+        (Role.REGISTRAR, "shelters", False),
+        (Role.PLANNER, "parcels", False),
+        (Role.AUDITOR, "parcels", False),
+        (Role.SUPERVISOR, "parcels", False),
+    ],
+)
+def test_only_the_roles_that_keep_a_layer_may_import_it(client, tmp_path, role, kind, allowed):
+    as_role(client, role)
+    response = upload(client, gpkg_upload(tmp_path), kind=kind)
+    if allowed:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 403
+    assert Shelter.objects.filter(source__startswith="survey.gpkg").count() == 0
+
+
+def test_anonymous_is_sent_to_log_in(client):
+    response = client.get("/layers/import/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
