@@ -1,0 +1,62 @@
+"""A registrar uploads a survey in Chromium, reads the check's report, confirms it; an
+auditor downloads a layer."""
+
+import pyogrio
+import pytest
+from playwright.sync_api import expect
+
+from registry.models import Parcel
+from tests.e2e.conftest import log_in
+from tests.e2e.test_login_and_admin import screenshot
+from tests.gis_layers.test_import import squares
+
+pytestmark = pytest.mark.e2e
+
+
+def test_upload_is_checked_then_imported_on_confirmation(page, tmp_path):
+    frame = squares(4, start=501)
+    path = tmp_path / "survey.gpkg"
+    frame.to_file(path)
+    log_in(page, "registrar")
+    page.goto("/layers/import/")
+    page.select_option("#id_kind", "parcels")
+    page.set_input_files("#id_file", str(path))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#import-summary")).to_contain_text("4 read, 4 accepted, 0 rejected")
+    screenshot(page, "import-checked")
+    assert not Parcel.objects.filter(unit_code=frame.unit_code[0]).exists()
+    page.click("#confirm-import button[type=submit]")
+    expect(page.locator(".messages")).to_contain_text("4 inserted")
+    assert Parcel.objects.filter(unit_code__in=list(frame.unit_code)).count() == 4
+    assert page.external_requests == [] and page.console_errors == []
+
+
+def test_bad_upload_shows_each_rejected_row(page, tmp_path):
+    frame = squares(2, start=601)
+    frame.loc[1, "land_use"] = "0000"
+    path = tmp_path / "bad.gpkg"
+    frame.to_file(path)
+    log_in(page, "registrar")
+    page.goto("/layers/import/")
+    page.set_input_files("#id_file", str(path))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#import-findings")).to_contain_text(
+        "'0000' is not a GB/T 21010-2017 second-level class"
+    )
+    expect(page.locator("#confirm-import")).to_have_count(0)
+    screenshot(page, "import-rejected")
+
+
+def test_auditor_downloads_a_geopackage_of_parcels(page, tmp_path):
+    log_in(page, "auditor")
+    page.goto("/layers/export/")
+    page.select_option("select[name=kind]", "parcels")
+    page.select_option("select[name=format]", "gpkg")
+    with page.expect_download() as download:
+        page.click("#export-form button[type=submit]")
+    target = tmp_path / download.value.suggested_filename
+    download.value.save_as(target)
+    assert (
+        pyogrio.read_info(target)["features"]
+        == Parcel.objects.filter(valid_to__isnull=True).count()
+    )
