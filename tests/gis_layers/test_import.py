@@ -373,3 +373,39 @@ def test_agencies_with_hierarchy_staff_and_seat_from_a_chinese_csv(tmp_path):
         "agencies", path, crs="EPSG:4490"
     )
     assert StaffEstablishment.objects.get(agency=ministry, rank="division").headcount == 25
+
+
+def test_nan_and_infinite_coordinates_are_rejected(tmp_path):
+    shelters = gpd.GeoDataFrame(
+        {
+            "name": ["ok", "nan", "inf"],
+            "shelter_type": "personnel",
+            "protection_class": "n6",
+            "capacity_persons": 100,
+            "usable_area_m2": 100.0,
+        },
+        geometry=[
+            shapely.Point(100.2, 30.2),
+            shapely.Point(100.2, float("nan")),
+            shapely.Point(float("inf"), 30.2),
+        ],
+        crs=4490,
+    )
+    path = tmp_path / "odd.gpkg"
+    shelters.to_file(path)
+    refused("shelters", path, "2 row(s) rejected", report=tmp_path / "odd")
+    rows = (tmp_path / "odd.csv").read_text(encoding="utf-8")
+    assert "odd.gpkg,2,geometry,rejected,coordinates are NaN or infinite" in rows
+    assert "odd.gpkg,3,geometry,rejected,coordinates are NaN or infinite" in rows
+    assert not Shelter.objects.filter(name="ok").exists()
+
+
+def test_zip_bomb_is_refused_before_it_fills_the_disk(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
+        with bundle.open("parcels.geojson", "w", force_zip64=True) as member:
+            block = b"\0" * (1 << 20)
+            for _ in range(300):  # 300 MB of zeros, a few hundred kB compressed
+                member.write(block)
+    assert archive.stat().st_size < 2_000_000
+    refused("parcels", archive, "bomb.zip")
