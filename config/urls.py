@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from config import views
+from gis_layers import views as gis_views
 from registry import views as registry_views
 
 admin.site.site_header = "LandLedger"
@@ -19,4 +20,12 @@ urlpatterns = [
     path("layers/", include("gis_layers.urls")),
     path("verify/", registry_views.verify_certificate, name="verify"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Signed integers, so that an out-of-range tile is answered 400, not "no such page".
+    re_path(
+        r"^tiles/changes/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)\.pbf$",
+        gis_views.changes_vector_tile,
+    ),
+    re_path(
+        r"^tiles/(?P<layer>\w+)/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)\.pbf$", gis_views.vector_tile
+    ),
 ]

@@ -142,3 +142,33 @@ class ZoningArea(models.Model):
 
     def __str__(self) -> str:
         return f"{self.planned_use} {self.plan_name}".strip()
+
+
+class TileChange(models.Model):
+    """Where a map layer changed: the bounding box of a row before and after, noted by a
+    database trigger in the changing transaction (so only once it commits, and whatever
+    path the change took: registration act, import, admin, SQL)."""
+
+    layer = models.CharField(max_length=20)
+    bbox = models.PolygonField(srid=STORAGE_SRID)
+    transaction_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["layer", "transaction_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.layer} changed in transaction {self.transaction_id}"
+
+
+class CachedTile(models.Model):
+    """A rendered vector tile. It stays good until a TileChange of its layer that its
+    rendering may not have seen (transaction id at or above ``watermark``) touches it."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    layer = models.CharField(max_length=20)
+    tile = models.BinaryField()
+    etag = models.CharField(max_length=64)
+    watermark = models.BigIntegerField(help_text="Oldest transaction still running when rendered.")
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,16 +1,19 @@
-"""Layer pages. Views are thin: they parse the form, call one service and answer."""
+"""Layer pages and vector tiles. Views are thin: they parse the request, call one service
+and answer."""
 
+import datetime
+import hashlib
 import pathlib
 import tempfile
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from gis_layers.exports import (
     ACCEPTED_SUFFIXES,
@@ -21,6 +24,8 @@ from gis_layers.exports import (
     download_name,
     export_layer,
 )
+from gis_layers.tiles import LAYERS as TILE_LAYERS
+from gis_layers.tiles import TileRequestError, changes_tile, tile
 
 
 class ExportForm(forms.Form):
@@ -84,3 +89,73 @@ def export(request):
                 )
     status = 400 if form.is_bound else 200
     return render(request, "gis_layers/export.html", {"form": form}, status=status)
+
+
+# --- vector tiles --------------------------------------------------------------------------
+
+
+def _tile_error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _date_parameter(request, name: str) -> datetime.date | None:
+    text = request.GET.get(name, "")
+    if not text:
+        return None
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError as error:
+        raise TileRequestError(f"{name}={text!r} is not a date YYYY-MM-DD") from error
+
+
+def _tile_response(request, data: bytes, etag: str) -> HttpResponse:
+    quoted = f'"{etag}"'
+    if request.headers.get("If-None-Match") == quoted:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile")
+    response["ETag"] = quoted
+    # Tiles depend on the user's clearance: never shared caches, always revalidated.
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@require_GET
+def vector_tile(request, layer: str, z: str, x: str, y: str):
+    """``/tiles/{layer}/{z}/{x}/{y}.pbf`` for the layers the user may see."""
+    spec = TILE_LAYERS.get(layer)
+    if spec is None:
+        return _tile_error(404, f"no layer {layer!r}; layers: {', '.join(TILE_LAYERS)}, changes")
+    if not request.user.is_authenticated:
+        return _tile_error(401, "log in to see the map's layers")
+    if not request.user.has_perm(spec.permission):
+        return _tile_error(403, f"your role may not see the {layer} layer")
+    try:
+        data, etag = tile(
+            layer=spec,
+            z=int(z),
+            x=int(x),
+            y=int(y),
+            as_of=_date_parameter(request, "as_of"),
+            user=request.user,
+        )
+    except TileRequestError as error:
+        return _tile_error(400, str(error))
+    return _tile_response(request, data, etag)
+
+
+@require_GET
+def changes_vector_tile(request, z: str, x: str, y: str):
+    """``/tiles/changes/{z}/{x}/{y}.pbf?from=D1&to=D2``: parcels new, retired or transferred."""
+    if not request.user.is_authenticated:
+        return _tile_error(401, "log in to see the map's layers")
+    if not request.user.has_perm("registry.view_parcel"):
+        return _tile_error(403, "your role may not see the parcels layer")
+    try:
+        since, until = _date_parameter(request, "from"), _date_parameter(request, "to")
+        if since is None or until is None:
+            raise TileRequestError("give both from= and to= dates (YYYY-MM-DD)")
+        data = changes_tile(z=int(z), x=int(x), y=int(y), since=since, until=until)
+    except TileRequestError as error:
+        return _tile_error(400, str(error))
+    return _tile_response(request, data, hashlib.sha256(data).hexdigest()[:32])

@@ -37,7 +37,7 @@ ROLE_DESCRIPTIONS: dict[Role, str] = {
 _SPATIAL_AND_PARTIES = [
     "parcel", "building", "district", "landuseclass", "party", "agency", "staffestablishment",
 ]  # fmt: skip
-_LAYERS = ["roadsegment", "populationcell", "datasetload"]
+_LAYERS = ["roadsegment", "populationcell", "datasetload", "zoningarea", "importrun"]
 _TITLES = ["title", "right", "rightholder", "certificate", "parcellineage"]
 _ACTS = ["registrationact", "acttitle", "sourcedocument", "journalentry"]
 _AUDIT = ["auditevent", "historyevent"]

@@ -1,0 +1,171 @@
+"""Mapbox Vector Tiles from PostGIS (``ST_AsMVT``), with a cache that a change to any
+feature in a tile invalidates.
+
+The envelope filter is in the storage CRS so that the GiST index is used; geometries are
+transformed to Web Mercator and simplified to the tile's pixel size only for the rows that
+pass it. A cached tile is served while no TileChange of its layer that the rendering may not
+have seen (its transaction id at or above the tile's watermark) intersects the tile.
+"""
+
+import datetime
+import hashlib
+from dataclasses import dataclass
+
+from django.db import connection
+
+from registry.selectors import clearance_of
+
+EXTENT = 4096
+BUFFER = 64
+MAX_ZOOM = 22
+WEB_MERCATOR_WIDTH_M = 40_075_016.686
+
+
+@dataclass(frozen=True)
+class TileLayer:
+    name: str
+    table: str
+    geometry: str
+    columns: str  # SQL select list over alias t (no geometry)
+    min_zoom: int
+    permission: str
+    temporal: bool = True  # has a legal interval: filter by the date shown
+
+
+LAYERS: dict[str, TileLayer] = {
+    "parcels": TileLayer(
+        "parcels", "registry_parcel", "geom",
+        "t.id, t.unit_code, t.land_use_id AS land_use, round(t.area_m2::numeric, 1)::float8 AS area_m2, "
+        "(SELECT ti.id FROM registry_title ti WHERE ti.parcel_id = t.id) AS title_id",
+        12, "registry.view_parcel",
+    ),
+    "buildings": TileLayer(
+        "buildings", "registry_building", "footprint",
+        "t.id, t.name, t.use, t.floors_above AS floors, round(t.gross_floor_area_m2::numeric)::float8 AS gfa_m2",
+        13, "registry.view_building",
+    ),
+    "shelters": TileLayer(
+        "shelters", "registry_shelter", "location",
+        "t.id, t.name, t.shelter_type, t.condition, t.capacity_persons AS capacity",
+        10, "registry.view_shelter",
+    ),
+    "zoning": TileLayer(
+        "zoning", "gis_layers_zoningarea", "geom",
+        "t.id, t.planned_use, t.plan_name, t.max_far", 10, "gis_layers.view_zoningarea", temporal=False,
+    ),
+}  # fmt: skip
+
+
+class TileRequestError(ValueError):
+    """The tile address or a parameter is out of range or malformed (HTTP 400)."""
+
+
+def check_address(z: int, x: int, y: int) -> None:
+    if not 0 <= z <= MAX_ZOOM:
+        raise TileRequestError(f"zoom {z} is outside 0–{MAX_ZOOM}")
+    side = 1 << z
+    if not (0 <= x < side and 0 <= y < side):
+        raise TileRequestError(f"tile {x}/{y} does not exist at zoom {z} (0–{side - 1})")
+
+
+def _filters(layer: TileLayer, *, as_of: datetime.date | None, clearance: int) -> tuple[str, list]:
+    conditions, params = [], []
+    if layer.temporal:
+        if as_of is None:
+            conditions.append("t.valid_to IS NULL")
+        else:
+            conditions.append("t.valid_from <= %s AND (t.valid_to IS NULL OR t.valid_to > %s)")
+            params += [as_of, as_of]
+    if layer.name == "shelters":
+        # Classified shelters are not in the tile at all for users without clearance.
+        conditions.append("t.classification <= %s")
+        params.append(clearance)
+    return "".join(f" AND {condition}" for condition in conditions), params
+
+
+def render(layer: TileLayer, *, z: int, x: int, y: int, as_of=None, clearance: int = 0) -> bytes:
+    """The tile's MVT bytes (empty below the layer's minimum zoom or where it has nothing)."""
+    if z < layer.min_zoom:
+        return b""
+    where, params = _filters(layer, as_of=as_of, clearance=clearance)
+    pixel_m = WEB_MERCATOR_WIDTH_M / ((1 << z) * EXTENT)
+    sql = (
+        "WITH bounds AS (SELECT ST_TileEnvelope(%s, %s, %s) AS mercator), "
+        "search AS (SELECT mercator, ST_Transform(mercator, 4490) AS storage FROM bounds), "
+        f"features AS (SELECT {layer.columns}, ST_AsMVTGeom("
+        f"ST_Simplify(ST_Transform(t.{layer.geometry}, 3857), %s), search.mercator, {EXTENT}, {BUFFER}, true) AS geom "
+        f"FROM {layer.table} t, search WHERE t.{layer.geometry} && search.storage{where}) "
+        f"SELECT ST_AsMVT(features.*, %s, {EXTENT}, 'geom', 'id') FROM features WHERE geom IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [z, x, y, pixel_m / 2, *params, layer.name])
+        return bytes(cursor.fetchone()[0] or b"")
+
+
+def _cache_key(layer: TileLayer, z, x, y, as_of, clearance) -> str:
+    shelters_scope = f"c{clearance}" if layer.name == "shelters" else "all"
+    return f"{layer.name}/{z}/{x}/{y}/{as_of.isoformat() if as_of else 'current'}/{shelters_scope}"
+
+
+def tile(
+    *, layer: TileLayer, z: int, x: int, y: int, as_of: datetime.date | None, user
+) -> tuple[bytes, str]:
+    """The tile and its ETag, from the cache while nothing in it has changed."""
+    check_address(z, x, y)
+    clearance = clearance_of(user=user)
+    key = _cache_key(layer, z, x, y, as_of, clearance)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.tile, c.etag FROM gis_layers_cachedtile c WHERE c.key = %s AND NOT EXISTS ("
+            "SELECT 1 FROM gis_layers_tilechange ch WHERE ch.layer = %s AND ch.transaction_id >= c.watermark "
+            "AND ch.bbox && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4490))",
+            [key, layer.name, z, x, y],
+        )
+        hit = cursor.fetchone()
+        if hit is not None:
+            return bytes(hit[0]), hit[1]
+        # Taken before rendering: any change from a transaction not finished by now may be
+        # missing from the tile, so such a change invalidates it.
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        watermark = cursor.fetchone()[0]
+    data = render(layer, z=z, x=x, y=y, as_of=as_of, clearance=clearance)
+    etag = hashlib.sha256(data).hexdigest()[:32]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, watermark) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile, etag = EXCLUDED.etag, watermark = EXCLUDED.watermark",
+            [key, layer.name, data, etag, watermark],
+        )
+    return data, etag
+
+
+def changes_tile(*, z: int, x: int, y: int, since: datetime.date, until: datetime.date) -> bytes:
+    """Parcels new, retired or transferred between two dates (exclusive, inclusive), with
+    ``change`` saying which. Not cached: it depends on the register's acts, not only geometry."""
+    check_address(z, x, y)
+    if until < since:
+        raise TileRequestError("'to' is before 'from'")
+    if z < LAYERS["parcels"].min_zoom:
+        return b""
+    pixel_m = WEB_MERCATOR_WIDTH_M / ((1 << z) * EXTENT)
+    sql = (
+        "WITH search AS (SELECT ST_TileEnvelope(%s, %s, %s) AS mercator), "
+        "bounds AS (SELECT mercator, ST_Transform(mercator, 4490) AS storage FROM search), "
+        "changed AS (SELECT t.id, t.unit_code, CASE "
+        "  WHEN t.valid_from > %s AND t.valid_from <= %s THEN 'new' "
+        "  WHEN t.valid_to > %s AND t.valid_to <= %s THEN 'retired' "
+        "  ELSE 'transferred' END AS change, t.geom "
+        "FROM registry_parcel t, bounds WHERE t.geom && bounds.storage AND ("
+        "  (t.valid_from > %s AND t.valid_from <= %s) OR (t.valid_to > %s AND t.valid_to <= %s) OR EXISTS ("
+        "    SELECT 1 FROM registry_title ti JOIN registry_acttitle at ON at.title_id = ti.id "
+        "    JOIN registry_registrationact a ON a.id = at.act_id "
+        "    WHERE ti.parcel_id = t.id AND a.act_type = 'transfer' AND a.status = 'registered' "
+        "      AND a.effective_date > %s AND a.effective_date <= %s))), "
+        f"features AS (SELECT changed.id, changed.unit_code, changed.change, ST_AsMVTGeom(ST_Simplify("
+        f"ST_Transform(changed.geom, 3857), %s), bounds.mercator, {EXTENT}, {BUFFER}, true) AS geom "
+        "FROM changed, bounds) "
+        f"SELECT ST_AsMVT(features.*, 'changes', {EXTENT}, 'geom', 'id') FROM features WHERE geom IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [z, x, y, *([since, until] * 5), pixel_m / 2])
+        return bytes(cursor.fetchone()[0] or b"")
