@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from config import views
+from gis_layers import map_views
 from gis_layers import views as gis_views
 from registry import views as registry_views
 
@@ -18,8 +19,12 @@ urlpatterns = [
     path("api/", include("registry.api.urls")),
     path("registry/", include("registry.urls")),
     path("layers/", include("gis_layers.urls")),
+    path("ogc/", include("gis_layers.ogc.urls")),
     path("verify/", registry_views.verify_certificate, name="verify"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("map/", map_views.map_page, name="map"),
+    path("map/popup/<str:layer>/<int:fid>/", map_views.popup, name="map_popup"),
+    path("map/search/", map_views.search, name="map_search"),
     # Signed integers, so that an out-of-range tile is answered 400, not "no such page".
     re_path(
         r"^tiles/changes/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)\.pbf$",

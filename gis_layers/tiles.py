@@ -35,23 +35,23 @@ class TileLayer:
 LAYERS: dict[str, TileLayer] = {
     "parcels": TileLayer(
         "parcels", "registry_parcel", "geom",
-        "t.id, t.unit_code, t.land_use_id AS land_use, round(t.area_m2::numeric, 1)::float8 AS area_m2, "
+        "t.id, t.id AS fid, t.unit_code, t.land_use_id AS land_use, round(t.area_m2::numeric, 1)::float8 AS area_m2, "
         "(SELECT ti.id FROM registry_title ti WHERE ti.parcel_id = t.id) AS title_id",
         12, "registry.view_parcel",
     ),
     "buildings": TileLayer(
         "buildings", "registry_building", "footprint",
-        "t.id, t.name, t.use, t.floors_above AS floors, round(t.gross_floor_area_m2::numeric)::float8 AS gfa_m2",
+        "t.id, t.id AS fid, t.name, t.use, t.floors_above AS floors, round(t.gross_floor_area_m2::numeric)::float8 AS gfa_m2",
         13, "registry.view_building",
     ),
     "shelters": TileLayer(
         "shelters", "registry_shelter", "location",
-        "t.id, t.name, t.shelter_type, t.condition, t.capacity_persons AS capacity",
+        "t.id, t.id AS fid, t.name, t.shelter_type, t.condition, t.capacity_persons AS capacity",
         10, "registry.view_shelter",
     ),
     "zoning": TileLayer(
         "zoning", "gis_layers_zoningarea", "geom",
-        "t.id, t.planned_use, t.plan_name, t.max_far", 10, "gis_layers.view_zoningarea", temporal=False,
+        "t.id, t.id AS fid, t.planned_use, t.plan_name, t.max_far", 10, "gis_layers.view_zoningarea", temporal=False,
     ),
 }  # fmt: skip
 
@@ -151,7 +151,7 @@ def changes_tile(*, z: int, x: int, y: int, since: datetime.date, until: datetim
     sql = (
         "WITH search AS (SELECT ST_TileEnvelope(%s, %s, %s) AS mercator), "
         "bounds AS (SELECT mercator, ST_Transform(mercator, 4490) AS storage FROM search), "
-        "changed AS (SELECT t.id, t.unit_code, CASE "
+        "changed AS (SELECT t.id, t.id AS fid, t.unit_code, CASE "
         "  WHEN t.valid_from > %s AND t.valid_from <= %s THEN 'new' "
         "  WHEN t.valid_to > %s AND t.valid_to <= %s THEN 'retired' "
         "  ELSE 'transferred' END AS change, t.geom "
@@ -161,7 +161,7 @@ def changes_tile(*, z: int, x: int, y: int, since: datetime.date, until: datetim
         "    JOIN registry_registrationact a ON a.id = at.act_id "
         "    WHERE ti.parcel_id = t.id AND a.act_type = 'transfer' AND a.status = 'registered' "
         "      AND a.effective_date > %s AND a.effective_date <= %s))), "
-        f"features AS (SELECT changed.id, changed.unit_code, changed.change, ST_AsMVTGeom(ST_Simplify("
+        f"features AS (SELECT changed.id, changed.fid, changed.unit_code, changed.change, ST_AsMVTGeom(ST_Simplify("
         f"ST_Transform(changed.geom, 3857), %s), bounds.mercator, {EXTENT}, {BUFFER}, true) AS geom "
         "FROM changed, bounds) "
         f"SELECT ST_AsMVT(features.*, 'changes', {EXTENT}, 'geom', 'id') FROM features WHERE geom IS NOT NULL"

@@ -1,0 +1,144 @@
+"""The planners' map page, its popups and its search. Thin views: check the role, ask one
+selector, render."""
+
+import datetime
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Min, Q
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from gis_layers.maps import planner_map
+from gis_layers.models import ZoningArea
+from gis_layers.tiles import LAYERS as TILE_LAYERS
+from registry.models import Building, LandUseClass, Parcel, Title
+from registry.selectors import holders_as_of, in_force_on, search_titles, shelters_visible_to
+
+LAYER_LABELS = {
+    "parcels": ("Parcels", "宗地"),
+    "buildings": ("Buildings", "房屋"),
+    "shelters": ("Shelters", "人防工程"),
+    "zoning": ("Zoning", "规划用途"),
+}
+VISIBLE_AT_START = {"parcels", "buildings", "shelters"}
+
+
+def _label(english: str, chinese: str) -> str:
+    return chinese if translation.get_language().startswith("zh") else english
+
+
+def _map_config(user) -> dict:
+    zh = translation.get_language().startswith("zh")
+    first = Parcel.objects.aggregate(first=Min("valid_from"))["first"] or datetime.date(2020, 1, 1)
+    today = datetime.date.today()
+    return {
+        "centre": [60.1705, 24.9425],
+        "zoom": 16,
+        "tileUrl": "/tiles/__layer__/{z}/{x}/{y}.pbf",
+        "popupUrl": "/map/popup/__layer__/__fid__/",
+        "searchUrl": "/map/search/",
+        "today": today.isoformat(),
+        "firstDate": first.isoformat(),
+        "changesFrom": (today - datetime.timedelta(days=730)).isoformat(),
+        "layers": [
+            {
+                "name": name,
+                "label": _label(*LAYER_LABELS[name]),
+                "visible": name in VISIBLE_AT_START,
+            }
+            for name, spec in TILE_LAYERS.items()
+            if user.has_perm(spec.permission)
+        ],
+        # A list, not an object: JavaScript would put "10" before "01".
+        "landUseNames": [
+            [code, name_zh if zh else name_en]
+            for code, name_zh, name_en in LandUseClass.objects.filter(parent__isnull=True)
+            .order_by("code")
+            .values_list("code", "name_zh", "name_en")
+        ],
+        "text": {
+            "legend": _("Current land use (GB/T 21010)"),
+            "search": _("unit code, address or holder"),
+            "go": _("Find"),
+            "nothing": _("Nothing found."),
+            "asOf": _("Register as of"),
+            "changes": _("Changes between"),
+            "show": _("show"),
+        },
+    }
+
+
+@login_required
+@require_GET
+def map_page(request):
+    return render(
+        request, "gis_layers/map.html", {"map": planner_map(config=_map_config(request.user))}
+    )
+
+
+def _as_of(request) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(
+            request.GET.get("as_of") or datetime.date.today().isoformat()
+        )
+    except ValueError as error:
+        raise Http404("bad date") from error
+
+
+@login_required
+@require_GET
+def popup(request, layer: str, fid: int):
+    """What a click on a feature shows: only what the user's role may see."""
+    spec = TILE_LAYERS.get(layer)
+    if spec is None or not request.user.has_perm(spec.permission):
+        raise Http404("no such layer for you")
+    on = _as_of(request)
+    context = {"layer": layer, "on": on}
+    if layer == "parcels":
+        parcel = Parcel.objects.select_related("land_use", "district").filter(pk=fid).first()
+        if parcel is None:
+            raise Http404("no such parcel")
+        title = Title.objects.filter(parcel=parcel).first()
+        context.update(parcel=parcel, title=title)
+        if title is not None and request.user.has_perm("registry.view_right"):
+            context["holders"] = holders_as_of(title=title, on=on)
+        context["title_link"] = title is not None and request.user.has_perm("registry.view_title")
+    elif layer == "buildings":
+        context["building"] = Building.objects.select_related("parcel").filter(pk=fid).first()
+    elif layer == "shelters":
+        # A classified shelter the user may not see does not exist for them.
+        context["shelter"] = shelters_visible_to(user=request.user).filter(pk=fid).first()
+    else:
+        context["zone"] = ZoningArea.objects.filter(pk=fid).first()
+    if not any(context.get(key) for key in ("parcel", "building", "shelter", "zone")):
+        raise Http404("no such feature")
+    return render(request, "gis_layers/popup.html", context)
+
+
+@login_required
+@require_GET
+def search(request):
+    """Current parcels by unit code, name or address, and titled ones by holder: label and
+    extent of each, for the map to fly to."""
+    query = request.GET.get("q", "").strip()
+    if len(query) < 2 or not request.user.has_perm("registry.view_parcel"):
+        return JsonResponse({"results": []})
+    today = datetime.date.today()
+    parcels = Parcel.objects.filter(in_force_on(today)).filter(
+        Q(unit_code__icontains=query) | Q(address__icontains=query) | Q(name__icontains=query)
+    )
+    if request.user.has_perm("registry.view_title"):
+        by_holder = search_titles(query=query, user=request.user).values("parcel")
+        parcels = parcels | Parcel.objects.filter(in_force_on(today), pk__in=by_holder)
+    results = [
+        {
+            "label": f"{parcel.unit_code} {parcel.name or parcel.address}".strip(),
+            "bbox": list(parcel.geom.extent),
+            "id": parcel.pk,
+        }
+        for parcel in parcels.distinct().order_by("unit_code")[:20]
+    ]
+    return JsonResponse({"results": results})

@@ -1,0 +1,170 @@
+/* The planners' map: vector-tile layers over the folium/Leaflet map, hover highlight,
+   popups from the server (so the user's role decides what they show), search, a legend,
+   the register as of a date, and what changed between two dates.
+   Exposes window.landledger for the page's own checks. */
+// Leaflet.VectorGrid 1.3 calls L.DomEvent.fakeStop, which Leaflet 1.8 removed; it marked the
+// DOM event as handled so that the map does not treat a click on a feature as its own.
+if (!L.DomEvent.fakeStop) {
+  L.DomEvent.fakeStop = function (event) {
+    event._stopped = true;
+    return this;
+  };
+}
+
+function landledgerMap(map, config) {
+  "use strict";
+  const state = { asOf: null, layers: {}, drawn: {}, changes: null };
+  window.landledger = { map: map, state: state };
+
+  const styleOf = {
+    parcels: (p) => ({ fill: true, fillColor: config.landUseColours[String(p.land_use).slice(0, 2)] || "#ccc",
+                       fillOpacity: 0.55, color: "#555", weight: 0.6 }),
+    buildings: () => ({ fill: true, fillColor: "#8d6e63", fillOpacity: 0.65, color: "#5d4037", weight: 0.5 }),
+    shelters: (p) => ({ radius: 6, fill: true, fillColor: config.shelterColours[p.condition] || "#333",
+                        fillOpacity: 0.9, color: "#fff", weight: 1.5 }),
+    zoning: () => ({ fill: true, fillColor: "#c000c0", fillOpacity: 0.08, color: "#a000a0", weight: 1, dashArray: "4" }),
+    changes: (p) => ({ fill: true, fillColor: { new: "#1a9641", retired: "#d7191c", transferred: "#fdae61" }[p.change],
+                       fillOpacity: 0.75, color: "#222", weight: 1 }),
+  };
+  const highlightStyle = { fill: true, fillColor: "#ffff00", fillOpacity: 0.7, color: "#ff6600", weight: 2, radius: 8 };
+
+  function tileUrl(name) {
+    const query = name === "changes"
+      ? "?from=" + state.changes.from + "&to=" + state.changes.to
+      : (state.asOf ? "?as_of=" + state.asOf : "");
+    return config.tileUrl.replace("__layer__", name) + query;
+  }
+
+  function makeLayer(name, label) {
+    state.drawn[name] = 0;
+    const styles = {};
+    styles[name] = function (properties) {
+      state.drawn[name] += 1;
+      return styleOf[name](properties);
+    };
+    const layer = L.vectorGrid.protobuf(tileUrl(name), {
+      rendererFactory: L.canvas.tile,
+      vectorTileLayerStyles: styles,
+      interactive: true,
+      maxNativeZoom: 20,
+      getFeatureId: (feature) => feature.properties.fid,
+      fetchOptions: { credentials: "same-origin" },
+    });
+    let highlighted = null;
+    layer.on("mouseover", (event) => {
+      highlighted = event.layer.properties.fid;
+      layer.setFeatureStyle(highlighted, highlightStyle);
+    });
+    layer.on("mouseout", () => {
+      if (highlighted !== null) layer.resetFeatureStyle(highlighted);
+      highlighted = null;
+    });
+    layer.on("click", (event) => showPopup(name === "changes" ? "parcels" : name, event));
+    state.layers[name] = layer;
+    return layer;
+  }
+
+  function showPopup(name, event) {
+    const url = config.popupUrl.replace("__layer__", name).replace("__fid__", String(event.layer.properties.fid))
+      + (state.asOf ? "?as_of=" + state.asOf : "");
+    fetch(url, { credentials: "same-origin" })
+      .then((response) => response.text())
+      .then((html) => L.popup({ maxWidth: 320 }).setLatLng(event.latlng).setContent(html).openOn(map));
+  }
+
+  const overlays = L.control.layers(null, null, { collapsed: false, position: "topright" }).addTo(map);
+  config.layers.forEach((entry) => {
+    const layer = makeLayer(entry.name, entry.label);
+    overlays.addOverlay(layer, entry.label);
+    if (entry.visible) layer.addTo(map);
+  });
+
+  // Legend: land-use classes.
+  const legend = L.control({ position: "bottomright" });
+  legend.onAdd = function () {
+    const div = L.DomUtil.create("div", "landledger-panel landledger-legend");
+    div.innerHTML = "<h4>" + config.text.legend + "</h4>" + config.landUseNames.map(([code, name]) =>
+      '<div><i style="background:' + (config.landUseColours[code] || "#ccc") + '"></i>' + code + " "
+      + name + "</div>").join("");
+    return div;
+  };
+  legend.addTo(map);
+
+  // Search by unit code, address or holder; flies to the first result.
+  const search = L.control({ position: "topleft" });
+  search.onAdd = function () {
+    const div = L.DomUtil.create("div", "landledger-panel landledger-search");
+    div.innerHTML = '<form><input id="map-search" type="search" placeholder="' + config.text.search
+      + '"> <button type="submit">' + config.text.go + '</button></form><ul id="map-search-results"></ul>';
+    L.DomEvent.disableClickPropagation(div);
+    div.querySelector("form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const query = div.querySelector("input").value.trim();
+      if (!query) return;
+      fetch(config.searchUrl + "?q=" + encodeURIComponent(query), { credentials: "same-origin" })
+        .then((response) => response.json())
+        .then((data) => {
+          const list = div.querySelector("ul");
+          list.innerHTML = "";
+          data.results.forEach((result, index) => {
+            const item = document.createElement("li");
+            item.textContent = result.label;
+            item.addEventListener("click", () => flyTo(result));
+            list.appendChild(item);
+            if (index === 0) flyTo(result);
+          });
+          if (!data.results.length) list.innerHTML = "<li>" + config.text.nothing + "</li>";
+        });
+    });
+    return div;
+  };
+  search.addTo(map);
+
+  function flyTo(result) {
+    const [minX, minY, maxX, maxY] = result.bbox;
+    map.flyToBounds([[minY, minX], [maxY, maxX]], { maxZoom: 18, duration: 0.6 });
+    state.lastSearch = result;
+  }
+
+  // The register as of a date, and what changed between two dates.
+  const time = L.control({ position: "bottomleft" });
+  time.onAdd = function () {
+    const div = L.DomUtil.create("div", "landledger-panel landledger-time");
+    const days = Math.round((Date.parse(config.today) - Date.parse(config.firstDate)) / 86400000);
+    div.innerHTML = "<h4>" + config.text.asOf + ' <span id="as-of-label">' + config.today + "</span></h4>"
+      + '<input id="as-of" type="range" min="0" max="' + days + '" value="' + days + '" step="1">'
+      + "<h4>" + config.text.changes + "</h4>"
+      + '<input id="changes-from" type="date" value="' + config.changesFrom + '"> – '
+      + '<input id="changes-to" type="date" value="' + config.today + '"> '
+      + '<label><input id="changes-on" type="checkbox"> ' + config.text.show + "</label>";
+    L.DomEvent.disableClickPropagation(div);
+    const slider = div.querySelector("#as-of");
+    slider.addEventListener("input", () => {
+      const date = new Date(Date.parse(config.firstDate) + Number(slider.value) * 86400000).toISOString().slice(0, 10);
+      div.querySelector("#as-of-label").textContent = date;
+    });
+    slider.addEventListener("change", () => {
+      const date = div.querySelector("#as-of-label").textContent;
+      state.asOf = date === config.today ? null : date;
+      Object.keys(state.layers).forEach((name) => {
+        if (name !== "changes") {
+          state.drawn[name] = 0;
+          state.layers[name].setUrl(tileUrl(name));
+        }
+      });
+    });
+    function refreshChanges() {
+      if (state.layers.changes) {
+        map.removeLayer(state.layers.changes);
+        delete state.layers.changes;
+      }
+      if (!div.querySelector("#changes-on").checked) return;
+      state.changes = { from: div.querySelector("#changes-from").value, to: div.querySelector("#changes-to").value };
+      makeLayer("changes", config.text.changes).addTo(map);
+    }
+    ["#changes-on", "#changes-from", "#changes-to"].forEach((selector) =>
+      div.querySelector(selector).addEventListener("change", refreshChanges));
+    return div;
+  };
+  time.addTo(map);
+}

@@ -1,0 +1,114 @@
+"""The planners' map in Chromium: tiles drawn from our own server only, a popup, a search
+that flies to the parcel, the as-of slider and the change view."""
+
+import pytest
+from playwright.sync_api import expect
+
+from registry.models import Parcel, Title
+from tests.e2e.conftest import log_in
+from tests.e2e.test_login_and_admin import screenshot
+
+pytestmark = pytest.mark.e2e
+
+
+def drawn(page, layer: str) -> int:
+    return page.evaluate(f"() => window.landledger.state.drawn['{layer}'] || 0")
+
+
+def open_map(page, settings, role="planner"):
+    settings.LANDLEDGER_BASEMAP_URL = ""  # plain mode: nothing but our own server
+    log_in(page, role)
+    page.goto("/map/")
+    page.wait_for_function(
+        "() => window.landledger && window.landledger.state.drawn.parcels > 0", timeout=20000
+    )
+
+
+def test_map_draws_tiles_and_needs_no_other_host(page, settings):
+    open_map(page, settings)
+    page.wait_for_function("() => window.landledger.state.drawn.parcels > 50", timeout=20000)
+    page.wait_for_function("() => window.landledger.state.drawn.buildings > 0", timeout=20000)
+    expect(page.locator(".leaflet-control-scale")).to_be_visible()
+    expect(page.locator(".landledger-legend")).to_contain_text("08 ")
+    screenshot(page, "map")
+    assert page.external_requests == []
+    assert page.console_errors == []
+
+
+def test_click_opens_a_popup_with_the_parcel_and_its_holders(page, settings):
+    titled = Title.objects.filter(
+        parcel__isnull=False, rights__valid_to__isnull=True, parcel__district__code="990101"
+    ).first()
+    open_map(page, settings)
+    # Buildings and shelters lie over parcels: take them off, once their tiles are in (a tile
+    # arriving after its layer is gone would still catch the click).
+    page.wait_for_load_state("networkidle")
+    page.evaluate(
+        "() => ['buildings', 'shelters'].forEach((name) => "
+        "window.landledger.map.removeLayer(window.landledger.state.layers[name]))"
+    )
+    point = titled.parcel.geom.point_on_surface
+    page.evaluate(
+        f"() => window.landledger.map.setView([{point.y}, {point.x}], 18, {{animate: false}})"
+    )
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+    x, y = page.evaluate(
+        f"() => {{ const p = window.landledger.map.latLngToContainerPoint([{point.y}, {point.x}]);"
+        " const box = window.landledger.map.getContainer().getBoundingClientRect();"
+        " return [p.x + box.left, p.y + box.top]; }"
+    )
+    page.mouse.move(x - 10, y - 10)
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    popup = page.locator(".leaflet-popup-content")
+    expect(popup).to_contain_text(titled.parcel.unit_code, timeout=10000)
+    expect(popup).to_contain_text("Holders")
+    screenshot(page, "map-popup")
+
+
+def test_search_flies_to_the_parcel(page, settings):
+    target = (
+        Parcel.objects.filter(district__code="990201", valid_to__isnull=True)
+        .order_by("unit_code")
+        .last()
+    )
+    open_map(page, settings)
+    page.fill("#map-search", target.unit_code)
+    page.press("#map-search", "Enter")
+    expect(page.locator("#map-search-results li").first).to_contain_text(target.unit_code)
+    page.wait_for_function(
+        f"() => window.landledger.map.getBounds().contains([{target.geom.point_on_surface.y}, {target.geom.point_on_surface.x}])",
+        timeout=10000,
+    )
+    screenshot(page, "map-search")
+
+
+def test_as_of_slider_and_change_view_reload_the_tiles(page, settings):
+    open_map(page, settings)
+    page.evaluate(
+        "() => { const s = document.querySelector('#as-of'); s.value = 10; s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change')); }"
+    )
+    page.wait_for_function(
+        "() => window.landledger.state.asOf !== null && window.landledger.state.drawn.parcels > 0",
+        timeout=20000,
+    )
+    assert page.evaluate("() => window.landledger.state.asOf") < "2021-01-01"
+    page.check("#changes-on")
+    page.wait_for_function(
+        "() => (window.landledger.state.drawn.changes || 0) >= 0 && window.landledger.state.layers.changes",
+        timeout=20000,
+    )
+    screenshot(page, "map-as-of")
+    assert page.external_requests == []
+
+
+def test_role_without_shelter_clearance_gets_no_classified_shelter_popup(
+    page, settings, live_shelter_ids=None
+):
+    from registry.models import SecurityLevel, Shelter
+
+    secret = Shelter.objects.filter(classification=SecurityLevel.SECRET).first()
+    open_map(page, settings)
+    response = page.request.get(f"/map/popup/shelters/{secret.pk}/")
+    assert response.status == 404
