@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyogrio
 from django.contrib.gis.db.models.functions import AsWKB
+from django.contrib.gis.geos import Polygon
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import Count, F, Func, Value, Window
@@ -300,8 +301,13 @@ def layer_of(kind: str) -> Layer:
         ) from None
 
 
+# (west, south, east, north) in degrees of longitude and latitude, EPSG:4490.
+Bbox = tuple[float, float, float, float]
+STORAGE_SRID = 4490
+
+
 def rows_to_export(
-    *, layer: Layer, as_of: datetime.date | None, user: "User | None"
+    *, layer: Layer, as_of: datetime.date | None, user: "User | None", bbox: Bbox | None = None
 ) -> models.QuerySet:
     """The rows of ``layer`` in force on ``as_of`` (for kinds with a legal interval) that
     ``user`` may see. Shelters go through :func:`shelters_visible_to`; with no user (the
@@ -315,6 +321,10 @@ def rows_to_export(
         rows = layer.model.objects.all()
     if layer.temporal:
         rows = rows.filter(in_force_on(as_of))
+    if bbox is not None:
+        envelope = Polygon.from_bbox(bbox)
+        envelope.srid = STORAGE_SRID
+        rows = rows.filter(**{f"{layer.geometry_field}__intersects": envelope})
     return rows
 
 
@@ -497,6 +507,7 @@ def export_layer(
     path: pathlib.Path,
     as_of: datetime.date | None = None,
     user: "User | None",
+    bbox: Bbox | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     on_total: Callable[[int], None] = lambda total: None,
     on_progress: Callable[[int], None] = lambda rows: None,
@@ -533,7 +544,7 @@ def export_layer(
             f"CSV holds no CRS: the wkt column is in {STORAGE_CRS} (CGCS2000); "
             f"re-import it with --crs {STORAGE_CRS}"
         )
-    queryset = rows_to_export(layer=layer, as_of=as_of, user=user)
+    queryset = rows_to_export(layer=layer, as_of=as_of, user=user, bbox=bbox)
     tally = _Tally()
     try:
         with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as scratch:
@@ -556,6 +567,7 @@ def export_layer(
                         "rows": tally.rows,
                         "as_of": as_of.isoformat() if as_of else None,
                         "format": fmt.key,
+                        "bbox": list(bbox) if bbox else None,
                     },
                 )
                 target.replace(path)

@@ -40,6 +40,7 @@ def _map_config(user) -> dict:
         "tileUrl": "/tiles/__layer__/{z}/{x}/{y}.pbf",
         "popupUrl": "/map/popup/__layer__/__fid__/",
         "searchUrl": "/map/search/",
+        "exportUrl": "/layers/export/",
         "today": today.isoformat(),
         "firstDate": first.isoformat(),
         "changesFrom": (today - datetime.timedelta(days=730)).isoformat(),
@@ -67,6 +68,7 @@ def _map_config(user) -> dict:
             "asOf": _("Register as of"),
             "changes": _("Changes between"),
             "show": _("show"),
+            "exportView": _("Export this view"),
         },
     }
 

@@ -55,6 +55,25 @@ class ExportForm(forms.Form):
         help_text=_("Parcels, buildings and shelters in force on this day; empty: today."),
         error_messages={"invalid": _("Enter the date as YYYY-MM-DD.")},
     )
+    bbox = forms.CharField(
+        label=_("Only within"),
+        required=False,
+        help_text=_("west,south,east,north in degrees (the map's view); empty: everywhere."),
+    )
+
+    def clean_bbox(self):
+        text = self.cleaned_data["bbox"].strip()
+        if not text:
+            return None
+        try:
+            west, south, east, north = (float(part) for part in text.split(","))
+        except ValueError as error:
+            raise forms.ValidationError(_("Give four numbers: west,south,east,north.")) from error
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise forms.ValidationError(
+                _("The box must lie within longitude/latitude, west < east, south < north.")
+            )
+        return (west, south, east, north)
 
 
 def _may_export_something(user) -> bool:
@@ -68,14 +87,23 @@ def export(request):
     re-shows the form with the reason (400); a layer the user may not view is refused (403)."""
     if not _may_export_something(request.user):
         raise PermissionDenied
-    form = ExportForm(request.POST if request.method == "POST" else None)
+    # The map opens the form with its view as the box (?bbox=...).
+    form = ExportForm(
+        request.POST if request.method == "POST" else None, initial=request.GET.dict()
+    )
     if request.method == "POST" and form.is_valid():
         kind, as_of = form.cleaned_data["kind"], form.cleaned_data["as_of"]
         fmt = FORMATS[form.cleaned_data["format"]]
         with tempfile.TemporaryDirectory(prefix="landledger-export-") as scratch:
             path = pathlib.Path(scratch) / download_name(kind=kind, fmt=fmt, as_of=as_of)
             try:
-                result = export_layer(kind=kind, path=path, as_of=as_of, user=request.user)
+                result = export_layer(
+                    kind=kind,
+                    path=path,
+                    as_of=as_of,
+                    user=request.user,
+                    bbox=form.cleaned_data["bbox"],
+                )
             except ExportRefusal as refusal:
                 form.add_error(None, str(refusal))
             else:

@@ -510,3 +510,33 @@ def test_bad_input_reshows_the_form_with_the_reason(client, demo, form, message)
     assert message in response.content.decode()
     assert 'id="export-form"' in response.content.decode()
     assert not AuditEvent.objects.filter(action="export").exists()
+
+
+def test_export_of_the_maps_view_keeps_only_what_lies_in_the_box(tmp_path, client):
+    from django.contrib.gis.geos import Polygon
+
+    from registry.models import AuditEvent, Parcel
+    from registry.roles import Role
+    from tests.registry.register import user
+
+    helsinki_box = (24.93, 60.16, 24.96, 60.18)
+    path = tmp_path / "view.gpkg"
+    export_layer(kind="parcels", path=path, user=user(Role.AUDITOR), bbox=helsinki_box)
+    exported = pyogrio.read_dataframe(path)
+    assert len(exported) > 0 and set(exported.unit_code.str[:6]) == {"990101"}
+    envelope = Polygon.from_bbox(helsinki_box)
+    envelope.srid = 4490
+    assert (
+        len(exported)
+        == Parcel.objects.filter(valid_to__isnull=True, geom__intersects=envelope).count()
+    )
+    assert AuditEvent.objects.filter(action="export", object_id="view.gpkg").get().detail[
+        "bbox"
+    ] == list(helsinki_box)
+    client.force_login(user(Role.AUDITOR))
+    bad = client.post(
+        "/layers/export/", {"kind": "parcels", "format": "gpkg", "bbox": "24.9,60.1,24.8"}
+    )
+    assert bad.status_code == 400 and "Give four numbers" in bad.content.decode()
+    form = client.get("/layers/export/", {"bbox": "24.93,60.16,24.96,60.18"}).content.decode()
+    assert 'value="24.93,60.16,24.96,60.18"' in form

@@ -120,6 +120,21 @@ function landledgerMap(map, config) {
   };
   search.addTo(map);
 
+  // Export what is in view: the export form, with the view's box filled in.
+  const exportView = L.control({ position: "topleft" });
+  exportView.onAdd = function () {
+    const div = L.DomUtil.create("div", "landledger-panel");
+    div.innerHTML = '<a id="export-view" href="#">' + config.text.exportView + "</a>";
+    div.querySelector("a").addEventListener("click", (event) => {
+      event.preventDefault();
+      const b = map.getBounds();
+      const box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
+      window.location.href = config.exportUrl + "?bbox=" + box + (state.asOf ? "&as_of=" + state.asOf : "");
+    });
+    return div;
+  };
+  exportView.addTo(map);
+
   function flyTo(result) {
     const [minX, minY, maxX, maxY] = result.bbox;
     map.flyToBounds([[minY, minX], [maxY, maxX]], { maxZoom: 18, duration: 0.6 });
