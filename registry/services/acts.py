@@ -250,14 +250,18 @@ def _end_right(right: Right, act: RegistrationAct) -> None:
     right.save(update_fields=["valid_to", "cancelled_by"])
 
 
-def _copy_right(right: Right, *, act, title) -> Right:
-    holders = [(share.party_id, share.share_parts) for share in right.shares.all()]
+def _copy_right(right: Right, *, act, title, holders=None, denominator=None) -> Right:
+    """The same right registered again by ``act`` on ``title``, with its own holders unless
+    others are given (a transfer)."""
+    if holders is None:
+        holders = [(share.party_id, share.share_parts) for share in right.shares.all()]
+        denominator = right.share_denominator
     return _create_right(
         act=act,
         title=title,
         kind=right.kind,
         holders=holders,
-        denominator=right.share_denominator,
+        denominator=denominator,
         land_use_right_type=right.land_use_right_type,
         term_end=right.term_end,
         amount=right.amount,
@@ -363,18 +367,7 @@ def _register_transfer(act, titles):
         )
     holders, denominator = _holders(act.payload, title=str(title))
     _end_right(right, act)
-    _create_right(
-        act=act,
-        title=title,
-        kind=right.kind,
-        holders=holders,
-        denominator=denominator,
-        land_use_right_type=right.land_use_right_type,
-        term_end=right.term_end,
-        amount=right.amount,
-        rank=right.rank,
-        description=right.description,
-    )
+    _copy_right(right, act=act, title=title, holders=holders, denominator=denominator)
 
 
 def _register_change(act, titles):

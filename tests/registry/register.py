@@ -68,3 +68,21 @@ def land_use_right(title, *owners, on="2024-01-01", parts=None):
     )
     title.refresh_from_db()
     return title.rights.get(kind=RightKind.LAND_USE_RIGHT, valid_to__isnull=True)
+
+
+def transfer_chain(title):
+    """A land-use right held by A from 2024-01-01, transferred to B on 2024-06-01 and to C on
+    2025-01-01. Returns the three parties."""
+    a, b, c = party("A"), party("B"), party("C")
+    right = land_use_right(title, a, on="2024-01-01")
+    register(
+        "transfer", [title], {"right": right.pk, "transferors": [a.pk], **holders(b)}, "2024-06-01"
+    )
+    right_b = title.rights.get(valid_to__isnull=True, kind=RightKind.LAND_USE_RIGHT)
+    register(
+        "transfer",
+        [title],
+        {"right": right_b.pk, "transferors": [b.pk], **holders(c)},
+        "2025-01-01",
+    )
+    return a, b, c

@@ -34,6 +34,7 @@ from tests.registry.register import (
     parcel_with_title,
     party,
     register,
+    transfer_chain,
     user,
 )
 
@@ -162,18 +163,7 @@ def test_title_detail_shows_current_rights_and_holders_and_is_audited():
 
 def test_title_as_of_gives_the_holder_before_between_and_after_two_transfers():
     _, title = parcel_with_title(geom=factories.square(x=116.903))
-    a, b, c = party("A"), party("B"), party("C")
-    right = land_use_right(title, a, on="2024-01-01")
-    register(
-        "transfer", [title], {"right": right.pk, "transferors": [a.pk], **holders(b)}, "2024-06-01"
-    )
-    right_b = title.rights.get(valid_to__isnull=True, kind=RightKind.LAND_USE_RIGHT)
-    register(
-        "transfer",
-        [title],
-        {"right": right_b.pk, "transferors": [b.pk], **holders(c)},
-        "2025-01-01",
-    )
+    transfer_chain(title)
     client = logged_in(Role.REGISTRAR)
 
     def holders_on(as_of: str | None) -> list[str]:

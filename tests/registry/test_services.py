@@ -29,6 +29,7 @@ from tests.registry.register import (
     parcel_with_title,
     party,
     register,
+    transfer_chain,
     user,
 )
 
@@ -98,18 +99,7 @@ def test_certificates_are_numbered_in_sequence_without_gaps():
 
 def test_transfer_chain_answers_holders_as_of_any_date():
     _, title = parcel_with_title()
-    a, b, c = party("A"), party("B"), party("C")
-    right = land_use_right(title, a, on="2024-01-01")
-    register(
-        "transfer", [title], {"right": right.pk, "transferors": [a.pk], **holders(b)}, "2024-06-01"
-    )
-    right_b = title.rights.get(valid_to__isnull=True, kind=RightKind.LAND_USE_RIGHT)
-    register(
-        "transfer",
-        [title],
-        {"right": right_b.pk, "transferors": [b.pk], **holders(c)},
-        "2025-01-01",
-    )
+    transfer_chain(title)
 
     def holder_on(text):
         return [
