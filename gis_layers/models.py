@@ -172,3 +172,38 @@ class CachedTile(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class PlannedUseClass(models.Model):
+    """A class of the 2023 land and sea use classification (国土空间调查、规划、用途管制用地用海
+    分类指南): first level (2 digits) or second (4 digits)."""
+
+    code = models.CharField(primary_key=True, max_length=4)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    name_zh = models.CharField(max_length=40)
+    name_en = models.CharField(max_length=80)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name_zh} / {self.name_en}"
+
+
+class LandUseCrosswalk(models.Model):
+    """Which 2023 planned-use class a GB/T 21010-2017 current-use class corresponds to: a
+    parcel conforms to the plan where its current class maps to the planned one (or to a
+    class under it)."""
+
+    current = models.OneToOneField(
+        "registry.LandUseClass",
+        primary_key=True,
+        on_delete=models.PROTECT,
+        related_name="crosswalk",
+    )
+    planned = models.ForeignKey(PlannedUseClass, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.current_id} → {self.planned_id}"

@@ -74,6 +74,13 @@ def check_staged(kind: LayerKind) -> list[Finding]:
     if kind.name == "zoning":
         # A place under two planned uses at once is a mistake in the plan data.
         findings += _overlaps_within_the_file()
+        findings += _findings(
+            f"SELECT s.row, s.attrs->>'planned_use' FROM {STAGING} s WHERE NOT EXISTS ("
+            "SELECT 1 FROM gis_layers_planneduseclass c WHERE c.code = left(s.attrs->>'planned_use', 4)) "
+            "ORDER BY s.row",
+            field="planned_use",
+            reason=lambda code: f"{code!r} is not a class of the 2023 用地用海 classification",
+        )
     return findings
 
 

@@ -2,9 +2,10 @@
 
 Each step is one durable transaction that writes its audit event, and approval also its
 journal entry and certificates, inside the same transaction. Approval locks the act, then
-the titles it concerns in primary-key order, then the unit-code and certificate counters,
-then the journal, so concurrent acts queue instead of deadlocking; an act lodged on a title
-version that has since changed is refused with :class:`ConflictError`.
+the titles it concerns in primary-key order, then the subzone's unit-code counter (splits and
+merges), then the journal, then the certificate counters: every approval takes them in that
+order, so concurrent acts queue instead of deadlocking. An act lodged on a title version that
+has since changed is refused with :class:`ConflictError`.
 
 Payloads (``holders`` is always ``[{"party": id, "parts": n}, ...]`` with
 ``share_denominator`` d, the parts adding up to d):
