@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from gis_layers.maps import planner_map
 from gis_layers.models import ZoningArea
 from gis_layers.tiles import LAYERS as TILE_LAYERS
-from registry.models import Building, LandUseClass, Parcel, Title
+from registry.models import ActStatus, Building, LandUseClass, Parcel, RegistrationAct, Title
 from registry.selectors import holders_as_of, in_force_on, search_titles, shelters_visible_to
 
 LAYER_LABELS = {
@@ -108,6 +108,11 @@ def popup(request, layer: str, fid: int):
         if title is not None and request.user.has_perm("registry.view_right"):
             context["holders"] = holders_as_of(title=title, on=on)
         context["title_link"] = title is not None and request.user.has_perm("registry.view_title")
+        if title is not None:
+            # Acts not yet registered (a change of use, say) show as pending until they are.
+            context["pending"] = RegistrationAct.objects.filter(
+                act_titles__title=title, status__in=[ActStatus.LODGED, ActStatus.EXAMINED]
+            ).order_by("lodged_at")
     elif layer == "buildings":
         context["building"] = Building.objects.select_related("parcel").filter(pk=fid).first()
     elif layer == "shelters":

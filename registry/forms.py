@@ -285,17 +285,38 @@ class MergeForm(LodgeForm):
         return {"name": self.cleaned_data.get("name") or ""}
 
 
-FORM_OF_ACT = {
-    ActType.FIRST: FirstForm,
-    ActType.TRANSFER: TransferForm,
-    ActType.CHANGE: ChangeForm,
-    ActType.CORRECTION: ChangeForm,
-    ActType.CANCELLATION: CancellationForm,
-    ActType.SEIZURE: RestrictionForm,
-    ActType.OBJECTION: RestrictionForm,
-    ActType.ADVANCE_NOTICE: RestrictionForm,
-    ActType.SPLIT: SplitForm,
-    ActType.MERGE: MergeForm,
+class ChangeOfUseForm(LodgeForm):
+    """转变用途: the parcel's new current use; the plan decides whether a reason is needed."""
+
+    land_use = forms.ModelChoiceField(
+        queryset=LandUseClass.objects.filter(parent__isnull=False), label=_("New land use")
+    )
+    override_reason = forms.CharField(
+        label=_("Reason, if the plan does not allow this use"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def payload(self) -> dict:
+        return {
+            "land_use": self.cleaned_data["land_use"].code,
+            "override_reason": self.cleaned_data["override_reason"],
+        }
+
+
+# What the desk offers to lodge: its key in the URL → the act type and its form.
+LODGE_FORMS = {
+    ActType.FIRST.value: (ActType.FIRST, FirstForm),
+    ActType.TRANSFER.value: (ActType.TRANSFER, TransferForm),
+    ActType.CHANGE.value: (ActType.CHANGE, ChangeForm),
+    "change_of_use": (ActType.CHANGE, ChangeOfUseForm),
+    ActType.CORRECTION.value: (ActType.CORRECTION, ChangeForm),
+    ActType.CANCELLATION.value: (ActType.CANCELLATION, CancellationForm),
+    ActType.SEIZURE.value: (ActType.SEIZURE, RestrictionForm),
+    ActType.OBJECTION.value: (ActType.OBJECTION, RestrictionForm),
+    ActType.ADVANCE_NOTICE.value: (ActType.ADVANCE_NOTICE, RestrictionForm),
+    ActType.SPLIT.value: (ActType.SPLIT, SplitForm),
+    ActType.MERGE.value: (ActType.MERGE, MergeForm),
 }
 
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from registry.documents import certificate_pdf, title_extract_pdf
 from registry.errors import RegisterError
-from registry.forms import FORM_OF_ACT, CertificateCheckForm, DecisionForm
+from registry.forms import LODGE_FORMS, CertificateCheckForm, DecisionForm
 from registry.models import (
     ActStatus,
     ActType,
@@ -110,8 +110,8 @@ def title_detail(request, pk: int):
             "certificates": Certificate.objects.filter(right__title=title).order_by("-issued_at"),
             "outline": outline_svg(parcel.geom, neighbours=_neighbours(parcel)) if parcel else "",
             "act_types": [
-                (act_type.value, act_type.label)
-                for act_type in ActType
+                (key, _("change of use 转变用途") if key == "change_of_use" else act_type.label)
+                for key, (act_type, _form) in LODGE_FORMS.items()
                 if act_type != ActType.MERGE
             ],
             "can_lodge": request.user.has_perm("registry.lodge_act") and title.is_open,
@@ -124,9 +124,9 @@ def title_detail(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def lodge(request, pk: int, act_type: str):
     title = get_object_or_404(titles_visible_to(user=request.user), pk=pk)
-    if act_type not in FORM_OF_ACT:
+    if act_type not in LODGE_FORMS:
         raise Http404("unknown act type")
-    form_class = FORM_OF_ACT[act_type]
+    act_type, form_class = LODGE_FORMS[act_type]
     if request.method == "POST":
         form = form_class(request.POST, request.FILES, title=title)
         if form.is_valid():

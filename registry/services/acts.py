@@ -371,8 +371,61 @@ def _register_transfer(act, titles):
     _copy_right(right, act=act, title=title, holders=holders, denominator=denominator)
 
 
+@dataclass(frozen=True)
+class PlanVerdict:
+    """What the land-use plan says of a parcel's use: ``conforms`` is None where no plan
+    covers the parcel; ``planned`` the planned-use class over most of it, ``share`` that
+    class's share of the parcel's area (0-1)."""
+
+    conforms: bool | None
+    planned: str = ""
+    share: float = 0.0
+
+
+# Planning is not part of the register (it knows nothing of maps and plans); the planning
+# layer tells it, through this hook, whether a use conforms to the plan.
+_plan_check = None
+
+
+def set_plan_check(check) -> None:
+    """``check(*, parcel, land_use) -> PlanVerdict``, used when a change of use is approved."""
+    global _plan_check
+    _plan_check = check
+
+
+def plan_verdict(*, parcel, land_use: str) -> PlanVerdict:
+    return _plan_check(parcel=parcel, land_use=land_use) if _plan_check else PlanVerdict(None)
+
+
+def _register_change_of_use(act, title) -> None:
+    """转变用途: a parcel's current use changes, checked against the plan; a use that does
+    not conform is registered only with an explicit override reason."""
+    parcel = _parcel_title(title)
+    code = str(act.payload.get("land_use") or "")
+    if not LandUseClass.objects.filter(code=code, parent__isnull=False).exists():
+        raise InvalidApplication(
+            f"{code!r} is not a GB/T 21010-2017 second-level class", title=str(title)
+        )
+    if code == parcel.land_use_id:
+        raise InvalidApplication(f"the parcel's use is already {code}", title=str(title))
+    verdict = plan_verdict(parcel=parcel, land_use=code)
+    override = str(act.payload.get("override_reason") or "").strip()
+    if verdict.conforms is False and not override:
+        raise RuleViolation(
+            f"use {code} does not conform to the plan, which gives {verdict.planned} for "
+            f"{verdict.share:.0%} of the parcel; give an override reason to register it anyway",
+            title=str(title),
+            rule="not_conforming_to_plan",
+        )
+    parcel.land_use_id = code
+    parcel.save(update_fields=["land_use"])
+
+
 def _register_change(act, titles):
     (title,) = titles
+    if "land_use" in act.payload:
+        _register_change_of_use(act, title)
+        return
     right = _right_of(act, title)
     changes = act.payload.get("changes")
     allowed = CHANGEABLE_FIELDS | (

@@ -84,6 +84,8 @@ def serialize_act(act: RegistrationAct) -> dict:
         ),
         "rights_registered": rights,
         "rights_ended": sorted(act.rights_cancelled.values_list("id", flat=True)),
+        # What was asked, as lodged (a change of use, a split's children...): never changed after.
+        "application": act.payload,
         "lineage": sorted([parent, child] for parent, child in lineage),
         "parcels_created": _parcel_digests(sorted({child for _, child in lineage})),
         "sources": sorted(
