@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from config import views
-from gis_layers import map_views
+from gis_layers import landuse_views, map_views
 from gis_layers import views as gis_views
 from registry import views as registry_views
 
@@ -23,6 +23,7 @@ urlpatterns = [
     path("verify/", registry_views.verify_certificate, name="verify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("map/", map_views.map_page, name="map"),
+    path("landuse/", landuse_views.landuse_page, name="landuse"),
     path("map/popup/<str:layer>/<int:fid>/", map_views.popup, name="map_popup"),
     path("map/search/", map_views.search, name="map_search"),
     # Signed integers, so that an out-of-range tile is answered 400, not "no such page".

@@ -11,7 +11,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        with tqdm(total=9, desc="load_demo", unit="step", file=self.stderr) as bar:
+        with tqdm(total=10, desc="load_demo", unit="step", file=self.stderr) as bar:
 
             def progress(step: str) -> None:
                 bar.set_postfix_str(step)

@@ -1,0 +1,61 @@
+"""``/landuse/``: land by current use, planned use and holder type per district, with charts;
+non-conforming and under-used parcels."""
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import render
+from django.utils import translation
+
+from gis_layers.charts import bar_chart
+from gis_layers.landuse_report import landuse_report
+from gis_layers.maps import LAND_USE_COLOURS
+from gis_layers.models import PlannedUseClass
+from registry.models import LandUseClass
+
+
+def _names(model) -> dict[str, str]:
+    zh = translation.get_language().startswith("zh")
+    return {
+        code: zh_name if zh else en_name
+        for code, zh_name, en_name in model.objects.values_list("code", "name_zh", "name_en")
+    }
+
+
+def charts_for(district: dict) -> dict:
+    current_names, planned_names = _names(LandUseClass), _names(PlannedUseClass)
+    return {
+        "current": bar_chart(
+            [
+                (f"{code} {current_names.get(code, '')}", area / 10_000)
+                for code, area in district["by_current_use"].items()
+            ],
+            unit="ha",
+            colours=LAND_USE_COLOURS,
+        ),
+        "planned": bar_chart(
+            [
+                (f"{code} {planned_names.get(code, '')}".strip(), area / 10_000)
+                for code, area in district["by_planned_use"].items()
+            ],
+            unit="ha",
+        ),
+        "holders": bar_chart(
+            [(kind, area / 10_000) for kind, area in district["by_holder_type"].items()], unit="ha"
+        ),
+        "conformity": bar_chart(
+            [
+                ("conforming", district["conforming_m2"] / 10_000),
+                ("non-conforming", district["nonconforming_m2"] / 10_000),
+                ("no plan", district["no_plan_m2"] / 10_000),
+            ],
+            unit="ha",
+            colours={"conforming": "#1a9641", "non-conforming": "#d7191c", "no": "#bbbbbb"},
+        ),
+    }
+
+
+@login_required
+@permission_required("registry.view_parcel", raise_exception=True)
+def landuse_page(request):
+    report = landuse_report()
+    districts = [{**district, "charts": charts_for(district)} for district in report["districts"]]
+    return render(request, "gis_layers/landuse.html", {"districts": districts})

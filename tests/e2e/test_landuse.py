@@ -1,0 +1,31 @@
+"""/landuse/ in Chromium: the charts are drawn and the totals agree with landuse_report."""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import log_in
+from tests.e2e.test_login_and_admin import screenshot
+
+pytestmark = pytest.mark.e2e
+
+
+def test_landuse_page_draws_charts_and_agrees_with_the_report(page):
+    out = io.StringIO()
+    call_command("landuse_report", "--format", "json", stdout=out)
+    report = json.loads(out.getvalue())
+    log_in(page, "planner")
+    page.goto("/landuse/")
+    for district in report["districts"]:
+        section = page.locator(f"#district-{district['code']}")
+        expect(section.locator("svg.chart")).to_have_count(4)
+        expect(section.locator("td.conforming")).to_have_text(f"{district['conforming_m2']:.1f} m²")
+        expect(section.locator("td.nonconforming")).to_have_text(
+            f"{district['nonconforming_m2']:.1f} m²"
+        )
+        assert district["conforming_m2"] > 0 and district["nonconforming_m2"] > 0
+    screenshot(page, "landuse")
+    assert page.external_requests == [] and page.console_errors == []
