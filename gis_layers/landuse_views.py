@@ -7,7 +7,8 @@ from django.utils import translation
 
 from gis_layers.charts import bar_chart
 from gis_layers.landuse_report import landuse_report
-from gis_layers.maps import LAND_USE_COLOURS
+from gis_layers.map_views import map_config
+from gis_layers.maps import LAND_USE_COLOURS, planner_map
 from gis_layers.models import PlannedUseClass
 from registry.models import LandUseClass
 
@@ -58,4 +59,8 @@ def charts_for(district: dict) -> dict:
 def landuse_page(request):
     report = landuse_report()
     districts = [{**district, "charts": charts_for(district)} for district in report["districts"]]
-    return render(request, "gis_layers/landuse.html", {"districts": districts})
+    # Conformity on the map; it opens over the demo's Helsinki centre, like the planners' map.
+    conformity_map = planner_map(config=map_config(request.user, visible={"conformity"}))
+    return render(
+        request, "gis_layers/landuse.html", {"districts": districts, "map": conformity_map}
+    )

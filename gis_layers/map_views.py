@@ -22,6 +22,7 @@ LAYER_LABELS = {
     "buildings": ("Buildings", "房屋"),
     "shelters": ("Shelters", "人防工程"),
     "zoning": ("Zoning", "规划用途"),
+    "conformity": ("Conformity to the plan", "规划符合性"),
 }
 VISIBLE_AT_START = {"parcels", "buildings", "shelters"}
 
@@ -30,7 +31,7 @@ def _label(english: str, chinese: str) -> str:
     return chinese if translation.get_language().startswith("zh") else english
 
 
-def _map_config(user) -> dict:
+def map_config(user, *, visible: set[str] = VISIBLE_AT_START) -> dict:
     zh = translation.get_language().startswith("zh")
     first = Parcel.objects.aggregate(first=Min("valid_from"))["first"] or datetime.date(2020, 1, 1)
     today = datetime.date.today()
@@ -48,7 +49,7 @@ def _map_config(user) -> dict:
             {
                 "name": name,
                 "label": _label(*LAYER_LABELS[name]),
-                "visible": name in VISIBLE_AT_START,
+                "visible": name in visible,
             }
             for name, spec in TILE_LAYERS.items()
             if user.has_perm(spec.permission)
@@ -77,7 +78,7 @@ def _map_config(user) -> dict:
 @require_GET
 def map_page(request):
     return render(
-        request, "gis_layers/map.html", {"map": planner_map(config=_map_config(request.user))}
+        request, "gis_layers/map.html", {"map": planner_map(config=map_config(request.user))}
     )
 
 

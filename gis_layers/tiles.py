@@ -30,6 +30,12 @@ class TileLayer:
     min_zoom: int
     permission: str
     temporal: bool = True  # has a legal interval: filter by the date shown
+    joins: str = ""  # SQL joined to the table (alias t) for the columns
+    depends_on: tuple[str, ...] = ()  # other layers whose changes change this one's tiles
+
+    @property
+    def invalidated_by(self) -> list[str]:
+        return [self.name, *self.depends_on]
 
 
 LAYERS: dict[str, TileLayer] = {
@@ -52,6 +58,21 @@ LAYERS: dict[str, TileLayer] = {
     "zoning": TileLayer(
         "zoning", "gis_layers_zoningarea", "geom",
         "t.id, t.id AS fid, t.planned_use, t.plan_name, t.max_far", 10, "gis_layers.view_zoningarea", temporal=False,
+    ),
+    # Parcels against the plan: the planned use over most of each parcel, and whether its
+    # current use (through the crosswalk) conforms; conforms is null where no plan covers it.
+    "conformity": TileLayer(
+        "conformity", "registry_parcel", "geom",
+        "t.id, t.id AS fid, t.unit_code, t.land_use_id AS land_use, plan.planned_use, "
+        "CASE WHEN plan.planned_use IS NULL THEN NULL "
+        "ELSE starts_with(cw.planned_id, left(plan.planned_use, 4)) "
+        "OR starts_with(left(plan.planned_use, 4), cw.planned_id) END AS conforms",
+        12, "gis_layers.view_zoningarea",
+        joins="LEFT JOIN LATERAL (SELECT z.planned_use FROM gis_layers_zoningarea z "
+        "WHERE z.geom && t.geom AND ST_Intersects(z.geom, t.geom) "
+        "ORDER BY ST_Area(ST_Intersection(z.geom, t.geom)) DESC LIMIT 1) plan ON true "
+        "LEFT JOIN gis_layers_landusecrosswalk cw ON cw.current_id = t.land_use_id",
+        depends_on=("parcels", "zoning"),
     ),
 }  # fmt: skip
 
@@ -94,7 +115,7 @@ def render(layer: TileLayer, *, z: int, x: int, y: int, as_of=None, clearance: i
         "search AS (SELECT mercator, ST_Transform(mercator, 4490) AS storage FROM bounds), "
         f"features AS (SELECT {layer.columns}, ST_AsMVTGeom("
         f"ST_Simplify(ST_Transform(t.{layer.geometry}, 3857), %s), search.mercator, {EXTENT}, {BUFFER}, true) AS geom "
-        f"FROM {layer.table} t, search WHERE t.{layer.geometry} && search.storage{where}) "
+        f"FROM {layer.table} t {layer.joins}, search WHERE t.{layer.geometry} && search.storage{where}) "
         f"SELECT ST_AsMVT(features.*, %s, {EXTENT}, 'geom', 'id') FROM features WHERE geom IS NOT NULL"
     )
     with connection.cursor() as cursor:
@@ -117,9 +138,9 @@ def tile(
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.tile, c.etag FROM gis_layers_cachedtile c WHERE c.key = %s AND NOT EXISTS ("
-            "SELECT 1 FROM gis_layers_tilechange ch WHERE ch.layer = %s AND ch.transaction_id >= c.watermark "
+            "SELECT 1 FROM gis_layers_tilechange ch WHERE ch.layer = ANY(%s) AND ch.transaction_id >= c.watermark "
             "AND ch.bbox && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4490))",
-            [key, layer.name, z, x, y],
+            [key, layer.invalidated_by, z, x, y],
         )
         hit = cursor.fetchone()
         if hit is not None:

@@ -13,7 +13,8 @@ from tests.e2e.test_login_and_admin import screenshot
 pytestmark = pytest.mark.e2e
 
 
-def test_landuse_page_draws_charts_and_agrees_with_the_report(page):
+def test_landuse_page_draws_charts_and_agrees_with_the_report(page, settings):
+    settings.LANDLEDGER_BASEMAP_URL = ""  # plain mode: the page needs nothing from outside
     out = io.StringIO()
     call_command("landuse_report", "--format", "json", stdout=out)
     report = json.loads(out.getvalue())
@@ -27,5 +28,8 @@ def test_landuse_page_draws_charts_and_agrees_with_the_report(page):
             f"{district['nonconforming_m2']:.1f} m²"
         )
         assert district["conforming_m2"] > 0 and district["nonconforming_m2"] > 0
+    page.wait_for_function(
+        "() => (window.landledger.state.drawn.conformity || 0) > 20", timeout=20000
+    )
     screenshot(page, "landuse")
     assert page.external_requests == [] and page.console_errors == []

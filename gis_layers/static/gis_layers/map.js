@@ -23,6 +23,8 @@ function landledgerMap(map, config) {
     shelters: (p) => ({ radius: 6, fill: true, fillColor: config.shelterColours[p.condition] || "#333",
                         fillOpacity: 0.9, color: "#fff", weight: 1.5 }),
     zoning: () => ({ fill: true, fillColor: "#c000c0", fillOpacity: 0.08, color: "#a000a0", weight: 1, dashArray: "4" }),
+    conformity: (p) => ({ fill: true, fillColor: p.conforms === true ? "#1a9641" : (p.conforms === false ? "#d7191c" : "#bbbbbb"),
+                          fillOpacity: 0.6, color: "#444", weight: 0.5 }),
     changes: (p) => ({ fill: true, fillColor: { new: "#1a9641", retired: "#d7191c", transferred: "#fdae61" }[p.change],
                        fillOpacity: 0.75, color: "#222", weight: 1 }),
   };
@@ -59,7 +61,7 @@ function landledgerMap(map, config) {
       if (highlighted !== null) layer.resetFeatureStyle(highlighted);
       highlighted = null;
     });
-    layer.on("click", (event) => showPopup(name === "changes" ? "parcels" : name, event));
+    layer.on("click", (event) => showPopup(["changes", "conformity"].includes(name) ? "parcels" : name, event));
     state.layers[name] = layer;
     return layer;
   }
