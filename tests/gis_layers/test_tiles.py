@@ -165,3 +165,16 @@ def test_a_point_helper_agrees_with_postgis(planner_client):
             [x, y, Point(24.94, 60.17, srid=4326).ewkt],
         )
         assert cursor.fetchone()[0]
+
+
+def test_conformity_tile_says_which_parcels_fit_the_plan(planner_client):
+    from gis_layers.planning import conforms, planned_use_of
+
+    parcel = Parcel.objects.get(unit_code="990101001001GB00001W00000000")
+    centre = parcel.geom.point_on_surface
+    x, y = tile_of(centre.x, centre.y, 16)
+    features = decode(get_tile(planner_client, "conformity", 16, x, y))["conformity"]["features"]
+    feature = next(f for f in features if f["properties"]["unit_code"] == parcel.unit_code)
+    planned, _share = planned_use_of(parcel)
+    assert feature["properties"]["planned_use"] == planned
+    assert feature["properties"]["conforms"] == conforms(parcel.land_use_id, planned)
