@@ -567,7 +567,7 @@ def export_layer(
                         "rows": tally.rows,
                         "as_of": as_of.isoformat() if as_of else None,
                         "format": fmt.key,
-                        "bbox": list(bbox) if bbox else None,
+                        **({"bbox": list(bbox)} if bbox else {}),
                     },
                 )
                 target.replace(path)

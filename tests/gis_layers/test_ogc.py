@@ -374,7 +374,7 @@ def test_zoning_has_plan_attributes_and_ignores_datetime(auditor):
         max_far=2.5,
         geom=factories.square(),
     )
-    page = get_json(auditor, "/ogc/collections/zoning/items", datetime="1990-01-01")
+    page = get_json(auditor, "/ogc/collections/zoning/items", datetime="1990-01-01", limit=10000)
     (feature,) = [f for f in page["features"] if f["id"] == area.pk]
     assert feature["properties"]["planned_use"] == "0801"
     assert feature["properties"]["plan_date"] == "2023-05-01"
