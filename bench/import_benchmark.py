@@ -55,6 +55,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from doc_sections import replace_section  # noqa: E402  (a module beside this script)
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 if str(REPOSITORY) not in sys.path:
     # Run as a file, the script's own folder is on the path, not the repository root.
@@ -1085,24 +1087,7 @@ def render_section(
 
 
 def write_section(section: str, heading: str) -> None:
-    """Replace this benchmark's section in docs/benchmarks.md, or append it; keep the rest.
-    The file is read right before writing: another benchmark may have changed it meanwhile."""
-    text = DOC.read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
-    start = next(
-        (index for index, line in enumerate(lines) if line.rstrip("\n") == heading),
-        None,
-    )
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (index for index in range(start + 1, len(lines)) if lines[index].startswith("## ")),
-            len(lines),
-        )
-        following = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + following if following else "")
-    DOC.write_text(text, encoding="utf-8")
+    replace_section(section, heading=heading, doc=DOC)
 
 
 # --- main ----------------------------------------------------------------------------------

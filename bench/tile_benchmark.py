@@ -63,6 +63,8 @@ if str(REPOSITORY) not in sys.path:
     # Run as a file, the script's own folder is on the path, not the repository root.
     sys.path.insert(0, str(REPOSITORY))
 
+from doc_sections import replace_section  # noqa: E402  (a module beside this script)
+
 from bench import synthetic_city  # noqa: E402  (after the path is set)
 
 BENCH_DATABASE = "landledger_bench_tiles"
@@ -1612,24 +1614,7 @@ def main() -> None:
 
 
 def write_section(section: str) -> None:
-    """Replace this benchmark's section in docs/benchmarks.md, or append it; keep the rest.
-    The file is read right before writing: another benchmark may have changed it meanwhile."""
-    text = DOC.read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
-    start = next(
-        (index for index, line in enumerate(lines) if line.rstrip("\n") == SECTION_HEADING),
-        None,
-    )
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (index for index in range(start + 1, len(lines)) if lines[index].startswith("## ")),
-            len(lines),
-        )
-        following = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + following if following else "")
-    DOC.write_text(text, encoding="utf-8")
+    replace_section(section, heading=SECTION_HEADING, doc=DOC)
 
 
 if __name__ == "__main__":

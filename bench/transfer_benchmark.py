@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from doc_sections import replace_section  # noqa: E402  (a module beside this script)
 from tqdm import tqdm
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -689,23 +690,7 @@ def render_section(
 
 
 def write_section(section: str) -> None:
-    """Replace this benchmark's section in docs/benchmarks.md, or append it; keep the rest."""
-    text = DOC.read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
-    start = next(
-        (index for index, line in enumerate(lines) if line.rstrip("\n") == SECTION_HEADING),
-        None,
-    )
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (index for index in range(start + 1, len(lines)) if lines[index].startswith("## ")),
-            len(lines),
-        )
-        following = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + following if following else "")
-    DOC.write_text(text, encoding="utf-8")
+    replace_section(section, heading=SECTION_HEADING, doc=DOC)
 
 
 # --- main --------------------------------------------------------------------------------------
