@@ -103,9 +103,7 @@ def test_as_of_slider_and_change_view_reload_the_tiles(page, settings):
     assert page.external_requests == []
 
 
-def test_role_without_shelter_clearance_gets_no_classified_shelter_popup(
-    page, settings, live_shelter_ids=None
-):
+def test_role_without_shelter_clearance_gets_no_classified_shelter_popup(page, settings):
     from registry.models import SecurityLevel, Shelter
 
     secret = Shelter.objects.filter(classification=SecurityLevel.SECRET).first()
