@@ -585,7 +585,7 @@ STATEMENT_PARTS = (
     ("registry_clearance", "clearance (registry_clearance)"),
     ("INSERT INTO gis_layers_cachedtile", "cache write (INSERT, commit)"),
     ("gis_layers_cachedtile", "cache lookup"),
-    ("pg_snapshot_xmin", "watermark"),
+    ("pg_current_snapshot", "snapshot"),
     ("ST_AsMVT", "render: the bare query"),
 )
 PYTHON_PART = "Python: Django, middleware, view (the rest)"
@@ -962,8 +962,8 @@ def binary_probe(bare: Bare, data: bytes, runs: int = 5) -> dict[str, float]:
     import psycopg
 
     insert = (
-        "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, watermark) "
-        "VALUES (%s, 'probe', %s, '', 0) ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile"
+        "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, snapshot) "
+        "VALUES (%s, 'probe', %s, '', '') ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile"
     )
     select = "SELECT tile FROM gis_layers_cachedtile WHERE key = %s"
     server = psycopg.connect(bare.connection.info.dsn, password=DATABASE_PASSWORD, autocommit=True)

@@ -162,13 +162,15 @@ class TileChange(models.Model):
 
 class CachedTile(models.Model):
     """A rendered vector tile. It stays good until a TileChange of its layer that its
-    rendering may not have seen (transaction id at or above ``watermark``) touches it."""
+    rendering did not see (by the transaction snapshot it was rendered after) touches it."""
 
     key = models.CharField(max_length=200, primary_key=True)
     layer = models.CharField(max_length=20)
     tile = models.BinaryField()
     etag = models.CharField(max_length=64)
-    watermark = models.BigIntegerField(help_text="Oldest transaction still running when rendered.")
+    snapshot = models.CharField(
+        max_length=2000, help_text="pg_current_snapshot() taken before rendering, as text."
+    )
 
     def __str__(self) -> str:
         return self.key

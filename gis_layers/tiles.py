@@ -4,7 +4,7 @@ feature in a tile invalidates.
 The envelope filter is in the storage CRS so that the GiST index is used; geometries are
 transformed to Web Mercator and simplified to the tile's pixel size only for the rows that
 pass it. A cached tile is served while no TileChange of its layer that the rendering may not
-have seen (its transaction id at or above the tile's watermark) intersects the tile.
+have seen (from a transaction its rendering's snapshot did not see) intersects the tile.
 """
 
 import datetime
@@ -140,26 +140,29 @@ def tile(
     clearance = clearance_of(user=user) if layer.name == "shelters" else 0
     key = _cache_key(layer, z, x, y, as_of, clearance)
     with connection.cursor() as cursor:
-        # The lookup and the watermark in one round trip. The watermark is taken before
-        # rendering: any change from a transaction not finished by now may be missing from
-        # the tile, so such a change invalidates it.
+        # The lookup and a snapshot in one round trip. The snapshot is taken before rendering:
+        # a change from a transaction it does not see as committed may be missing from the
+        # tile, so such a change invalidates it; one it sees never does, however long other
+        # transactions (in any database of the cluster) keep running.
         cursor.execute(
-            "SELECT c.tile, c.etag, pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+            "SELECT c.tile, c.etag, pg_current_snapshot()::text "
             "FROM (SELECT) AS one LEFT JOIN gis_layers_cachedtile c ON c.key = %s AND NOT EXISTS ("
-            "SELECT 1 FROM gis_layers_tilechange ch WHERE ch.layer = ANY(%s) AND ch.transaction_id >= c.watermark "
+            "SELECT 1 FROM gis_layers_tilechange ch WHERE ch.layer = ANY(%s) "
+            "AND ch.transaction_id >= pg_snapshot_xmin(c.snapshot::pg_snapshot)::text::bigint "
+            "AND NOT pg_visible_in_snapshot(ch.transaction_id::text::xid8, c.snapshot::pg_snapshot) "
             "AND ch.bbox && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4490))",
             [key, layer.invalidated_by, z, x, y],
         )
-        cached, etag, watermark = cursor.fetchone()
+        cached, etag, snapshot = cursor.fetchone()
     if etag is not None:
         return bytes(cached), etag
     data = render(layer, z=z, x=x, y=y, as_of=as_of, clearance=clearance)
     etag = hashlib.sha256(data).hexdigest()[:32]
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, watermark) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile, etag = EXCLUDED.etag, watermark = EXCLUDED.watermark",
-            [key, layer.name, data, etag, watermark],
+            "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, snapshot) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile, etag = EXCLUDED.etag, snapshot = EXCLUDED.snapshot",
+            [key, layer.name, data, etag, snapshot],
         )
     return data, etag
 

@@ -7,56 +7,94 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='DatasetLoad',
+            name="DatasetLoad",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dataset', models.CharField(max_length=100, unique=True)),
-                ('version', models.CharField(max_length=40)),
-                ('loaded_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('counts', models.JSONField(default=dict)),
-                ('repaired', models.JSONField(default=dict, help_text='Invalid geometries repaired, by layer.')),
-                ('attribution', models.CharField(max_length=300)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("dataset", models.CharField(max_length=100, unique=True)),
+                ("version", models.CharField(max_length=40)),
+                (
+                    "loaded_at",
+                    models.DateTimeField(db_default=django.db.models.functions.datetime.Now()),
+                ),
+                ("counts", models.JSONField(default=dict)),
+                (
+                    "repaired",
+                    models.JSONField(
+                        default=dict, help_text="Invalid geometries repaired, by layer."
+                    ),
+                ),
+                ("attribution", models.CharField(max_length=300)),
             ],
             options={
-                'ordering': ['dataset'],
+                "ordering": ["dataset"],
             },
         ),
         migrations.CreateModel(
-            name='PopulationCell',
+            name="PopulationCell",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('geom', django.contrib.gis.db.models.fields.PolygonField(srid=4490)),
-                ('area_m2', models.GeneratedField(db_persist=True, expression=registry.models.geometry.GeodesicArea('geom'), output_field=models.FloatField())),
-                ('residents', models.FloatField(help_text='Night-time population, persons.')),
-                ('is_synthetic', models.BooleanField(default=False)),
-                ('source', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("geom", django.contrib.gis.db.models.fields.PolygonField(srid=4490)),
+                (
+                    "area_m2",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=registry.models.geometry.GeodesicArea("geom"),
+                        output_field=models.FloatField(),
+                    ),
+                ),
+                ("residents", models.FloatField(help_text="Night-time population, persons.")),
+                ("is_synthetic", models.BooleanField(default=False)),
+                ("source", models.CharField(blank=True, max_length=200)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='RoadSegment',
+            name="RoadSegment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('osm_id', models.BigIntegerField(blank=True, null=True)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('highway', models.CharField(help_text='OSM highway class, e.g. footway.', max_length=40)),
-                ('walkable', models.BooleanField(default=True)),
-                ('geom', django.contrib.gis.db.models.fields.LineStringField(srid=4490)),
-                ('length_m', models.GeneratedField(db_persist=True, expression=registry.models.geometry.GeodesicLength('geom'), output_field=models.FloatField())),
-                ('source', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("osm_id", models.BigIntegerField(blank=True, null=True)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "highway",
+                    models.CharField(help_text="OSM highway class, e.g. footway.", max_length=40),
+                ),
+                ("walkable", models.BooleanField(default=True)),
+                ("geom", django.contrib.gis.db.models.fields.LineStringField(srid=4490)),
+                (
+                    "length_m",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=registry.models.geometry.GeodesicLength("geom"),
+                        output_field=models.FloatField(),
+                    ),
+                ),
+                ("source", models.CharField(blank=True, max_length=200)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
     ]

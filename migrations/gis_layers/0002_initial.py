@@ -6,51 +6,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('gis_layers', '0001_initial'),
-        ('registry', '0001_initial'),
+        ("gis_layers", "0001_initial"),
+        ("registry", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='populationcell',
-            name='district',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='registry.district'),
+            model_name="populationcell",
+            name="district",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="registry.district"
+            ),
         ),
         migrations.AddField(
-            model_name='roadsegment',
-            name='district',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='registry.district'),
+            model_name="roadsegment",
+            name="district",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="registry.district"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='populationcell',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.IsValidGeometry('geom')), name='populationcell_geom_valid', violation_error_message='geom: the geometry is not valid (self-intersecting?).'),
+            model_name="populationcell",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.IsValidGeometry("geom")),
+                name="populationcell_geom_valid",
+                violation_error_message="geom: the geometry is not valid (self-intersecting?).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='populationcell',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.IsEmptyGeometry('geom'), _negated=True), name='populationcell_geom_not_empty', violation_error_message='geom: the geometry is empty.'),
+            model_name="populationcell",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.IsEmptyGeometry("geom"), _negated=True),
+                name="populationcell_geom_not_empty",
+                violation_error_message="geom: the geometry is empty.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='populationcell',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.HasLonLatCoordinates('geom')), name='populationcell_geom_lonlat', violation_error_message='geom: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.'),
+            model_name="populationcell",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.HasLonLatCoordinates("geom")),
+                name="populationcell_geom_lonlat",
+                violation_error_message="geom: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='populationcell',
-            constraint=models.CheckConstraint(condition=models.Q(('residents__gte', 0)), name='populationcell_residents_not_negative', violation_error_message='residents must not be negative.'),
+            model_name="populationcell",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("residents__gte", 0)),
+                name="populationcell_residents_not_negative",
+                violation_error_message="residents must not be negative.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='roadsegment',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.IsValidGeometry('geom')), name='roadsegment_geom_valid', violation_error_message='geom: the geometry is not valid (self-intersecting?).'),
+            model_name="roadsegment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.IsValidGeometry("geom")),
+                name="roadsegment_geom_valid",
+                violation_error_message="geom: the geometry is not valid (self-intersecting?).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='roadsegment',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.IsEmptyGeometry('geom'), _negated=True), name='roadsegment_geom_not_empty', violation_error_message='geom: the geometry is empty.'),
+            model_name="roadsegment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.IsEmptyGeometry("geom"), _negated=True),
+                name="roadsegment_geom_not_empty",
+                violation_error_message="geom: the geometry is empty.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='roadsegment',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.HasLonLatCoordinates('geom')), name='roadsegment_geom_lonlat', violation_error_message='geom: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.'),
+            model_name="roadsegment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.HasLonLatCoordinates("geom")),
+                name="roadsegment_geom_lonlat",
+                violation_error_message="geom: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.",
+            ),
         ),
     ]

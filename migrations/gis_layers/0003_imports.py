@@ -7,38 +7,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gis_layers', '0002_initial'),
-        ('registry', '0004_register_guards'),
+        ("gis_layers", "0002_initial"),
+        ("registry", "0004_register_guards"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='populationcell',
-            name='district',
-            field=models.ForeignKey(blank=True, help_text='The district holding it, if any (imported grids may reach beyond).', null=True, on_delete=django.db.models.deletion.PROTECT, to='registry.district'),
+            model_name="populationcell",
+            name="district",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The district holding it, if any (imported grids may reach beyond).",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="registry.district",
+            ),
         ),
         migrations.AlterField(
-            model_name='roadsegment',
-            name='district',
-            field=models.ForeignKey(blank=True, help_text='The district holding it, if any (imported networks may reach beyond).', null=True, on_delete=django.db.models.deletion.PROTECT, to='registry.district'),
+            model_name="roadsegment",
+            name="district",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The district holding it, if any (imported networks may reach beyond).",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="registry.district",
+            ),
         ),
         migrations.CreateModel(
-            name='ImportRun',
+            name="ImportRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=20)),
-                ('file_name', models.CharField(max_length=300)),
-                ('file_sha256', models.CharField(max_length=64)),
-                ('source_crs', models.CharField(max_length=40)),
-                ('finished_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('counts', models.JSONField(default=dict, help_text='read, inserted, updated, unchanged, repaired')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=20)),
+                ("file_name", models.CharField(max_length=300)),
+                ("file_sha256", models.CharField(max_length=64)),
+                ("source_crs", models.CharField(max_length=40)),
+                (
+                    "finished_at",
+                    models.DateTimeField(db_default=django.db.models.functions.datetime.Now()),
+                ),
+                (
+                    "counts",
+                    models.JSONField(
+                        default=dict, help_text="read, inserted, updated, unchanged, repaired"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-finished_at'],
+                "ordering": ["-finished_at"],
             },
         ),
     ]

@@ -6,27 +6,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gis_layers', '0003_imports'),
+        ("gis_layers", "0003_imports"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ZoningArea',
+            name="ZoningArea",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('planned_use', models.CharField(help_text='用地用海分类 code, e.g. 0801 or 070101.', max_length=8)),
-                ('plan_name', models.CharField(blank=True, max_length=200)),
-                ('plan_date', models.DateField(blank=True, null=True)),
-                ('max_far', models.FloatField(blank=True, help_text='Permitted floor-area ratio.', null=True)),
-                ('geom', django.contrib.gis.db.models.fields.MultiPolygonField(srid=4490)),
-                ('area_m2', models.GeneratedField(db_persist=True, expression=registry.models.geometry.GeodesicArea('geom'), output_field=models.FloatField())),
-                ('source', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "planned_use",
+                    models.CharField(
+                        help_text="用地用海分类 code, e.g. 0801 or 070101.", max_length=8
+                    ),
+                ),
+                ("plan_name", models.CharField(blank=True, max_length=200)),
+                ("plan_date", models.DateField(blank=True, null=True)),
+                (
+                    "max_far",
+                    models.FloatField(
+                        blank=True, help_text="Permitted floor-area ratio.", null=True
+                    ),
+                ),
+                ("geom", django.contrib.gis.db.models.fields.MultiPolygonField(srid=4490)),
+                (
+                    "area_m2",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=registry.models.geometry.GeodesicArea("geom"),
+                        output_field=models.FloatField(),
+                    ),
+                ),
+                ("source", models.CharField(blank=True, max_length=200)),
             ],
             options={
-                'ordering': ['id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(registry.models.geometry.IsValidGeometry('geom')), name='zoningarea_geom_valid', violation_error_message='geom: the geometry is not valid (self-intersecting?).'), models.CheckConstraint(condition=models.Q(registry.models.geometry.IsEmptyGeometry('geom'), _negated=True), name='zoningarea_geom_not_empty', violation_error_message='geom: the geometry is empty.'), models.CheckConstraint(condition=models.Q(registry.models.geometry.HasLonLatCoordinates('geom')), name='zoningarea_geom_lonlat', violation_error_message='geom: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.'), models.CheckConstraint(condition=models.Q(('max_far__isnull', True), ('max_far__gt', 0), _connector='OR'), name='zoningarea_max_far_positive', violation_error_message='max_far must be positive.')],
+                "ordering": ["id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(registry.models.geometry.IsValidGeometry("geom")),
+                        name="zoningarea_geom_valid",
+                        violation_error_message="geom: the geometry is not valid (self-intersecting?).",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            registry.models.geometry.IsEmptyGeometry("geom"), _negated=True
+                        ),
+                        name="zoningarea_geom_not_empty",
+                        violation_error_message="geom: the geometry is empty.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(registry.models.geometry.HasLonLatCoordinates("geom")),
+                        name="zoningarea_geom_lonlat",
+                        violation_error_message="geom: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("max_far__isnull", True), ("max_far__gt", 0), _connector="OR"
+                        ),
+                        name="zoningarea_max_far_positive",
+                        violation_error_message="max_far must be positive.",
+                    ),
+                ],
             },
         ),
     ]

@@ -5,32 +5,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gis_layers', '0004_zoning'),
+        ("gis_layers", "0004_zoning"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CachedTile',
+            name="CachedTile",
             fields=[
-                ('key', models.CharField(max_length=200, primary_key=True, serialize=False)),
-                ('layer', models.CharField(max_length=20)),
-                ('tile', models.BinaryField()),
-                ('etag', models.CharField(max_length=64)),
-                ('watermark', models.BigIntegerField(help_text='Oldest transaction still running when rendered.')),
+                ("key", models.CharField(max_length=200, primary_key=True, serialize=False)),
+                ("layer", models.CharField(max_length=20)),
+                ("tile", models.BinaryField()),
+                ("etag", models.CharField(max_length=64)),
+                (
+                    "watermark",
+                    models.BigIntegerField(
+                        help_text="Oldest transaction still running when rendered."
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TileChange',
+            name="TileChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('layer', models.CharField(max_length=20)),
-                ('bbox', django.contrib.gis.db.models.fields.PolygonField(srid=4490)),
-                ('transaction_id', models.BigIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("layer", models.CharField(max_length=20)),
+                ("bbox", django.contrib.gis.db.models.fields.PolygonField(srid=4490)),
+                ("transaction_id", models.BigIntegerField()),
             ],
             options={
-                'indexes': [models.Index(fields=['layer', 'transaction_id'], name='gis_layers__layer_6bd853_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["layer", "transaction_id"], name="gis_layers__layer_6bd853_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -5,30 +5,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gis_layers', '0006_tile_change_triggers'),
-        ('registry', '0004_register_guards'),
+        ("gis_layers", "0006_tile_change_triggers"),
+        ("registry", "0004_register_guards"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PlannedUseClass',
+            name="PlannedUseClass",
             fields=[
-                ('code', models.CharField(max_length=4, primary_key=True, serialize=False)),
-                ('name_zh', models.CharField(max_length=40)),
-                ('name_en', models.CharField(max_length=80)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='gis_layers.planneduseclass')),
+                ("code", models.CharField(max_length=4, primary_key=True, serialize=False)),
+                ("name_zh", models.CharField(max_length=40)),
+                ("name_en", models.CharField(max_length=80)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="gis_layers.planneduseclass",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='LandUseCrosswalk',
+            name="LandUseCrosswalk",
             fields=[
-                ('current', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='crosswalk', serialize=False, to='registry.landuseclass')),
-                ('planned', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='gis_layers.planneduseclass')),
+                (
+                    "current",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="crosswalk",
+                        serialize=False,
+                        to="registry.landuseclass",
+                    ),
+                ),
+                (
+                    "planned",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="gis_layers.planneduseclass",
+                    ),
+                ),
             ],
         ),
     ]

@@ -98,10 +98,13 @@ def load(apps, schema_editor):
         )
     for code, name_zh, name_en in SECOND_LEVEL:
         PlannedUseClass.objects.update_or_create(
-            code=code, defaults={"name_zh": name_zh, "name_en": name_en, "parent": parents[code[:2]]}
+            code=code,
+            defaults={"name_zh": name_zh, "name_en": name_en, "parent": parents[code[:2]]},
         )
     for current, planned in CROSSWALK.items():
-        LandUseCrosswalk.objects.update_or_create(current_id=current, defaults={"planned_id": planned})
+        LandUseCrosswalk.objects.update_or_create(
+            current_id=current, defaults={"planned_id": planned}
+        )
 
 
 def unload(apps, schema_editor):
@@ -112,5 +115,8 @@ def unload(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("gis_layers", "0007_planned_use_classes"), ("registry", "0002_land_use_classes")]
+    dependencies = [
+        ("gis_layers", "0007_planned_use_classes"),
+        ("registry", "0002_land_use_classes"),
+    ]
     operations = [migrations.RunPython(load, unload)]

@@ -13,311 +13,836 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         # No-ops where the set-up script already created them as superuser.
-        django.contrib.postgres.operations.CreateExtension('postgis'),
-        django.contrib.postgres.operations.CreateExtension('pgrouting'),
+        django.contrib.postgres.operations.CreateExtension("postgis"),
+        django.contrib.postgres.operations.CreateExtension("pgrouting"),
         django.contrib.postgres.operations.BtreeGistExtension(),
         migrations.CreateModel(
-            name='Party',
+            name="Party",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(blank=True, help_text="Dataset and feature id, e.g. 'OSM way 123'.", max_length=200)),
-                ('is_synthetic', models.BooleanField(default=False, help_text='Generated for the demo: not observed in any real dataset.')),
-                ('kind', models.CharField(choices=[('agency', 'agency 机关单位'), ('enterprise', 'enterprise 企业'), ('person', 'natural person 自然人'), ('state', 'the State 国家')], max_length=12)),
-                ('name', models.CharField(max_length=200)),
-                ('identifier', models.CharField(blank=True, help_text='Unified social credit code (统一社会信用代码) or identity document number.', max_length=32)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True,
+                        help_text="Dataset and feature id, e.g. 'OSM way 123'.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "is_synthetic",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Generated for the demo: not observed in any real dataset.",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("agency", "agency 机关单位"),
+                            ("enterprise", "enterprise 企业"),
+                            ("person", "natural person 自然人"),
+                            ("state", "the State 国家"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "identifier",
+                    models.CharField(
+                        blank=True,
+                        help_text="Unified social credit code (统一社会信用代码) or identity document number.",
+                        max_length=32,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'parties',
-                'ordering': ['name'],
+                "verbose_name_plural": "parties",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Building',
+            name="Building",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(blank=True, help_text="Dataset and feature id, e.g. 'OSM way 123'.", max_length=200)),
-                ('is_synthetic', models.BooleanField(default=False, help_text='Generated for the demo: not observed in any real dataset.')),
-                ('valid_from', models.DateField(help_text='First day the unit legally exists.')),
-                ('valid_to', models.DateField(blank=True, help_text='First day it no longer exists (retired); empty if current.', null=True)),
-                ('recorded_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('address', models.CharField(blank=True, max_length=300)),
-                ('footprint', django.contrib.gis.db.models.fields.MultiPolygonField(srid=4490)),
-                ('footprint_area_m2', models.GeneratedField(db_persist=True, expression=registry.models.geometry.GeodesicArea('footprint'), output_field=models.FloatField())),
-                ('floors_above', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('floors_below', models.PositiveSmallIntegerField(default=0)),
-                ('floors_estimated', models.BooleanField(default=False, help_text='Floors not in the source; estimated for the demo.')),
-                ('height_m', models.FloatField(blank=True, null=True)),
-                ('gross_floor_area_m2', models.FloatField(blank=True, null=True)),
-                ('use', models.CharField(choices=[('office', 'office 办公'), ('residential', 'residential 住宅'), ('commercial', 'commercial 商业'), ('public', 'public service 公共服务'), ('industrial', 'industrial 工业'), ('other', 'other 其他')], default='other', max_length=20)),
-                ('year_built', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('condition', models.CharField(choices=[('good', 'good 完好'), ('fair', 'fair 基本完好'), ('poor', 'poor 损坏'), ('dangerous', 'dangerous 危险')], default='good', max_length=12)),
-                ('is_underground', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True,
+                        help_text="Dataset and feature id, e.g. 'OSM way 123'.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "is_synthetic",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Generated for the demo: not observed in any real dataset.",
+                    ),
+                ),
+                ("valid_from", models.DateField(help_text="First day the unit legally exists.")),
+                (
+                    "valid_to",
+                    models.DateField(
+                        blank=True,
+                        help_text="First day it no longer exists (retired); empty if current.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "recorded_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("address", models.CharField(blank=True, max_length=300)),
+                ("footprint", django.contrib.gis.db.models.fields.MultiPolygonField(srid=4490)),
+                (
+                    "footprint_area_m2",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=registry.models.geometry.GeodesicArea("footprint"),
+                        output_field=models.FloatField(),
+                    ),
+                ),
+                ("floors_above", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("floors_below", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "floors_estimated",
+                    models.BooleanField(
+                        default=False, help_text="Floors not in the source; estimated for the demo."
+                    ),
+                ),
+                ("height_m", models.FloatField(blank=True, null=True)),
+                ("gross_floor_area_m2", models.FloatField(blank=True, null=True)),
+                (
+                    "use",
+                    models.CharField(
+                        choices=[
+                            ("office", "office 办公"),
+                            ("residential", "residential 住宅"),
+                            ("commercial", "commercial 商业"),
+                            ("public", "public service 公共服务"),
+                            ("industrial", "industrial 工业"),
+                            ("other", "other 其他"),
+                        ],
+                        default="other",
+                        max_length=20,
+                    ),
+                ),
+                ("year_built", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "condition",
+                    models.CharField(
+                        choices=[
+                            ("good", "good 完好"),
+                            ("fair", "fair 基本完好"),
+                            ("poor", "poor 损坏"),
+                            ("dangerous", "dangerous 危险"),
+                        ],
+                        default="good",
+                        max_length=12,
+                    ),
+                ),
+                ("is_underground", models.BooleanField(default=False)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Clearance',
+            name="Clearance",
             fields=[
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, serialize=False, to=settings.AUTH_USER_MODEL)),
-                ('level', models.PositiveSmallIntegerField(choices=[(0, 'public 公开'), (1, 'internal 内部'), (2, 'secret 秘密'), (3, 'confidential 机密')], default=0)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        serialize=False,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "public 公开"),
+                            (1, "internal 内部"),
+                            (2, "secret 秘密"),
+                            (3, "confidential 机密"),
+                        ],
+                        default=0,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='District',
+            name="District",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=6, unique=True, validators=[registry.codes.validate_division_code])),
-                ('name', models.CharField(max_length=100)),
-                ('name_local', models.CharField(blank=True, max_length=100)),
-                ('boundary', django.contrib.gis.db.models.fields.MultiPolygonField(blank=True, null=True, srid=4490)),
-                ('is_synthetic_code', models.BooleanField(default=False, help_text='The division code is made up for a district outside China (demo data).')),
-                ('attribution', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        max_length=6,
+                        unique=True,
+                        validators=[registry.codes.validate_division_code],
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("name_local", models.CharField(blank=True, max_length=100)),
+                (
+                    "boundary",
+                    django.contrib.gis.db.models.fields.MultiPolygonField(
+                        blank=True, null=True, srid=4490
+                    ),
+                ),
+                (
+                    "is_synthetic_code",
+                    models.BooleanField(
+                        default=False,
+                        help_text="The division code is made up for a district outside China (demo data).",
+                    ),
+                ),
+                ("attribution", models.CharField(blank=True, max_length=200)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='LandUseClass',
+            name="LandUseClass",
             fields=[
-                ('code', models.CharField(max_length=4, primary_key=True, serialize=False)),
-                ('name_zh', models.CharField(max_length=40)),
-                ('name_en', models.CharField(max_length=80)),
+                ("code", models.CharField(max_length=4, primary_key=True, serialize=False)),
+                ("name_zh", models.CharField(max_length=40)),
+                ("name_en", models.CharField(max_length=80)),
             ],
             options={
-                'ordering': ['code'],
-                'verbose_name': 'land-use class',
-                'verbose_name_plural': 'land-use classes',
+                "ordering": ["code"],
+                "verbose_name": "land-use class",
+                "verbose_name_plural": "land-use classes",
             },
         ),
         migrations.CreateModel(
-            name='Parcel',
+            name="Parcel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(blank=True, help_text="Dataset and feature id, e.g. 'OSM way 123'.", max_length=200)),
-                ('is_synthetic', models.BooleanField(default=False, help_text='Generated for the demo: not observed in any real dataset.')),
-                ('valid_from', models.DateField(help_text='First day the unit legally exists.')),
-                ('valid_to', models.DateField(blank=True, help_text='First day it no longer exists (retired); empty if current.', null=True)),
-                ('recorded_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('unit_code', models.CharField(help_text='GB/T 37346 unit code, 28 characters.', max_length=28, unique=True, validators=[registry.codes.validate_unit_code])),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('address', models.CharField(blank=True, max_length=300)),
-                ('geom', django.contrib.gis.db.models.fields.MultiPolygonField(srid=4490)),
-                ('area_m2', models.GeneratedField(db_persist=True, expression=registry.models.geometry.GeodesicArea('geom'), output_field=models.FloatField())),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True,
+                        help_text="Dataset and feature id, e.g. 'OSM way 123'.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "is_synthetic",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Generated for the demo: not observed in any real dataset.",
+                    ),
+                ),
+                ("valid_from", models.DateField(help_text="First day the unit legally exists.")),
+                (
+                    "valid_to",
+                    models.DateField(
+                        blank=True,
+                        help_text="First day it no longer exists (retired); empty if current.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "recorded_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                (
+                    "unit_code",
+                    models.CharField(
+                        help_text="GB/T 37346 unit code, 28 characters.",
+                        max_length=28,
+                        unique=True,
+                        validators=[registry.codes.validate_unit_code],
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("address", models.CharField(blank=True, max_length=300)),
+                ("geom", django.contrib.gis.db.models.fields.MultiPolygonField(srid=4490)),
+                (
+                    "area_m2",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=registry.models.geometry.GeodesicArea("geom"),
+                        output_field=models.FloatField(),
+                    ),
+                ),
             ],
             options={
-                'ordering': ['unit_code'],
+                "ordering": ["unit_code"],
             },
         ),
         migrations.CreateModel(
-            name='Shelter',
+            name="Shelter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(blank=True, help_text="Dataset and feature id, e.g. 'OSM way 123'.", max_length=200)),
-                ('is_synthetic', models.BooleanField(default=False, help_text='Generated for the demo: not observed in any real dataset.')),
-                ('valid_from', models.DateField(help_text='First day the unit legally exists.')),
-                ('valid_to', models.DateField(blank=True, help_text='First day it no longer exists (retired); empty if current.', null=True)),
-                ('recorded_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('name', models.CharField(max_length=200)),
-                ('location', django.contrib.gis.db.models.fields.PointField(srid=4490)),
-                ('entrances', django.contrib.gis.db.models.fields.MultiPointField(blank=True, null=True, srid=4490)),
-                ('shelter_type', models.CharField(choices=[('command', 'command post 指挥工程'), ('medical', 'medical aid 医疗救护工程'), ('professional', 'air-defence team 防空专业队工程'), ('personnel', 'personnel shelter 人员掩蔽工程'), ('support', 'support works 配套工程')], max_length=20)),
-                ('protection_class', models.CharField(choices=[('n5', 'nuclear 5 核5级'), ('n6', 'nuclear 6 核6级'), ('n6b', 'nuclear 6B 核6B级'), ('c5', 'conventional 5 常5级'), ('c6', 'conventional 6 常6级')], max_length=4)),
-                ('capacity_persons', models.PositiveIntegerField()),
-                ('usable_area_m2', models.FloatField()),
-                ('condition', models.CharField(choices=[('good', 'good 完好'), ('fair', 'fair 基本完好'), ('poor', 'poor 损坏'), ('dangerous', 'dangerous 危险')], default='good', max_length=12)),
-                ('peacetime_use', models.CharField(blank=True, help_text='e.g. car park', max_length=100)),
-                ('classification', models.PositiveSmallIntegerField(choices=[(0, 'public 公开'), (1, 'internal 内部'), (2, 'secret 秘密'), (3, 'confidential 机密')], default=0)),
-                ('is_underground', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True,
+                        help_text="Dataset and feature id, e.g. 'OSM way 123'.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "is_synthetic",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Generated for the demo: not observed in any real dataset.",
+                    ),
+                ),
+                ("valid_from", models.DateField(help_text="First day the unit legally exists.")),
+                (
+                    "valid_to",
+                    models.DateField(
+                        blank=True,
+                        help_text="First day it no longer exists (retired); empty if current.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "recorded_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("location", django.contrib.gis.db.models.fields.PointField(srid=4490)),
+                (
+                    "entrances",
+                    django.contrib.gis.db.models.fields.MultiPointField(
+                        blank=True, null=True, srid=4490
+                    ),
+                ),
+                (
+                    "shelter_type",
+                    models.CharField(
+                        choices=[
+                            ("command", "command post 指挥工程"),
+                            ("medical", "medical aid 医疗救护工程"),
+                            ("professional", "air-defence team 防空专业队工程"),
+                            ("personnel", "personnel shelter 人员掩蔽工程"),
+                            ("support", "support works 配套工程"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "protection_class",
+                    models.CharField(
+                        choices=[
+                            ("n5", "nuclear 5 核5级"),
+                            ("n6", "nuclear 6 核6级"),
+                            ("n6b", "nuclear 6B 核6B级"),
+                            ("c5", "conventional 5 常5级"),
+                            ("c6", "conventional 6 常6级"),
+                        ],
+                        max_length=4,
+                    ),
+                ),
+                ("capacity_persons", models.PositiveIntegerField()),
+                ("usable_area_m2", models.FloatField()),
+                (
+                    "condition",
+                    models.CharField(
+                        choices=[
+                            ("good", "good 完好"),
+                            ("fair", "fair 基本完好"),
+                            ("poor", "poor 损坏"),
+                            ("dangerous", "dangerous 危险"),
+                        ],
+                        default="good",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "peacetime_use",
+                    models.CharField(blank=True, help_text="e.g. car park", max_length=100),
+                ),
+                (
+                    "classification",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "public 公开"),
+                            (1, "internal 内部"),
+                            (2, "secret 秘密"),
+                            (3, "confidential 机密"),
+                        ],
+                        default=0,
+                    ),
+                ),
+                ("is_underground", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['id'],
-                'permissions': [('view_classified_shelter', "Can see shelters above 'public'")],
+                "ordering": ["id"],
+                "permissions": [("view_classified_shelter", "Can see shelters above 'public'")],
             },
         ),
         migrations.CreateModel(
-            name='StaffEstablishment',
+            name="StaffEstablishment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(blank=True, help_text="Dataset and feature id, e.g. 'OSM way 123'.", max_length=200)),
-                ('is_synthetic', models.BooleanField(default=False, help_text='Generated for the demo: not observed in any real dataset.')),
-                ('rank', models.CharField(choices=[('minister', 'minister 正部级'), ('vice_minister', 'vice-minister 副部级'), ('director_general', 'director-general 正司局级'), ('deputy_director_general', 'deputy director-general 副司局级'), ('division', 'division 处级'), ('below_division', 'below division 处级以下')], max_length=32)),
-                ('headcount', models.PositiveIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True,
+                        help_text="Dataset and feature id, e.g. 'OSM way 123'.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "is_synthetic",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Generated for the demo: not observed in any real dataset.",
+                    ),
+                ),
+                (
+                    "rank",
+                    models.CharField(
+                        choices=[
+                            ("minister", "minister 正部级"),
+                            ("vice_minister", "vice-minister 副部级"),
+                            ("director_general", "director-general 正司局级"),
+                            ("deputy_director_general", "deputy director-general 副司局级"),
+                            ("division", "division 处级"),
+                            ("below_division", "below division 处级以下"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("headcount", models.PositiveIntegerField()),
             ],
             options={
-                'ordering': ['agency', 'rank'],
+                "ordering": ["agency", "rank"],
             },
         ),
         migrations.CreateModel(
-            name='Agency',
+            name="Agency",
             fields=[
-                ('party', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, serialize=False, to='registry.party')),
-                ('level', models.CharField(choices=[('central', 'central 中央'), ('provincial', 'provincial 省级'), ('municipal', 'municipal 市级'), ('county', 'county/district 县区级')], max_length=12)),
-                ('clearance', models.PositiveSmallIntegerField(choices=[(0, 'public 公开'), (1, 'internal 内部'), (2, 'secret 秘密'), (3, 'confidential 机密')], default=0, help_text='Highest classification of premises the agency may occupy.')),
+                (
+                    "party",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        serialize=False,
+                        to="registry.party",
+                    ),
+                ),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("central", "central 中央"),
+                            ("provincial", "provincial 省级"),
+                            ("municipal", "municipal 市级"),
+                            ("county", "county/district 县区级"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "clearance",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "public 公开"),
+                            (1, "internal 内部"),
+                            (2, "secret 秘密"),
+                            (3, "confidential 机密"),
+                        ],
+                        default=0,
+                        help_text="Highest classification of premises the agency may occupy.",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'agencies',
-                'ordering': ['party__name'],
+                "verbose_name_plural": "agencies",
+                "ordering": ["party__name"],
             },
         ),
         migrations.AddConstraint(
-            model_name='party',
-            constraint=models.UniqueConstraint(condition=models.Q(('identifier', ''), _negated=True), fields=('kind', 'identifier'), name='party_identifier_unique_per_kind'),
+            model_name="party",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("identifier", ""), _negated=True),
+                fields=("kind", "identifier"),
+                name="party_identifier_unique_per_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='district',
-            constraint=models.CheckConstraint(condition=models.Q(('code__regex', '^[0-9]{6}$')), name='district_code_six_digits'),
+            model_name="district",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("code__regex", "^[0-9]{6}$")), name="district_code_six_digits"
+            ),
         ),
         migrations.AddField(
-            model_name='landuseclass',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='registry.landuseclass'),
+            model_name="landuseclass",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="children",
+                to="registry.landuseclass",
+            ),
         ),
         migrations.AddField(
-            model_name='parcel',
-            name='district',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='registry.district'),
+            model_name="parcel",
+            name="district",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="registry.district"
+            ),
         ),
         migrations.AddField(
-            model_name='parcel',
-            name='land_use',
-            field=models.ForeignKey(help_text='Current use, GB/T 21010-2017 second-level class.', on_delete=django.db.models.deletion.PROTECT, to='registry.landuseclass', validators=[registry.codes.validate_land_use_code_format]),
+            model_name="parcel",
+            name="land_use",
+            field=models.ForeignKey(
+                help_text="Current use, GB/T 21010-2017 second-level class.",
+                on_delete=django.db.models.deletion.PROTECT,
+                to="registry.landuseclass",
+                validators=[registry.codes.validate_land_use_code_format],
+            ),
         ),
         migrations.AddField(
-            model_name='building',
-            name='parcel',
-            field=models.ForeignKey(blank=True, help_text='The parcel holding most of the footprint.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='buildings', to='registry.parcel'),
+            model_name="building",
+            name="parcel",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The parcel holding most of the footprint.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="buildings",
+                to="registry.parcel",
+            ),
         ),
         migrations.AddField(
-            model_name='shelter',
-            name='building',
-            field=models.ForeignKey(blank=True, help_text='The building whose basement holds the shelter, if any.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='shelters', to='registry.building'),
+            model_name="shelter",
+            name="building",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The building whose basement holds the shelter, if any.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="shelters",
+                to="registry.building",
+            ),
         ),
         migrations.AddField(
-            model_name='staffestablishment',
-            name='agency',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='establishment', to='registry.agency'),
+            model_name="staffestablishment",
+            name="agency",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="establishment",
+                to="registry.agency",
+            ),
         ),
         migrations.AddField(
-            model_name='agency',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='registry.agency'),
+            model_name="agency",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="children",
+                to="registry.agency",
+            ),
         ),
         migrations.AddField(
-            model_name='agency',
-            name='seat_building',
-            field=models.ForeignKey(blank=True, help_text="The building the agency's head office sits in.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='seated_agencies', to='registry.building'),
+            model_name="agency",
+            name="seat_building",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The building the agency's head office sits in.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="seated_agencies",
+                to="registry.building",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='landuseclass',
-            constraint=models.CheckConstraint(condition=models.Q(('code__regex', '^([0-9]{2}|[0-9]{4})$')), name='landuseclass_code_two_or_four_digits'),
+            model_name="landuseclass",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("code__regex", "^([0-9]{2}|[0-9]{4})$")),
+                name="landuseclass_code_two_or_four_digits",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='parcel',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.IsValidGeometry('geom')), name='parcel_geom_valid', violation_error_message='geom: the geometry is not valid (self-intersecting?).'),
+            model_name="parcel",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.IsValidGeometry("geom")),
+                name="parcel_geom_valid",
+                violation_error_message="geom: the geometry is not valid (self-intersecting?).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='parcel',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.IsEmptyGeometry('geom'), _negated=True), name='parcel_geom_not_empty', violation_error_message='geom: the geometry is empty.'),
+            model_name="parcel",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.IsEmptyGeometry("geom"), _negated=True),
+                name="parcel_geom_not_empty",
+                violation_error_message="geom: the geometry is empty.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='parcel',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.HasLonLatCoordinates('geom')), name='parcel_geom_lonlat', violation_error_message='geom: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.'),
+            model_name="parcel",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.HasLonLatCoordinates("geom")),
+                name="parcel_geom_lonlat",
+                violation_error_message="geom: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='parcel',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gt', models.F('valid_from')), _connector='OR'), name='parcel_interval_ordered', violation_error_message='valid_to must be after valid_from.'),
+            model_name="parcel",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("valid_to__isnull", True),
+                    ("valid_to__gt", models.F("valid_from")),
+                    _connector="OR",
+                ),
+                name="parcel_interval_ordered",
+                violation_error_message="valid_to must be after valid_from.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='parcel',
-            constraint=models.CheckConstraint(condition=models.Q(('unit_code__regex', '^[0-9]{12}[A-Z]{2}[0-9]{5}[A-Z][0-9]{8}$')), name='parcel_unit_code_layout', violation_error_message='unit_code is not in the 28-character GB/T 37346 layout.'),
+            model_name="parcel",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("unit_code__regex", "^[0-9]{12}[A-Z]{2}[0-9]{5}[A-Z][0-9]{8}$")
+                ),
+                name="parcel_unit_code_layout",
+                violation_error_message="unit_code is not in the 28-character GB/T 37346 layout.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='parcel',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.Exact(django.db.models.functions.text.Length('land_use'), 4), name='parcel_land_use_second_level', violation_error_message='land_use must be a four-digit (second-level) class.'),
+            model_name="parcel",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.Exact(
+                    django.db.models.functions.text.Length("land_use"), 4
+                ),
+                name="parcel_land_use_second_level",
+                violation_error_message="land_use must be a four-digit (second-level) class.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='building',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.IsValidGeometry('footprint')), name='building_footprint_valid', violation_error_message='footprint: the geometry is not valid (self-intersecting?).'),
+            model_name="building",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.IsValidGeometry("footprint")),
+                name="building_footprint_valid",
+                violation_error_message="footprint: the geometry is not valid (self-intersecting?).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='building',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.IsEmptyGeometry('footprint'), _negated=True), name='building_footprint_not_empty', violation_error_message='footprint: the geometry is empty.'),
+            model_name="building",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    registry.models.geometry.IsEmptyGeometry("footprint"), _negated=True
+                ),
+                name="building_footprint_not_empty",
+                violation_error_message="footprint: the geometry is empty.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='building',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.HasLonLatCoordinates('footprint')), name='building_footprint_lonlat', violation_error_message='footprint: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.'),
+            model_name="building",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.HasLonLatCoordinates("footprint")),
+                name="building_footprint_lonlat",
+                violation_error_message="footprint: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='building',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gt', models.F('valid_from')), _connector='OR'), name='building_interval_ordered', violation_error_message='valid_to must be after valid_from.'),
+            model_name="building",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("valid_to__isnull", True),
+                    ("valid_to__gt", models.F("valid_from")),
+                    _connector="OR",
+                ),
+                name="building_interval_ordered",
+                violation_error_message="valid_to must be after valid_from.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='building',
-            constraint=models.CheckConstraint(condition=models.Q(('gross_floor_area_m2__isnull', True), ('gross_floor_area_m2__gt', 0), _connector='OR'), name='building_gfa_positive', violation_error_message='gross_floor_area_m2 must be positive.'),
+            model_name="building",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("gross_floor_area_m2__isnull", True),
+                    ("gross_floor_area_m2__gt", 0),
+                    _connector="OR",
+                ),
+                name="building_gfa_positive",
+                violation_error_message="gross_floor_area_m2 must be positive.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='building',
-            constraint=models.CheckConstraint(condition=models.Q(('height_m__isnull', True), ('height_m__gt', 0), _connector='OR'), name='building_height_positive', violation_error_message='height_m must be positive.'),
+            model_name="building",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("height_m__isnull", True), ("height_m__gt", 0), _connector="OR"
+                ),
+                name="building_height_positive",
+                violation_error_message="height_m must be positive.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='building',
-            constraint=models.CheckConstraint(condition=models.Q(('year_built__isnull', True), ('year_built__range', (1000, 2100)), _connector='OR'), name='building_year_plausible', violation_error_message='year_built must be between 1000 and 2100.'),
+            model_name="building",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("year_built__isnull", True),
+                    ("year_built__range", (1000, 2100)),
+                    _connector="OR",
+                ),
+                name="building_year_plausible",
+                violation_error_message="year_built must be between 1000 and 2100.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='shelter',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.IsValidGeometry('location')), name='shelter_location_valid', violation_error_message='location: the geometry is not valid (self-intersecting?).'),
+            model_name="shelter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.IsValidGeometry("location")),
+                name="shelter_location_valid",
+                violation_error_message="location: the geometry is not valid (self-intersecting?).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='shelter',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.IsEmptyGeometry('location'), _negated=True), name='shelter_location_not_empty', violation_error_message='location: the geometry is empty.'),
+            model_name="shelter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    registry.models.geometry.IsEmptyGeometry("location"), _negated=True
+                ),
+                name="shelter_location_not_empty",
+                violation_error_message="location: the geometry is empty.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='shelter',
-            constraint=models.CheckConstraint(condition=models.Q(registry.models.geometry.HasLonLatCoordinates('location')), name='shelter_location_lonlat', violation_error_message='location: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.'),
+            model_name="shelter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(registry.models.geometry.HasLonLatCoordinates("location")),
+                name="shelter_location_lonlat",
+                violation_error_message="location: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='shelter',
-            constraint=models.CheckConstraint(condition=models.Q(('entrances__isnull', True), registry.models.geometry.IsValidGeometry('entrances'), _connector='OR'), name='shelter_entrances_valid', violation_error_message='entrances: the geometry is not valid (self-intersecting?).'),
+            model_name="shelter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("entrances__isnull", True),
+                    registry.models.geometry.IsValidGeometry("entrances"),
+                    _connector="OR",
+                ),
+                name="shelter_entrances_valid",
+                violation_error_message="entrances: the geometry is not valid (self-intersecting?).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='shelter',
-            constraint=models.CheckConstraint(condition=models.Q(('entrances__isnull', True), models.Q(registry.models.geometry.IsEmptyGeometry('entrances'), _negated=True), _connector='OR'), name='shelter_entrances_not_empty', violation_error_message='entrances: the geometry is empty.'),
+            model_name="shelter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("entrances__isnull", True),
+                    models.Q(registry.models.geometry.IsEmptyGeometry("entrances"), _negated=True),
+                    _connector="OR",
+                ),
+                name="shelter_entrances_not_empty",
+                violation_error_message="entrances: the geometry is empty.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='shelter',
-            constraint=models.CheckConstraint(condition=models.Q(('entrances__isnull', True), registry.models.geometry.HasLonLatCoordinates('entrances'), _connector='OR'), name='shelter_entrances_lonlat', violation_error_message='entrances: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.'),
+            model_name="shelter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("entrances__isnull", True),
+                    registry.models.geometry.HasLonLatCoordinates("entrances"),
+                    _connector="OR",
+                ),
+                name="shelter_entrances_lonlat",
+                violation_error_message="entrances: coordinates are outside longitude/latitude range; the geometry is probably in a projected CRS labelled as geographic.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='shelter',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gt', models.F('valid_from')), _connector='OR'), name='shelter_interval_ordered', violation_error_message='valid_to must be after valid_from.'),
+            model_name="shelter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("valid_to__isnull", True),
+                    ("valid_to__gt", models.F("valid_from")),
+                    _connector="OR",
+                ),
+                name="shelter_interval_ordered",
+                violation_error_message="valid_to must be after valid_from.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='shelter',
-            constraint=models.CheckConstraint(condition=models.Q(('usable_area_m2__gt', 0)), name='shelter_usable_area_positive', violation_error_message='usable_area_m2 must be positive.'),
+            model_name="shelter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("usable_area_m2__gt", 0)),
+                name="shelter_usable_area_positive",
+                violation_error_message="usable_area_m2 must be positive.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='shelter',
-            constraint=models.CheckConstraint(condition=models.Q(('classification__lte', 3)), name='shelter_classification_known', violation_error_message='classification is not a known security level.'),
+            model_name="shelter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("classification__lte", 3)),
+                name="shelter_classification_known",
+                violation_error_message="classification is not a known security level.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='staffestablishment',
-            constraint=models.UniqueConstraint(fields=('agency', 'rank'), name='establishment_one_per_rank'),
+            model_name="staffestablishment",
+            constraint=models.UniqueConstraint(
+                fields=("agency", "rank"), name="establishment_one_per_rank"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agency',
-            constraint=models.CheckConstraint(condition=models.Q(('parent', models.F('party')), _negated=True), name='agency_not_own_parent'),
+            model_name="agency",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("parent", models.F("party")), _negated=True),
+                name="agency_not_own_parent",
+            ),
         ),
     ]

@@ -7,417 +7,851 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0002_land_use_classes'),
+        ("registry", "0002_land_use_classes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ActTitle',
+            name="ActTitle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('based_on_version', models.PositiveIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("based_on_version", models.PositiveIntegerField()),
             ],
             options={
-                'ordering': ['act', 'title'],
+                "ordering": ["act", "title"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=40)),
-                ('object_type', models.CharField(max_length=40)),
-                ('object_id', models.CharField(max_length=64)),
-                ('detail', models.JSONField(default=dict)),
-                ('at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.CharField(max_length=40)),
+                ("object_type", models.CharField(max_length=40)),
+                ("object_id", models.CharField(max_length=64)),
+                ("detail", models.JSONField(default=dict)),
+                ("at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Certificate',
+            name="Certificate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=64, unique=True)),
-                ('kind', models.CharField(choices=[('title', 'title certificate 不动产权证书'), ('proof', 'proof of registration 不动产登记证明')], max_length=8)),
-                ('year', models.PositiveSmallIntegerField()),
-                ('serial', models.PositiveIntegerField()),
-                ('journal_position', models.BigIntegerField()),
-                ('journal_hash', models.CharField(max_length=64)),
-                ('issued_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=64, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("title", "title certificate 不动产权证书"),
+                            ("proof", "proof of registration 不动产登记证明"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("year", models.PositiveSmallIntegerField()),
+                ("serial", models.PositiveIntegerField()),
+                ("journal_position", models.BigIntegerField()),
+                ("journal_hash", models.CharField(max_length=64)),
+                ("issued_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['-issued_at'],
+                "ordering": ["-issued_at"],
             },
         ),
         migrations.CreateModel(
-            name='CertificateSequence',
+            name="CertificateSequence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveSmallIntegerField()),
-                ('kind', models.CharField(choices=[('title', 'title certificate 不动产权证书'), ('proof', 'proof of registration 不动产登记证明')], max_length=8)),
-                ('last_serial', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("year", models.PositiveSmallIntegerField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("title", "title certificate 不动产权证书"),
+                            ("proof", "proof of registration 不动产登记证明"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("last_serial", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='HistoryEvent',
+            name="HistoryEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('table_name', models.CharField(max_length=63)),
-                ('row_pk', models.CharField(max_length=64)),
-                ('operation', models.CharField(help_text='I insert, U update, D delete', max_length=1)),
-                ('changed_at', models.DateTimeField()),
-                ('transaction_id', models.BigIntegerField()),
-                ('db_user', models.CharField(max_length=63)),
-                ('app_user', models.CharField(blank=True, max_length=150)),
-                ('old', models.JSONField(null=True)),
-                ('new', models.JSONField(null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("table_name", models.CharField(max_length=63)),
+                ("row_pk", models.CharField(max_length=64)),
+                (
+                    "operation",
+                    models.CharField(help_text="I insert, U update, D delete", max_length=1),
+                ),
+                ("changed_at", models.DateTimeField()),
+                ("transaction_id", models.BigIntegerField()),
+                ("db_user", models.CharField(max_length=63)),
+                ("app_user", models.CharField(blank=True, max_length=150)),
+                ("old", models.JSONField(null=True)),
+                ("new", models.JSONField(null=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='JournalEntry',
+            name="JournalEntry",
             fields=[
-                ('position', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('recorded_at', models.DateTimeField()),
-                ('payload', models.TextField(help_text='Canonical JSON of the act as registered.')),
-                ('previous_hash', models.CharField(max_length=64)),
-                ('entry_hash', models.CharField(max_length=64, unique=True)),
+                ("position", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("recorded_at", models.DateTimeField()),
+                ("payload", models.TextField(help_text="Canonical JSON of the act as registered.")),
+                ("previous_hash", models.CharField(max_length=64)),
+                ("entry_hash", models.CharField(max_length=64, unique=True)),
             ],
             options={
-                'verbose_name_plural': 'journal entries',
-                'ordering': ['position'],
+                "verbose_name_plural": "journal entries",
+                "ordering": ["position"],
             },
         ),
         migrations.CreateModel(
-            name='ParcelLineage',
+            name="ParcelLineage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['act', 'parent', 'child'],
+                "ordering": ["act", "parent", "child"],
             },
         ),
         migrations.CreateModel(
-            name='RegistrationAct',
+            name="RegistrationAct",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(help_text='Application number 受理编号.', max_length=32, unique=True)),
-                ('act_type', models.CharField(choices=[('first', 'first registration 首次登记'), ('change', 'change 变更登记'), ('transfer', 'transfer 转移登记'), ('cancellation', 'cancellation 注销登记'), ('correction', 'correction 更正登记'), ('objection', 'objection 异议登记'), ('advance_notice', 'advance notice 预告登记'), ('seizure', 'seizure 查封登记'), ('split', 'parcel split 分宗'), ('merge', 'parcel merge 合宗')], max_length=20)),
-                ('status', models.CharField(choices=[('lodged', 'lodged 受理'), ('examined', 'examined 审核'), ('registered', 'approved and registered 登簿'), ('rejected', 'rejected 不予登记')], default='lodged', max_length=12)),
-                ('payload', models.JSONField(default=dict)),
-                ('effective_date', models.DateField(help_text='Legal date the act takes effect.')),
-                ('lodged_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('examined_at', models.DateTimeField(blank=True, null=True)),
-                ('examination_note', models.TextField(blank=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('rejection_reason', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        help_text="Application number 受理编号.", max_length=32, unique=True
+                    ),
+                ),
+                (
+                    "act_type",
+                    models.CharField(
+                        choices=[
+                            ("first", "first registration 首次登记"),
+                            ("change", "change 变更登记"),
+                            ("transfer", "transfer 转移登记"),
+                            ("cancellation", "cancellation 注销登记"),
+                            ("correction", "correction 更正登记"),
+                            ("objection", "objection 异议登记"),
+                            ("advance_notice", "advance notice 预告登记"),
+                            ("seizure", "seizure 查封登记"),
+                            ("split", "parcel split 分宗"),
+                            ("merge", "parcel merge 合宗"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("lodged", "lodged 受理"),
+                            ("examined", "examined 审核"),
+                            ("registered", "approved and registered 登簿"),
+                            ("rejected", "rejected 不予登记"),
+                        ],
+                        default="lodged",
+                        max_length=12,
+                    ),
+                ),
+                ("payload", models.JSONField(default=dict)),
+                ("effective_date", models.DateField(help_text="Legal date the act takes effect.")),
+                (
+                    "lodged_at",
+                    models.DateTimeField(db_default=django.db.models.functions.datetime.Now()),
+                ),
+                ("examined_at", models.DateTimeField(blank=True, null=True)),
+                ("examination_note", models.TextField(blank=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("rejection_reason", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-id'],
-                'permissions': [('lodge_act', 'Can lodge and examine registration acts'), ('decide_act', 'Can approve or reject registration acts')],
+                "ordering": ["-id"],
+                "permissions": [
+                    ("lodge_act", "Can lodge and examine registration acts"),
+                    ("decide_act", "Can approve or reject registration acts"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Right',
+            name="Right",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('state_ownership', 'state ownership 国家所有权'), ('land_use_right', 'land-use right 建设用地使用权'), ('building_ownership', 'building ownership 房屋所有权'), ('use_allocation', 'use allocation 使用调配'), ('lease', 'lease 租赁'), ('easement', 'easement 地役权'), ('mortgage', 'mortgage 抵押权'), ('seizure', 'seizure 查封'), ('objection', 'objection 异议'), ('advance_notice', 'advance notice 预告登记')], max_length=20)),
-                ('land_use_right_type', models.CharField(blank=True, choices=[('allocated', 'allocated 划拨'), ('granted', 'granted 出让')], default='', max_length=10)),
-                ('term_end', models.DateField(blank=True, help_text='End of a granted or leased term.', null=True)),
-                ('amount', models.DecimalField(blank=True, decimal_places=2, help_text='Secured amount, CNY.', max_digits=16, null=True)),
-                ('rank', models.PositiveSmallIntegerField(blank=True, help_text='Mortgage rank.', null=True)),
-                ('description', models.TextField(blank=True, help_text='Terms, court and case number, grounds.')),
-                ('share_denominator', models.PositiveIntegerField(default=1, help_text="Holders' shares are parts of this; they must add up to it.")),
-                ('valid_from', models.DateField()),
-                ('valid_to', models.DateField(blank=True, null=True)),
-                ('recorded_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("state_ownership", "state ownership 国家所有权"),
+                            ("land_use_right", "land-use right 建设用地使用权"),
+                            ("building_ownership", "building ownership 房屋所有权"),
+                            ("use_allocation", "use allocation 使用调配"),
+                            ("lease", "lease 租赁"),
+                            ("easement", "easement 地役权"),
+                            ("mortgage", "mortgage 抵押权"),
+                            ("seizure", "seizure 查封"),
+                            ("objection", "objection 异议"),
+                            ("advance_notice", "advance notice 预告登记"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "land_use_right_type",
+                    models.CharField(
+                        blank=True,
+                        choices=[("allocated", "allocated 划拨"), ("granted", "granted 出让")],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "term_end",
+                    models.DateField(
+                        blank=True, help_text="End of a granted or leased term.", null=True
+                    ),
+                ),
+                (
+                    "amount",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Secured amount, CNY.",
+                        max_digits=16,
+                        null=True,
+                    ),
+                ),
+                (
+                    "rank",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Mortgage rank.", null=True
+                    ),
+                ),
+                (
+                    "description",
+                    models.TextField(
+                        blank=True, help_text="Terms, court and case number, grounds."
+                    ),
+                ),
+                (
+                    "share_denominator",
+                    models.PositiveIntegerField(
+                        default=1,
+                        help_text="Holders' shares are parts of this; they must add up to it.",
+                    ),
+                ),
+                ("valid_from", models.DateField()),
+                ("valid_to", models.DateField(blank=True, null=True)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='RightHolder',
+            name="RightHolder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('share_parts', models.PositiveIntegerField(default=1)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("share_parts", models.PositiveIntegerField(default=1)),
             ],
             options={
-                'ordering': ['right', 'party'],
+                "ordering": ["right", "party"],
             },
         ),
         migrations.CreateModel(
-            name='SourceDocument',
+            name="SourceDocument",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(help_text='deed, survey plan, court order, ...', max_length=40)),
-                ('file_name', models.CharField(max_length=200)),
-                ('content_type', models.CharField(blank=True, max_length=100)),
-                ('content', models.BinaryField()),
-                ('size_bytes', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('uploaded_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        help_text="deed, survey plan, court order, ...", max_length=40
+                    ),
+                ),
+                ("file_name", models.CharField(max_length=200)),
+                ("content_type", models.CharField(blank=True, max_length=100)),
+                ("content", models.BinaryField()),
+                ("size_bytes", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                (
+                    "uploaded_at",
+                    models.DateTimeField(db_default=django.db.models.functions.datetime.Now()),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Title',
+            name="Title",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, help_text='Raised by every registered act; acts lodged on an older one conflict.')),
-                ('is_open', models.BooleanField(default=True, help_text='False once split, merged or closed.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "version",
+                    models.PositiveIntegerField(
+                        default=1,
+                        help_text="Raised by every registered act; acts lodged on an older one conflict.",
+                    ),
+                ),
+                (
+                    "is_open",
+                    models.BooleanField(
+                        default=True, help_text="False once split, merged or closed."
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddField(
-            model_name='district',
-            name='certificate_office',
-            field=models.CharField(blank=True, default='', help_text='Office name in certificate numbers, e.g. 西城区.', max_length=40),
+            model_name="district",
+            name="certificate_office",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="Office name in certificate numbers, e.g. 西城区.",
+                max_length=40,
+            ),
         ),
         migrations.AddField(
-            model_name='district',
-            name='certificate_province',
-            field=models.CharField(blank=True, default='', help_text='Province abbreviation opening certificate numbers, e.g. 京.', max_length=2),
+            model_name="district",
+            name="certificate_province",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="Province abbreviation opening certificate numbers, e.g. 京.",
+                max_length=2,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='district',
-            constraint=models.UniqueConstraint(condition=models.Q(('certificate_office', ''), _negated=True), fields=('certificate_province', 'certificate_office'), name='district_certificate_office_unique'),
+            model_name="district",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("certificate_office", ""), _negated=True),
+                fields=("certificate_province", "certificate_office"),
+                name="district_certificate_office_unique",
+            ),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='user',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="auditevent",
+            name="user",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='certificate',
-            name='office',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='registry.district'),
+            model_name="certificate",
+            name="office",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="registry.district"
+            ),
         ),
         migrations.AddField(
-            model_name='certificatesequence',
-            name='office',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='registry.district'),
+            model_name="certificatesequence",
+            name="office",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="registry.district"
+            ),
         ),
         migrations.AddIndex(
-            model_name='historyevent',
-            index=models.Index(fields=['table_name', 'row_pk', 'changed_at'], name='registry_hi_table_n_172c32_idx'),
+            model_name="historyevent",
+            index=models.Index(
+                fields=["table_name", "row_pk", "changed_at"], name="registry_hi_table_n_172c32_idx"
+            ),
         ),
         migrations.AddField(
-            model_name='parcellineage',
-            name='child',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.parcel'),
+            model_name="parcellineage",
+            name="child",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.parcel"
+            ),
         ),
         migrations.AddField(
-            model_name='parcellineage',
-            name='parent',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.parcel'),
+            model_name="parcellineage",
+            name="parent",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.parcel"
+            ),
         ),
         migrations.AddField(
-            model_name='registrationact',
-            name='decided_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='acts_decided', to=settings.AUTH_USER_MODEL),
+            model_name="registrationact",
+            name="decided_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="acts_decided",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='registrationact',
-            name='examined_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='acts_examined', to=settings.AUTH_USER_MODEL),
+            model_name="registrationact",
+            name="examined_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="acts_examined",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='registrationact',
-            name='lodged_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='acts_lodged', to=settings.AUTH_USER_MODEL),
+            model_name="registrationact",
+            name="lodged_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="acts_lodged",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='registrationact',
-            name='office',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='registry.district'),
+            model_name="registrationact",
+            name="office",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="registry.district"
+            ),
         ),
         migrations.AddField(
-            model_name='parcellineage',
-            name='act',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lineage', to='registry.registrationact'),
+            model_name="parcellineage",
+            name="act",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="lineage",
+                to="registry.registrationact",
+            ),
         ),
         migrations.AddField(
-            model_name='journalentry',
-            name='act',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='journal', to='registry.registrationact'),
+            model_name="journalentry",
+            name="act",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="journal",
+                to="registry.registrationact",
+            ),
         ),
         migrations.AddField(
-            model_name='certificate',
-            name='act',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='certificates', to='registry.registrationact'),
+            model_name="certificate",
+            name="act",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="certificates",
+                to="registry.registrationact",
+            ),
         ),
         migrations.AddField(
-            model_name='acttitle',
-            name='act',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='act_titles', to='registry.registrationact'),
+            model_name="acttitle",
+            name="act",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="act_titles",
+                to="registry.registrationact",
+            ),
         ),
         migrations.AddField(
-            model_name='right',
-            name='cancelled_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='rights_cancelled', to='registry.registrationact'),
+            model_name="right",
+            name="cancelled_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="rights_cancelled",
+                to="registry.registrationact",
+            ),
         ),
         migrations.AddField(
-            model_name='right',
-            name='registered_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rights_registered', to='registry.registrationact'),
+            model_name="right",
+            name="registered_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="rights_registered",
+                to="registry.registrationact",
+            ),
         ),
         migrations.AddField(
-            model_name='certificate',
-            name='right',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='certificates', to='registry.right'),
+            model_name="certificate",
+            name="right",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="certificates",
+                to="registry.right",
+            ),
         ),
         migrations.AddField(
-            model_name='rightholder',
-            name='party',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='shares', to='registry.party'),
+            model_name="rightholder",
+            name="party",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="shares",
+                to="registry.party",
+            ),
         ),
         migrations.AddField(
-            model_name='rightholder',
-            name='right',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='shares', to='registry.right'),
+            model_name="rightholder",
+            name="right",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="shares",
+                to="registry.right",
+            ),
         ),
         migrations.AddField(
-            model_name='right',
-            name='holders',
-            field=models.ManyToManyField(related_name='rights', through='registry.RightHolder', to='registry.party'),
+            model_name="right",
+            name="holders",
+            field=models.ManyToManyField(
+                related_name="rights", through="registry.RightHolder", to="registry.party"
+            ),
         ),
         migrations.AddField(
-            model_name='sourcedocument',
-            name='act',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sources', to='registry.registrationact'),
+            model_name="sourcedocument",
+            name="act",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="sources",
+                to="registry.registrationact",
+            ),
         ),
         migrations.AddField(
-            model_name='title',
-            name='building',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='title', to='registry.building'),
+            model_name="title",
+            name="building",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="title",
+                to="registry.building",
+            ),
         ),
         migrations.AddField(
-            model_name='title',
-            name='parcel',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='title', to='registry.parcel'),
+            model_name="title",
+            name="parcel",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="title",
+                to="registry.parcel",
+            ),
         ),
         migrations.AddField(
-            model_name='title',
-            name='shelter',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='title', to='registry.shelter'),
+            model_name="title",
+            name="shelter",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="title",
+                to="registry.shelter",
+            ),
         ),
         migrations.AddField(
-            model_name='right',
-            name='title',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rights', to='registry.title'),
+            model_name="right",
+            name="title",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="rights",
+                to="registry.title",
+            ),
         ),
         migrations.AddField(
-            model_name='registrationact',
-            name='titles',
-            field=models.ManyToManyField(related_name='acts', through='registry.ActTitle', to='registry.title'),
+            model_name="registrationact",
+            name="titles",
+            field=models.ManyToManyField(
+                related_name="acts", through="registry.ActTitle", to="registry.title"
+            ),
         ),
         migrations.AddField(
-            model_name='acttitle',
-            name='title',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='act_titles', to='registry.title'),
+            model_name="acttitle",
+            name="title",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="act_titles",
+                to="registry.title",
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['object_type', 'object_id'], name='registry_au_object__49c75b_idx'),
+            model_name="auditevent",
+            index=models.Index(
+                fields=["object_type", "object_id"], name="registry_au_object__49c75b_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificatesequence',
-            constraint=models.UniqueConstraint(fields=('office', 'year', 'kind'), name='certseq_unique'),
+            model_name="certificatesequence",
+            constraint=models.UniqueConstraint(
+                fields=("office", "year", "kind"), name="certseq_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='parcellineage',
-            constraint=models.UniqueConstraint(fields=('parent', 'child'), name='lineage_once'),
+            model_name="parcellineage",
+            constraint=models.UniqueConstraint(fields=("parent", "child"), name="lineage_once"),
         ),
         migrations.AddConstraint(
-            model_name='parcellineage',
-            constraint=models.CheckConstraint(condition=models.Q(('parent', models.F('child')), _negated=True), name='lineage_not_self'),
+            model_name="parcellineage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("parent", models.F("child")), _negated=True),
+                name="lineage_not_self",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='journalentry',
-            constraint=models.CheckConstraint(condition=models.Q(('position__gte', 1)), name='journal_position_positive'),
+            model_name="journalentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("position__gte", 1)), name="journal_position_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificate',
-            constraint=models.UniqueConstraint(fields=('office', 'year', 'kind', 'serial'), name='certificate_serial_unique'),
+            model_name="certificate",
+            constraint=models.UniqueConstraint(
+                fields=("office", "year", "kind", "serial"), name="certificate_serial_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rightholder',
-            constraint=models.UniqueConstraint(fields=('right', 'party'), name='rightholder_once_per_right'),
+            model_name="rightholder",
+            constraint=models.UniqueConstraint(
+                fields=("right", "party"), name="rightholder_once_per_right"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rightholder',
-            constraint=models.CheckConstraint(condition=models.Q(('share_parts__gte', 1)), name='rightholder_share_positive'),
+            model_name="rightholder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("share_parts__gte", 1)), name="rightholder_share_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sourcedocument',
-            constraint=models.CheckConstraint(condition=models.Q(('sha256__regex', '^[0-9a-f]{64}$')), name='source_sha256_hex'),
+            model_name="sourcedocument",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sha256__regex", "^[0-9a-f]{64}$")), name="source_sha256_hex"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='title',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('building__isnull', True), ('parcel__isnull', False), ('shelter__isnull', True)), models.Q(('building__isnull', False), ('parcel__isnull', True), ('shelter__isnull', True)), models.Q(('building__isnull', True), ('parcel__isnull', True), ('shelter__isnull', False)), _connector='OR'), name='title_exactly_one_unit', violation_error_message='A title is on exactly one parcel, building or shelter.'),
+            model_name="title",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("building__isnull", True),
+                        ("parcel__isnull", False),
+                        ("shelter__isnull", True),
+                    ),
+                    models.Q(
+                        ("building__isnull", False),
+                        ("parcel__isnull", True),
+                        ("shelter__isnull", True),
+                    ),
+                    models.Q(
+                        ("building__isnull", True),
+                        ("parcel__isnull", True),
+                        ("shelter__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="title_exactly_one_unit",
+                violation_error_message="A title is on exactly one parcel, building or shelter.",
+            ),
         ),
         migrations.AddIndex(
-            model_name='right',
-            index=models.Index(fields=['title', 'valid_from', 'valid_to'], name='registry_ri_title_i_9ab977_idx'),
+            model_name="right",
+            index=models.Index(
+                fields=["title", "valid_from", "valid_to"], name="registry_ri_title_i_9ab977_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='right',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind__in', ['state_ownership', 'land_use_right', 'building_ownership']), ('valid_to__isnull', True)), fields=('title', 'kind'), name='right_one_current_exclusive_kind_per_title', violation_error_message='The title already has a current right of this kind.'),
+            model_name="right",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("kind__in", ["state_ownership", "land_use_right", "building_ownership"]),
+                    ("valid_to__isnull", True),
+                ),
+                fields=("title", "kind"),
+                name="right_one_current_exclusive_kind_per_title",
+                violation_error_message="The title already has a current right of this kind.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='right',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'mortgage'), ('valid_to__isnull', True)), fields=('title', 'rank'), name='right_mortgage_rank_unique', violation_error_message='A current mortgage of this rank already exists.'),
+            model_name="right",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "mortgage"), ("valid_to__isnull", True)),
+                fields=("title", "rank"),
+                name="right_mortgage_rank_unique",
+                violation_error_message="A current mortgage of this rank already exists.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='right',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='right_interval_ordered'),
+            model_name="right",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("valid_to__isnull", True),
+                    ("valid_to__gte", models.F("valid_from")),
+                    _connector="OR",
+                ),
+                name="right_interval_ordered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='right',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('cancelled_by__isnull', True), ('valid_to__isnull', True)), models.Q(('cancelled_by__isnull', False), ('valid_to__isnull', False)), _connector='OR'), name='right_ended_by_an_act'),
+            model_name="right",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("cancelled_by__isnull", True), ("valid_to__isnull", True)),
+                    models.Q(("cancelled_by__isnull", False), ("valid_to__isnull", False)),
+                    _connector="OR",
+                ),
+                name="right_ended_by_an_act",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='right',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'mortgage'), _negated=True), models.Q(('amount__gt', 0), ('rank__gte', 1), ('rank__isnull', False)), _connector='OR'), name='right_mortgage_amount_and_rank'),
+            model_name="right",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "mortgage"), _negated=True),
+                    models.Q(("amount__gt", 0), ("rank__gte", 1), ("rank__isnull", False)),
+                    _connector="OR",
+                ),
+                name="right_mortgage_amount_and_rank",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='right',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'land_use_right'), models.Q(('land_use_right_type', ''), _negated=True)), models.Q(models.Q(('kind', 'land_use_right'), _negated=True), ('land_use_right_type', '')), _connector='OR'), name='right_land_use_right_type'),
+            model_name="right",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("kind", "land_use_right"),
+                        models.Q(("land_use_right_type", ""), _negated=True),
+                    ),
+                    models.Q(
+                        models.Q(("kind", "land_use_right"), _negated=True),
+                        ("land_use_right_type", ""),
+                    ),
+                    _connector="OR",
+                ),
+                name="right_land_use_right_type",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='right',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('land_use_right_type', 'granted'), _negated=True), ('term_end__isnull', False), _connector='OR'), name='right_granted_has_term'),
+            model_name="right",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("land_use_right_type", "granted"), _negated=True),
+                    ("term_end__isnull", False),
+                    _connector="OR",
+                ),
+                name="right_granted_has_term",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='right',
-            constraint=models.CheckConstraint(condition=models.Q(('share_denominator__gte', 1)), name='right_denominator'),
+            model_name="right",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("share_denominator__gte", 1)), name="right_denominator"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='registrationact',
-            constraint=models.CheckConstraint(condition=models.Q(('decided_by__isnull', True), ('examined_by__isnull', True), models.Q(('decided_by', models.F('examined_by')), _negated=True), _connector='OR'), name='act_approver_is_not_examiner', violation_error_message='The examiner of an act cannot also decide it.'),
+            model_name="registrationact",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("decided_by__isnull", True),
+                    ("examined_by__isnull", True),
+                    models.Q(("decided_by", models.F("examined_by")), _negated=True),
+                    _connector="OR",
+                ),
+                name="act_approver_is_not_examiner",
+                violation_error_message="The examiner of an act cannot also decide it.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='registrationact',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'registered'), _negated=True), models.Q(('decided_by__isnull', False), ('examined_by__isnull', False)), _connector='OR'), name='act_registered_was_examined_and_approved'),
+            model_name="registrationact",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "registered"), _negated=True),
+                    models.Q(("decided_by__isnull", False), ("examined_by__isnull", False)),
+                    _connector="OR",
+                ),
+                name="act_registered_was_examined_and_approved",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='registrationact',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'rejected'), _negated=True), models.Q(('rejection_reason', ''), _negated=True), _connector='OR'), name='act_rejection_has_reason'),
+            model_name="registrationact",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "rejected"), _negated=True),
+                    models.Q(("rejection_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="act_rejection_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='acttitle',
-            constraint=models.UniqueConstraint(fields=('act', 'title'), name='acttitle_once_per_act'),
+            model_name="acttitle",
+            constraint=models.UniqueConstraint(
+                fields=("act", "title"), name="acttitle_once_per_act"
+            ),
         ),
     ]
