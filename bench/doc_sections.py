@@ -1,6 +1,9 @@
-"""Writing a benchmark's figures into docs/benchmarks.md: each benchmark owns one section."""
+"""Writing a benchmark's figures into docs/benchmarks.md (each benchmark owns one section),
+and describing the machine they came from."""
 
+import os
 import pathlib
+import platform
 
 DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
@@ -22,3 +25,26 @@ def replace_section(section: str, *, heading: str, doc: pathlib.Path = DOC) -> N
         following = "".join(lines[end:])
         text = "".join(lines[:start]) + section + ("\n" + following if following else "")
     doc.write_text(text, encoding="utf-8")
+
+
+def load_average() -> str:
+    """The 1-minute load average: how much else the shared machine was running."""
+    with open("/proc/loadavg") as loadavg:
+        return loadavg.read().split()[0]
+
+
+def memory_gib() -> str:
+    """The machine's memory, as ``23.5 GiB``."""
+    with open("/proc/meminfo") as meminfo:
+        kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
+    return f"{kib / 1024 / 1024:.1f} GiB"
+
+
+def operating_system() -> str:
+    """The distribution's name (``/etc/os-release``), else what Python knows of the platform."""
+    if os.path.exists("/etc/os-release"):
+        with open("/etc/os-release") as release:
+            names = dict(line.rstrip("\n").split("=", 1) for line in release if "=" in line)
+        if "PRETTY_NAME" in names:
+            return names["PRETTY_NAME"].strip('"')
+    return platform.platform()

@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from doc_sections import replace_section  # noqa: E402  (a module beside this script)
+from doc_sections import load_average, memory_gib, operating_system, replace_section  # noqa: E402  (a module beside this script)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 if str(REPOSITORY) not in sys.path:
@@ -784,23 +784,11 @@ def _module_of(filename: str) -> str:
 # --- the machine and the report --------------------------------------------------------------
 
 
-def load_average() -> str:
-    """The 1-minute load average: how much else the shared machine was running."""
-    with open("/proc/loadavg") as loadavg:
-        return loadavg.read().split()[0]
-
-
 def machine() -> dict[str, str]:
     import pyogrio
     import shapely
 
-    with open("/proc/meminfo") as meminfo:
-        kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
-    system = platform.platform()
-    if os.path.exists("/etc/os-release"):
-        with open("/etc/os-release") as release:
-            names = dict(line.rstrip("\n").split("=", 1) for line in release if "=" in line)
-        system = names.get("PRETTY_NAME", system).strip('"')
+    system = operating_system()
     settings = {
         name: scalar(f"SHOW {name}")
         for name in (
@@ -817,7 +805,7 @@ def machine() -> dict[str, str]:
     ).stdout
     return {
         "cpus": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
-        "memory": f"{kib / 1024 / 1024:.1f} GiB",
+        "memory": memory_gib(),
         "system": system,
         "postgresql": settings["server_version"].split()[0],
         "postgis": scalar("SELECT postgis_lib_version()"),

@@ -63,7 +63,7 @@ if str(REPOSITORY) not in sys.path:
     # Run as a file, the script's own folder is on the path, not the repository root.
     sys.path.insert(0, str(REPOSITORY))
 
-from doc_sections import replace_section  # noqa: E402  (a module beside this script)
+from doc_sections import load_average, memory_gib, operating_system, replace_section  # noqa: E402  (a module beside this script)
 
 from bench import synthetic_city  # noqa: E402  (after the path is set)
 
@@ -766,19 +766,8 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def load_average() -> str:
-    with open("/proc/loadavg") as loadavg:
-        return loadavg.read().split()[0]
-
-
 def machine(bare: Bare) -> dict[str, str]:
-    with open("/proc/meminfo") as meminfo:
-        kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
-    system = platform.platform()
-    if os.path.exists("/etc/os-release"):
-        with open("/etc/os-release") as release:
-            names = dict(line.rstrip("\n").split("=", 1) for line in release if "=" in line)
-        system = names.get("PRETTY_NAME", system).strip('"')
+    system = operating_system()
     settings = {
         name: bare.execute(f"SHOW {name}")[0][0]
         for name in (
@@ -802,7 +791,7 @@ def machine(bare: Bare) -> dict[str, str]:
         gunicorn_version = "not installed"
     return {
         "cpus": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
-        "memory": f"{kib / 1024 / 1024:.1f} GiB",
+        "memory": memory_gib(),
         "system": system,
         "postgresql": settings.pop("server_version").split()[0],
         "postgis": bare.execute("SELECT postgis_lib_version()")[0][0],

@@ -22,7 +22,6 @@ import argparse
 import datetime
 import multiprocessing
 import os
-import platform
 import queue
 import re
 import secrets
@@ -36,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from doc_sections import replace_section  # noqa: E402  (a module beside this script)
+from doc_sections import load_average, memory_gib, operating_system, replace_section  # noqa: E402  (a module beside this script)
 from tqdm import tqdm
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -483,22 +482,10 @@ def pgbench_tps(clients: int, seconds: int) -> float:
 # --- the machine and the report ----------------------------------------------------------------
 
 
-def load_average() -> str:
-    """The 1-minute load average: how much else the shared machine was running."""
-    with open("/proc/loadavg") as loadavg:
-        return loadavg.read().split()[0]
-
-
 def machine() -> dict[str, str]:
     from django.db import connection
 
-    with open("/proc/meminfo") as meminfo:
-        kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
-    system = platform.platform()
-    if os.path.exists("/etc/os-release"):
-        with open("/etc/os-release") as release:
-            names = dict(line.rstrip("\n").split("=", 1) for line in release if "=" in line)
-        system = names.get("PRETTY_NAME", system).strip('"')
+    system = operating_system()
     with connection.cursor() as cursor:
         settings = {}
         for name in ("server_version", "fsync", "synchronous_commit", "wal_sync_method"):
@@ -508,7 +495,7 @@ def machine() -> dict[str, str]:
         postgis = cursor.fetchone()[0]
     return {
         "cpus": str(len(os.sched_getaffinity(0))),
-        "memory": f"{kib / 1024 / 1024:.1f} GiB",
+        "memory": memory_gib(),
         "system": system,
         "postgresql": settings["server_version"].split()[0],
         "postgis": postgis,
