@@ -195,3 +195,16 @@ LOGGING = {
 # strings. LandLedger passes GDAL only integer EPSG codes from a whitelist, never a
 # user-supplied SRS string (DESIGN.md §5), so the warning does not apply.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# Civil defence (DESIGN.md §6). Service radius by shelter type, in metres: personnel
+# shelters 200 m (GB 50038-2005 §3.1.2); the other types, when a run includes them, the 500 m
+# of an emergency shelter. Places are capped at usable area ÷ area per person.
+LANDLEDGER_SHELTER_RADIUS_M = {"personnel": 200.0, "default": 500.0}
+LANDLEDGER_SHELTER_AREA_PER_PERSON_M2 = float(
+    os.environ.get("LANDLEDGER_SHELTER_AREA_PER_PERSON_M2", "1.0")
+)
+if LANDLEDGER_SHELTER_AREA_PER_PERSON_M2 < 0.46:
+    raise ImproperlyConfigured("LANDLEDGER_SHELTER_AREA_PER_PERSON_M2 must be at least 0.46 m²")
+LANDLEDGER_SHELTER_INSPECTION_INTERVAL_DAYS = int(
+    os.environ.get("LANDLEDGER_SHELTER_INSPECTION_INTERVAL_DAYS", "365")
+)

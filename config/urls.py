@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from config import views
-from gis_layers import landuse_views, map_views
+from gis_layers import landuse_views, map_views, shelter_views
 from gis_layers import views as gis_views
 from registry import views as registry_views
 
@@ -24,6 +24,15 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("map/", map_views.map_page, name="map"),
     path("landuse/", landuse_views.landuse_page, name="landuse"),
+    path("shelters/", shelter_views.inventory, name="shelters"),
+    path("shelters/<int:pk>/", shelter_views.shelter_detail, name="shelter_detail"),
+    path("shelters/coverage/", shelter_views.coverage, name="coverage"),
+    path("shelters/coverage/<int:pk>/", shelter_views.coverage_run, name="coverage_run"),
+    path(
+        "shelters/coverage/<int:pk>/report.<str:fmt>",
+        shelter_views.coverage_report,
+        name="coverage_report",
+    ),
     path("map/popup/<str:layer>/<int:fid>/", map_views.popup, name="map_popup"),
     path("map/search/", map_views.search, name="map_search"),
     # Signed integers, so that an out-of-range tile is answered 400, not "no such page".

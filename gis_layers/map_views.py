@@ -23,6 +23,11 @@ LAYER_LABELS = {
     "shelters": ("Shelters", "人防工程"),
     "zoning": ("Zoning", "规划用途"),
     "conformity": ("Conformity to the plan", "规划符合性"),
+    "coverage": (
+        "Population: covered, short of places, uncovered",
+        "人口：已覆盖、位置不足、未覆盖",
+    ),
+    "catchments": ("Shelter catchments by load", "人防工程服务范围（负荷）"),
 }
 VISIBLE_AT_START = {"parcels", "buildings", "shelters"}
 
@@ -31,7 +36,9 @@ def _label(english: str, chinese: str) -> str:
     return chinese if translation.get_language().startswith("zh") else english
 
 
-def map_config(user, *, visible: set[str] = VISIBLE_AT_START) -> dict:
+def map_config(user, *, visible: set[str] = VISIBLE_AT_START, run=None) -> dict:
+    """What map.js needs. With a coverage ``run``, its layers come in and every tile asks
+    for that run; without, they stay out."""
     zh = translation.get_language().startswith("zh")
     first = Parcel.objects.aggregate(first=Min("valid_from"))["first"] or datetime.date(2020, 1, 1)
     today = datetime.date.today()
@@ -52,8 +59,9 @@ def map_config(user, *, visible: set[str] = VISIBLE_AT_START) -> dict:
                 "visible": name in visible,
             }
             for name, spec in TILE_LAYERS.items()
-            if user.has_perm(spec.permission)
+            if user.has_perm(spec.permission) and (run is not None or not spec.per_run)
         ],
+        "tileQuery": f"run={run.pk}" if run is not None else "",
         # A list, not an object: JavaScript would put "10" before "01".
         "landUseNames": [
             [code, name_zh if zh else name_en]
@@ -70,6 +78,13 @@ def map_config(user, *, visible: set[str] = VISIBLE_AT_START) -> dict:
             "changes": _("Changes between"),
             "show": _("show"),
             "exportView": _("Export this view"),
+            "residents": _("Residents (night)"),
+            "daytime": _("Daytime population"),
+            "nearest": _("Nearest usable shelter"),
+            "placesPerPerson": _("Places per person in reach"),
+            "places": _("Places"),
+            "catchment": _("Persons in catchment (night)"),
+            "load": _("Load night / day"),
         },
     }
 

@@ -209,3 +209,87 @@ class LandUseCrosswalk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.current_id} → {self.planned_id}"
+
+
+class CoverageRun(models.Model):
+    """One shelter-coverage analysis: its parameters, progress and results.
+
+    A run sees only shelters up to its ``clearance`` and is shown only to users cleared at
+    least that far, so its totals never reveal a classified shelter. Results are kept as they
+    were computed (cells and shelters copied in), whatever changes later.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    requested_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now())
+    finished_at = models.DateTimeField(null=True, blank=True)
+    clearance = models.PositiveSmallIntegerField(
+        help_text="Highest shelter classification the run includes."
+    )
+    parameters = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.FloatField(default=0.0, help_text="Share done, 0–1.")
+    message = models.TextField(blank=True, help_text="The current step, or why it failed.")
+    summary = models.JSONField(default=dict, help_text="Totals, what-if, siting, exclusions.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"coverage run {self.pk} ({self.status})"
+
+
+class CoverageCell(models.Model):
+    """A population cell's result in one coverage run."""
+
+    run = models.ForeignKey(CoverageRun, on_delete=models.CASCADE, related_name="cells")
+    geom = models.PolygonField(srid=STORAGE_SRID)
+    district = models.ForeignKey(
+        "registry.District", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    night = models.FloatField(help_text="Residents, persons.")
+    day = models.FloatField(help_text="Residents plus agency staff at their offices, persons.")
+    nearest_m = models.FloatField(
+        null=True, help_text="Distance to the nearest usable shelter; null if none in range."
+    )
+    covered = models.BooleanField()
+    access_night = models.FloatField(help_text="Places per person within reach (E2SFCA).")
+    access_day = models.FloatField(help_text="Places per person within reach (E2SFCA).")
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run"])]
+
+
+class CoverageShelter(models.Model):
+    """A shelter's catchment and load in one coverage run."""
+
+    run = models.ForeignKey(CoverageRun, on_delete=models.CASCADE, related_name="shelters")
+    shelter = models.ForeignKey("registry.Shelter", on_delete=models.CASCADE, related_name="+")
+    location = models.PointField(srid=STORAGE_SRID)
+    catchment_area = models.MultiPolygonField(
+        srid=STORAGE_SRID, null=True, help_text="The cells it serves."
+    )
+    places = models.FloatField()
+    radius_m = models.FloatField()
+    catchment_night = models.FloatField()
+    catchment_day = models.FloatField()
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run"])]
+
+    @property
+    def load_night(self) -> float:
+        return self.catchment_night / self.places
+
+    @property
+    def load_day(self) -> float:
+        return self.catchment_day / self.places

@@ -32,6 +32,7 @@ class TileLayer:
     temporal: bool = True  # has a legal interval: filter by the date shown
     joins: str = ""  # SQL joined to the table (alias t) for the columns
     depends_on: tuple[str, ...] = ()  # other layers whose changes change this one's tiles
+    per_run: bool = False  # results of one coverage run (?run=N); a run never changes
 
     @property
     def invalidated_by(self) -> list[str]:
@@ -74,6 +75,22 @@ LAYERS: dict[str, TileLayer] = {
         "LEFT JOIN gis_layers_landusecrosswalk cw ON cw.current_id = t.land_use_id",
         depends_on=("parcels", "zoning"),
     ),
+    # A coverage run's cells (persons uncovered and places per person) and its shelters'
+    # catchments (the cells each serves) with their load.
+    "coverage": TileLayer(
+        "coverage", "gis_layers_coveragecell", "geom",
+        "t.id, t.id AS fid, round(t.night::numeric, 1)::float8 AS night, round(t.day::numeric, 1)::float8 AS day, "
+        "t.covered, round(t.nearest_m::numeric)::float8 AS nearest_m, "
+        "round(t.access_night::numeric, 3)::float8 AS access_night, round(t.access_day::numeric, 3)::float8 AS access_day",
+        10, "gis_layers.view_coveragerun", temporal=False, per_run=True,
+    ),
+    "catchments": TileLayer(
+        "catchments", "gis_layers_coverageshelter", "catchment_area",
+        "t.id, t.id AS fid, t.shelter_id AS shelter, t.places, round(t.catchment_night::numeric)::float8 AS catchment_night, "
+        "round((t.catchment_night / t.places)::numeric, 2)::float8 AS load_night, "
+        "round((t.catchment_day / t.places)::numeric, 2)::float8 AS load_day",
+        10, "gis_layers.view_coveragerun", temporal=False, per_run=True,
+    ),
 }  # fmt: skip
 
 
@@ -89,8 +106,14 @@ def check_address(z: int, x: int, y: int) -> None:
         raise TileRequestError(f"tile {x}/{y} does not exist at zoom {z} (0–{side - 1})")
 
 
-def _filters(layer: TileLayer, *, as_of: datetime.date | None, clearance: int) -> tuple[str, list]:
+def _filters(
+    layer: TileLayer, *, as_of: datetime.date | None, clearance: int, run: int | None
+) -> tuple[str, list]:
     conditions, params = [], []
+    if layer.per_run:
+        # The view has checked that the user is cleared for the run's shelters.
+        conditions.append("t.run_id = %s")
+        params.append(run)
     if layer.temporal:
         if as_of is None:
             conditions.append("t.valid_to IS NULL")
@@ -104,11 +127,13 @@ def _filters(layer: TileLayer, *, as_of: datetime.date | None, clearance: int) -
     return "".join(f" AND {condition}" for condition in conditions), params
 
 
-def render(layer: TileLayer, *, z: int, x: int, y: int, as_of=None, clearance: int = 0) -> bytes:
+def render(
+    layer: TileLayer, *, z: int, x: int, y: int, as_of=None, clearance: int = 0, run=None
+) -> bytes:
     """The tile's MVT bytes (empty below the layer's minimum zoom or where it has nothing)."""
     if z < layer.min_zoom:
         return b""
-    where, params = _filters(layer, as_of=as_of, clearance=clearance)
+    where, params = _filters(layer, as_of=as_of, clearance=clearance, run=run)
     pixel_m = WEB_MERCATOR_WIDTH_M / ((1 << z) * EXTENT)
     sql = (
         "WITH bounds AS (SELECT ST_TileEnvelope(%s, %s, %s) AS mercator), "
@@ -125,20 +150,30 @@ def render(layer: TileLayer, *, z: int, x: int, y: int, as_of=None, clearance: i
         return bytes(cursor.fetchone()[0] or b"")
 
 
-def _cache_key(layer: TileLayer, z, x, y, as_of, clearance) -> str:
-    shelters_scope = f"c{clearance}" if layer.name == "shelters" else "all"
-    return f"{layer.name}/{z}/{x}/{y}/{as_of.isoformat() if as_of else 'current'}/{shelters_scope}"
+def _cache_key(layer: TileLayer, z, x, y, as_of, clearance, run) -> str:
+    if layer.per_run:
+        scope = f"run{run}"
+    else:
+        scope = f"c{clearance}" if layer.name == "shelters" else "all"
+    return f"{layer.name}/{z}/{x}/{y}/{as_of.isoformat() if as_of else 'current'}/{scope}"
 
 
 def tile(
-    *, layer: TileLayer, z: int, x: int, y: int, as_of: datetime.date | None, user
+    *,
+    layer: TileLayer,
+    z: int,
+    x: int,
+    y: int,
+    as_of: datetime.date | None,
+    user,
+    run: int | None = None,
 ) -> tuple[bytes, str]:
     """The tile and its ETag, from the cache while nothing in it has changed."""
     check_address(z, x, y)
     # Only the shelters layer depends on the clearance (its filter and its cache key): the
     # other layers spare the query.
     clearance = clearance_of(user=user) if layer.name == "shelters" else 0
-    key = _cache_key(layer, z, x, y, as_of, clearance)
+    key = _cache_key(layer, z, x, y, as_of, clearance, run)
     with connection.cursor() as cursor:
         # The lookup and a snapshot in one round trip. The snapshot is taken before rendering:
         # a change from a transaction it does not see as committed may be missing from the
@@ -156,7 +191,7 @@ def tile(
         cached, etag, snapshot = cursor.fetchone()
     if etag is not None:
         return bytes(cached), etag
-    data = render(layer, z=z, x=x, y=y, as_of=as_of, clearance=clearance)
+    data = render(layer, z=z, x=x, y=y, as_of=as_of, clearance=clearance, run=run)
     etag = hashlib.sha256(data).hexdigest()[:32]
     with connection.cursor() as cursor:
         cursor.execute(

@@ -15,6 +15,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from gis_layers.coverage import runs_visible_to
 from gis_layers.exports import (
     ACCEPTED_SUFFIXES,
     FORMATS,
@@ -24,6 +25,7 @@ from gis_layers.exports import (
     download_name,
     export_layer,
 )
+from gis_layers.models import CoverageRun
 from gis_layers.tiles import LAYERS as TILE_LAYERS
 from gis_layers.tiles import TileRequestError, changes_tile, tile
 
@@ -166,10 +168,22 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
             y=int(y),
             as_of=_date_parameter(request, "as_of"),
             user=request.user,
+            run=_run_parameter(request) if spec.per_run else None,
         )
+    except CoverageRun.DoesNotExist:
+        return _tile_error(404, "no such coverage run")
     except TileRequestError as error:
         return _tile_error(400, str(error))
     return _tile_response(request, data, etag)
+
+
+def _run_parameter(request) -> int:
+    """The ``run`` of a per-run layer, if the user is cleared for its shelters."""
+    try:
+        run = int(request.GET.get("run", ""))
+    except ValueError:
+        raise TileRequestError("give run=N, the number of a coverage run") from None
+    return runs_visible_to(user=request.user).get(pk=run).pk
 
 
 @require_GET

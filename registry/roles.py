@@ -41,6 +41,7 @@ _LAYERS = ["roadsegment", "populationcell", "datasetload", "zoningarea", "import
 _TITLES = ["title", "right", "rightholder", "certificate", "parcellineage"]
 _ACTS = ["registrationact", "acttitle", "sourcedocument", "journalentry"]
 _AUDIT = ["auditevent", "historyevent"]
+_SHELTERS = ["shelter", "shelterinspection"]
 
 
 def _perms(app: str, models: list[str], actions: tuple[str, ...] = ("view",)) -> list[str]:
@@ -48,24 +49,27 @@ def _perms(app: str, models: list[str], actions: tuple[str, ...] = ("view",)) ->
 
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.PLANNER: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES])
-    + _perms("gis_layers", _LAYERS),
+    Role.PLANNER: _perms("registry", [*_SPATIAL_AND_PARTIES, *_SHELTERS, *_TITLES])
+    + _perms("gis_layers", [*_LAYERS, "coveragerun"]),
     Role.REGISTRAR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS])
     + ["registry.lodge_act"],
     Role.SUPERVISOR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS])
     + ["registry.decide_act"],
     Role.CIVIL_DEFENCE: _perms("registry", ["parcel", "building", "district", "agency", "party"])
     + _perms("registry", ["shelter"], ("view", "add", "change"))
-    + _perms("gis_layers", _LAYERS),
+    + _perms("registry", ["shelterinspection"], ("view", "add"))
+    + _perms("gis_layers", _LAYERS)
+    + _perms("gis_layers", ["coveragerun"], ("view", "add")),
     Role.AUDITOR: _perms(
-        "registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance", *_TITLES, *_ACTS, *_AUDIT]
+        "registry", [*_SPATIAL_AND_PARTIES, *_SHELTERS, "clearance", *_TITLES, *_ACTS, *_AUDIT]
     )
-    + _perms("gis_layers", _LAYERS),
+    + _perms("gis_layers", [*_LAYERS, "coveragerun"]),
     Role.ADMINISTRATOR: _perms(
         "registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance"], ("view", "add", "change")
     )
-    + _perms("registry", [*_TITLES, *_ACTS])
+    + _perms("registry", [*_TITLES, *_ACTS, "shelterinspection"])
     + _perms("gis_layers", _LAYERS, ("view", "add", "change"))
+    + _perms("gis_layers", ["coveragerun"])
     + _perms("auth", ["user", "group"], ("view", "add", "change")),
 }
 

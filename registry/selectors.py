@@ -3,14 +3,18 @@ takes the user and applies their clearance."""
 
 import datetime
 
+from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db.models import Q, QuerySet
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.crypto import constant_time_compare
 
 from registry.models import (
     ActStatus,
     Certificate,
     Clearance,
+    Condition,
+    District,
     JournalEntry,
     Parcel,
     ParcelLineage,
@@ -37,6 +41,46 @@ def clearance_of(*, user) -> int:
 def shelters_visible_to(*, user) -> QuerySet[Shelter]:
     """Shelters at or below the user's clearance; none for anonymous users."""
     return Shelter.objects.filter(classification__lte=clearance_of(user=user))
+
+
+def shelters_with_district(*, user) -> QuerySet[Shelter]:
+    """Visible shelters annotated with ``district_id`` (the district of the parcel under
+    their building, else the district whose boundary holds them; null outside every district)
+    and ``last_inspected`` (null if never inspected)."""
+    by_boundary = District.objects.filter(boundary__contains=OuterRef("location")).values("pk")[:1]
+    return shelters_visible_to(user=user).annotate(
+        district_id=Coalesce("building__parcel__district_id", Subquery(by_boundary)),
+        last_inspected=Max("inspections__inspected_on"),
+    )
+
+
+def shelter_inventory(*, user, on: datetime.date) -> dict:
+    """Shelters in good order (完好率) by district, and those whose inspection is overdue on
+    ``on`` (never inspected, or last inspected longer ago than the configured interval)."""
+    interval = datetime.timedelta(days=settings.LANDLEDGER_SHELTER_INSPECTION_INTERVAL_DAYS)
+    names = dict(District.objects.values_list("pk", "name"))
+    districts: dict = {}
+    overdue = []
+    for shelter in shelters_with_district(user=user).filter(in_force_on(on)).order_by("name"):
+        row = districts.setdefault(
+            shelter.district_id,
+            {"district": names.get(shelter.district_id, ""), "shelters": 0, "places": 0,
+             "by_condition": {condition: 0 for condition in Condition.values}, "overdue": 0},
+        )  # fmt: skip
+        row["shelters"] += 1
+        row["places"] += shelter.capacity_persons
+        row["by_condition"][shelter.condition] += 1
+        if shelter.last_inspected is None or on - shelter.last_inspected > interval:
+            row["overdue"] += 1
+            overdue.append(
+                {"shelter": shelter, "district": row["district"],
+                 "last_inspected": shelter.last_inspected,
+                 "days_since": (on - shelter.last_inspected).days if shelter.last_inspected else None}
+            )  # fmt: skip
+    rows = sorted(districts.values(), key=lambda row: row["district"])
+    for row in rows:
+        row["good_share"] = row["by_condition"][Condition.GOOD] / row["shelters"]
+    return {"on": on, "interval_days": interval.days, "districts": rows, "overdue": overdue}
 
 
 # --- the register ------------------------------------------------------------------------

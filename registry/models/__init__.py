@@ -41,6 +41,7 @@ from registry.models.spatial import (
     ProtectionClass,
     SecurityLevel,
     Shelter,
+    ShelterInspection,
     ShelterType,
 )
 
@@ -80,6 +81,7 @@ __all__ = [
     "ProtectionClass",
     "SecurityLevel",
     "Shelter",
+    "ShelterInspection",
     "ShelterType",
     "StaffEstablishment",
     "StaffRank",

@@ -25,6 +25,13 @@ function landledgerMap(map, config) {
     zoning: () => ({ fill: true, fillColor: "#c000c0", fillOpacity: 0.08, color: "#a000a0", weight: 1, dashArray: "4" }),
     conformity: (p) => ({ fill: true, fillColor: p.conforms === true ? "#1a9641" : (p.conforms === false ? "#d7191c" : "#bbbbbb"),
                           fillOpacity: 0.6, color: "#444", weight: 0.5 }),
+    // Uncovered people in red, deeper where more live; covered in green where there is a
+    // place for everyone and in orange where the shelters in reach are short of places.
+    coverage: (p) => ({ fill: true, weight: 0.3, color: "#666",
+                        fillColor: p.night <= 0 ? "#ffffff" : (!p.covered ? "#d7191c" : (p.access_night >= 1 ? "#1a9641" : "#fdae61")),
+                        fillOpacity: p.night <= 0 ? 0.05 : Math.min(0.85, 0.25 + p.night / 400) }),
+    catchments: (p) => ({ fill: true, fillColor: p.load_night > 1 ? "#d7191c" : "#2b83ba", fillOpacity: 0.08,
+                          color: p.load_night > 1 ? "#d7191c" : "#2b83ba", weight: p.load_night > 1 ? 2.5 : 1.2 }),
     changes: (p) => ({ fill: true, fillColor: { new: "#1a9641", retired: "#d7191c", transferred: "#fdae61" }[p.change],
                        fillOpacity: 0.75, color: "#222", weight: 1 }),
   };
@@ -34,7 +41,8 @@ function landledgerMap(map, config) {
     const query = name === "changes"
       ? "?from=" + state.changes.from + "&to=" + state.changes.to
       : (state.asOf ? "?as_of=" + state.asOf : "");
-    return config.tileUrl.replace("__layer__", name) + query;
+    const extra = config.tileQuery ? (query ? "&" : "?") + config.tileQuery : "";
+    return config.tileUrl.replace("__layer__", name) + query + extra;
   }
 
   function makeLayer(name, label) {
@@ -61,10 +69,30 @@ function landledgerMap(map, config) {
       if (highlighted !== null) layer.resetFeatureStyle(highlighted);
       highlighted = null;
     });
-    layer.on("click", (event) => showPopup(["changes", "conformity"].includes(name) ? "parcels" : name, event));
+    layer.on("click", (event) => {
+      if (name in localPopups) {
+        L.popup({ maxWidth: 320 }).setLatLng(event.latlng).setContent(localPopups[name](event.layer.properties)).openOn(map);
+      } else {
+        showPopup(["changes", "conformity"].includes(name) ? "parcels" : name, event);
+      }
+    });
     state.layers[name] = layer;
     return layer;
   }
+
+  // Coverage results carry all they show: no request to the server. Numbers only, so no
+  // text from the data goes into the popup's HTML.
+  const number = (value, digits) => (value === null || value === undefined ? "–" : Number(value).toFixed(digits));
+  const localPopups = {
+    coverage: (p) => "<table class='popup'><tr><th>" + config.text.residents + "</th><td>" + number(p.night, 0)
+      + "</td></tr><tr><th>" + config.text.daytime + "</th><td>" + number(p.day, 0)
+      + "</td></tr><tr><th>" + config.text.nearest + "</th><td>" + number(p.nearest_m, 0) + " m"
+      + "</td></tr><tr><th>" + config.text.placesPerPerson + "</th><td>" + number(p.access_night, 2) + "</td></tr></table>",
+    catchments: (p) => "<table class='popup'><tr><th>" + config.text.places + "</th><td>" + number(p.places, 0)
+      + "</td></tr><tr><th>" + config.text.catchment + "</th><td>" + number(p.catchment_night, 0)
+      + "</td></tr><tr><th>" + config.text.load + "</th><td>" + number(p.load_night, 2) + " / " + number(p.load_day, 2)
+      + "</td></tr></table>",
+  };
 
   function showPopup(name, event) {
     const url = config.popupUrl.replace("__layer__", name).replace("__fid__", String(event.layer.properties.fid))
@@ -79,6 +107,13 @@ function landledgerMap(map, config) {
     const layer = makeLayer(entry.name, entry.label);
     overlays.addOverlay(layer, entry.label);
     if (entry.visible) layer.addTo(map);
+  });
+
+  // Recommended new shelter sites of a coverage run, numbered best first.
+  (config.sites || []).forEach(([lat, lon], index) => {
+    L.circleMarker([lat, lon], { radius: 9, color: "#000", weight: 2, fillColor: "#ffeb3b", fillOpacity: 0.95 })
+      .bindTooltip(String(index + 1), { permanent: true, direction: "center", className: "site-rank" })
+      .addTo(map);
   });
 
   // Legend: land-use classes.
