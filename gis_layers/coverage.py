@@ -180,26 +180,37 @@ def _load_cells(options: CoverageOptions) -> tuple[pd.DataFrame, int]:
 
 
 def _daytime(cells: pd.DataFrame, srid: int, source: str) -> tuple[np.ndarray, dict]:
-    """Residents plus each agency's staff in the cell holding its seat building."""
+    """Residents plus each agency's staff in the cell holding its seat building; staff who
+    cannot be placed (no current office on record, or an office outside the grid) are
+    counted in the second value, not dropped silently."""
     offices = pd.DataFrame(
         _rows(
             "SELECT b.id, sum(e.headcount), ST_X(p.g), ST_Y(p.g) FROM registry_agency a "
             "JOIN registry_staffestablishment e ON e.agency_id = a.party_id "
-            "JOIN registry_building b ON b.id = a.seat_building_id AND b.valid_to IS NULL, "
-            "ST_Transform(ST_PointOnSurface(b.footprint), %s) p(g) GROUP BY b.id, p.g",
+            "LEFT JOIN registry_building b ON b.id = a.seat_building_id AND b.valid_to IS NULL "
+            "LEFT JOIN LATERAL ST_Transform(ST_PointOnSurface(b.footprint), %s) p(g) ON true "
+            "GROUP BY b.id, p.g",
             [srid],
         ),
         columns=["building", "staff", "x", "y"],
     )
+    homeless = offices["building"].isna()
+    unplaced = {
+        "staff_without_office": {"staff": int(offices.loc[homeless, "staff"].sum())},
+        "staff_outside_grid": {"buildings": 0, "staff": 0},
+    }
+    offices = offices[~homeless]
     day = cells["night"].to_numpy(dtype=float).copy()
-    outside = {"buildings": 0, "staff": 0}
     if offices.empty or cells.empty:
-        return day, outside
-    cell_ids = _cells_at(cells, offices[["x", "y"]].to_numpy(), srid, source)
+        return day, unplaced
+    cell_ids = _cells_at(cells, offices[["x", "y"]].to_numpy(dtype=float), srid, source)
     inside = cell_ids >= 0
     np.add.at(day, cell_ids[inside], offices["staff"].to_numpy(dtype=float)[inside])
-    outside = {"buildings": int((~inside).sum()), "staff": int(offices["staff"][~inside].sum())}
-    return day, outside
+    unplaced["staff_outside_grid"] = {
+        "buildings": int((~inside).sum()),
+        "staff": int(offices["staff"][~inside].sum()),
+    }
+    return day, unplaced
 
 
 def _cells_at(cells: pd.DataFrame, points: np.ndarray, srid: int, source: str) -> np.ndarray:
@@ -318,7 +329,7 @@ def _candidates(options: CoverageOptions, clearance: int, srid: int) -> pd.DataF
 def _analyse(options: CoverageOptions, *, clearance: int, report: Step) -> dict:
     report(0.02, "loading population")
     cells, srid = _load_cells(options)
-    day, staff_outside = _daytime(cells, srid, options.population_source)
+    day, unplaced_staff = _daytime(cells, srid, options.population_source)
     night = cells["night"].to_numpy(dtype=float)
     report(0.1, "loading shelters")
     shelters, excluded = _load_shelters(options, clearance, srid)
@@ -409,7 +420,7 @@ def _analyse(options: CoverageOptions, *, clearance: int, report: Step) -> dict:
         ],  # fmt: skip
         "siting": siting,
         "excluded_shelters": excluded,
-        "staff_outside_grid": staff_outside,
+        **unplaced_staff,
         "cells_outside_districts": int(cells["district_id"].isna().sum()),
     }
     return {

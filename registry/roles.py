@@ -50,7 +50,8 @@ def _perms(app: str, models: list[str], actions: tuple[str, ...] = ("view",)) ->
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.PLANNER: _perms("registry", [*_SPATIAL_AND_PARTIES, *_SHELTERS, *_TITLES])
-    + _perms("gis_layers", [*_LAYERS, "coveragerun"]),
+    + _perms("gis_layers", _LAYERS)
+    + _perms("gis_layers", ["coveragerun"], ("view", "add")),
     Role.REGISTRAR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS])
     + ["registry.lodge_act"],
     Role.SUPERVISOR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS])
