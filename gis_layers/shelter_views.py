@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -191,6 +192,13 @@ def coverage_run(request, pk: int):
         config = map_config(request.user, visible={"coverage", "catchments", "shelters"}, run=run)
         sites = (run.summary.get("siting") or {}).get("sites", [])
         config["sites"] = [[site["lat"], site["lon"]] for site in sites]
+        config["legendTitle"] = gettext("Population cells")
+        config["legend"] = [
+            ["#d7191c", gettext("no shelter within reach")],
+            ["#fdae61", gettext("shelters in reach short of places")],
+            ["#1a9641", gettext("a place for everyone")],
+            ["#ffeb3b", gettext("recommended new site")],
+        ]
         page["map"] = planner_map(config=config)
     return render(request, "gis_layers/coverage_run.html", page)
 

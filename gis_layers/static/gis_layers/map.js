@@ -120,9 +120,10 @@ function landledgerMap(map, config) {
   const legend = L.control({ position: "bottomright" });
   legend.onAdd = function () {
     const div = L.DomUtil.create("div", "landledger-panel landledger-legend");
-    div.innerHTML = "<h4>" + config.text.legend + "</h4>" + config.landUseNames.map(([code, name]) =>
-      '<div><i style="background:' + (config.landUseColours[code] || "#ccc") + '"></i>' + code + " "
-      + name + "</div>").join("");
+    // A page may bring its own legend (colour, label); else the land-use classes.
+    const items = config.legend || config.landUseNames.map(([code, name]) => [config.landUseColours[code] || "#ccc", code + " " + name]);
+    div.innerHTML = "<h4>" + (config.legendTitle || config.text.legend) + "</h4>" + items.map(([colour, label]) =>
+      '<div><i style="background:' + colour + '"></i>' + label + "</div>").join("");
     return div;
   };
   legend.addTo(map);
@@ -218,5 +219,6 @@ function landledgerMap(map, config) {
       div.querySelector(selector).addEventListener("change", refreshChanges));
     return div;
   };
-  time.addTo(map);
+  // Results of one analysis run are not a register with a history.
+  if (!config.tileQuery) time.addTo(map);
 }
