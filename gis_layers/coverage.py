@@ -29,6 +29,8 @@ MODES = ("straight", "walking")
 PERIODS = ("night", "day")
 # How far the walking search for a nearest shelter goes; cells beyond are "none in range".
 NEAREST_WALK_LIMIT_M = 3000.0
+# Imported cells are sourced "file name#row"; the file name names the grid they belong to.
+DATASET_OF_CELL = "split_part(c.source, '#', 1)"
 Step = Callable[[float, str], None]  # (share done 0–1, what is happening)
 
 
@@ -44,7 +46,7 @@ class CoverageOptions:
     shelter_types: list[str] = field(default_factory=lambda: [ShelterType.PERSONNEL])
     leave_out_conditions: list[str] = field(default_factory=lambda: [Condition.POOR])
     leave_out_shelters: list[int] = field(default_factory=list)
-    population_source: str = ""
+    population_source: str = ""  # a grid: the source of its cells up to any "#"
     sites: int = 0
     candidate_points: list[list[float]] = field(default_factory=list)  # [lon, lat] in 4490
     area_per_person_m2: float = 0.0  # 0: the configured default
@@ -153,7 +155,7 @@ def _rows(sql: str, params) -> list[tuple]:
 
 
 def _load_cells(options: CoverageOptions) -> tuple[pd.DataFrame, int]:
-    source_filter = "AND c.source = %s" if options.population_source else ""
+    source_filter = f"AND {DATASET_OF_CELL} = %s" if options.population_source else ""
     params = [options.population_source] if options.population_source else []
     extent = _rows(
         "SELECT ST_X(ST_Centroid(ST_Extent(c.geom)::geometry)), ST_Y(ST_Centroid(ST_Extent(c.geom)::geometry)) "
@@ -220,7 +222,7 @@ def _cells_at(cells: pd.DataFrame, points: np.ndarray, srid: int, source: str) -
         "SELECT DISTINCT ON (u.n) u.n, c.id FROM unnest(%s::float8[], %s::float8[]) "
         "WITH ORDINALITY u(x, y, n) JOIN gis_layers_populationcell c "
         "ON ST_Contains(c.geom, ST_Transform(ST_SetSRID(ST_MakePoint(u.x, u.y), %s), 4490)) "
-        "AND (%s = '' OR c.source = %s) ORDER BY u.n, c.id",
+        f"AND (%s = '' OR {DATASET_OF_CELL} = %s) ORDER BY u.n, c.id",
         [points[:, 0].tolist(), points[:, 1].tolist(), srid, source, source],
     )
     position = pd.Series(np.arange(len(cells)), index=cells["id"])
@@ -531,3 +533,10 @@ def _store(run: CoverageRun, results: dict) -> None:
                 base["day"].catchment.tolist(),
             ],
         )
+
+
+def population_grids() -> list[str]:
+    """The population grids a run can choose from (see DATASET_OF_CELL)."""
+    return [row[0] for row in _rows(
+        f"SELECT DISTINCT {DATASET_OF_CELL} FROM gis_layers_populationcell c ORDER BY 1", []
+    )]  # fmt: skip

@@ -15,6 +15,7 @@ from gis_layers.coverage import (
     MODES,
     CoverageError,
     CoverageOptions,
+    population_grids,
     runs_visible_to,
     start_in_background,
     start_run,
@@ -23,7 +24,7 @@ from gis_layers.coverage_report import context as report_context
 from gis_layers.coverage_report import render_report
 from gis_layers.map_views import map_config
 from gis_layers.maps import planner_map
-from gis_layers.models import CoverageRun, PopulationCell
+from gis_layers.models import CoverageRun
 from registry.errors import RegisterError
 from registry.models import Condition, ShelterType
 from registry.selectors import shelter_inventory, shelters_visible_to
@@ -119,11 +120,8 @@ class CoverageForm(forms.Form):
         self.fields["leave_out_shelters"].queryset = shelters_visible_to(user=user).filter(
             valid_to__isnull=True
         )
-        sources = (
-            PopulationCell.objects.order_by("source").values_list("source", flat=True).distinct()
-        )
         self.fields["population_source"].choices = [("", _("all cells"))] + [
-            (source, source) for source in sources if source
+            (grid, grid) for grid in population_grids() if grid
         ]
 
     def clean_candidate_points(self) -> list[list[float]]:
