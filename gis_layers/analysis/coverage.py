@@ -66,7 +66,7 @@ def straight_line_reach(cell_xy: np.ndarray, shelter_xy: np.ndarray, radius_m: n
     if len(cell_xy) == 0 or len(shelter_xy) == 0:
         return _empty_reach()
     tree = cKDTree(cell_xy)
-    neighbours = tree.query_ball_point(shelter_xy, r=radius_m, return_sorted=False)
+    neighbours = tree.query_ball_point(shelter_xy, r=radius_m, return_sorted=False, workers=-1)
     counts = np.fromiter(
         (len(found) for found in neighbours), dtype=np.int64, count=len(neighbours)
     )
@@ -83,7 +83,7 @@ def nearest_straight_line(cell_xy: np.ndarray, shelter_xy: np.ndarray) -> np.nda
     """Straight-line distance in metres from each cell to its nearest shelter (inf if none)."""
     if len(shelter_xy) == 0:
         return np.full(len(cell_xy), np.inf)
-    distance, _ = cKDTree(shelter_xy).query(cell_xy, k=1)
+    distance, _ = cKDTree(shelter_xy).query(cell_xy, k=1, workers=-1)
     return np.asarray(distance, dtype=float)
 
 
