@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from gis_layers.analysis import coverage as analysis
+from gis_layers.analysis.geometry import utm_epsg
 from gis_layers.models import CoverageRun
 from registry.models import Condition, District, Shelter, ShelterType
 from registry.selectors import clearance_of
@@ -142,12 +143,6 @@ def _fail(run_id: int, message: str) -> None:
     )
 
 
-def utm_srid(longitude: float, latitude: float) -> int:
-    """The WGS 84 UTM zone holding a point (EPSG code), the metric CRS of a run."""
-    zone = min(int((longitude + 180) // 6) + 1, 60)
-    return (32600 if latitude >= 0 else 32700) + zone
-
-
 def _rows(sql: str, params) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -168,7 +163,7 @@ def _load_cells(options: CoverageOptions) -> tuple[pd.DataFrame, int]:
             + (f" from source {options.population_source!r}" if options.population_source else "")
             + ": import a population grid first (import_layer population PATH)"
         )
-    srid = utm_srid(*extent)
+    srid = utm_epsg(*extent)
     cells = pd.DataFrame(
         _rows(
             "SELECT c.id, c.district_id, c.residents, ST_X(p.g), ST_Y(p.g) "

@@ -43,3 +43,9 @@ def repair_polygons(geometries: gpd.GeoSeries) -> tuple[gpd.GeoSeries, int]:
     fixed[invalid] = shapely.make_valid(values[invalid])
     result = [polygonal_part(geometry) if geometry is not None else None for geometry in fixed]
     return gpd.GeoSeries(result, index=geometries.index, crs=geometries.crs), int(invalid.sum())
+
+
+def utm_epsg(longitude: float, latitude: float) -> int:
+    """EPSG code of the WGS 84 UTM zone holding a point: where analyses measure in metres."""
+    zone = min(int((longitude + 180) // 6) + 1, 60)
+    return (32600 if latitude >= 0 else 32700) + zone

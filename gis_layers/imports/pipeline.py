@@ -16,7 +16,13 @@ from gis_layers.imports.errors import ImportRefusal
 from gis_layers.imports.readers import open_source, read_chunks
 from gis_layers.imports.report import ImportReport
 from gis_layers.imports.schema import KINDS, LayerKind
-from gis_layers.imports.staging import check_staged, copy_rows, create_staging, write_staged
+from gis_layers.imports.staging import (
+    check_staged,
+    copy_rows,
+    create_staging,
+    regrid_population,
+    write_staged,
+)
 from gis_layers.imports.validation import check_chunk
 from gis_layers.models import ImportRun
 from registry.models import LandUseClass
@@ -93,12 +99,19 @@ def run_import(
     on_total: Callable[[int], None] = lambda total: None,
     on_progress: Callable[[int], None] = lambda rows: None,
     user=None,
+    grid_m: float | None = None,
 ) -> ImportReport:
-    """Import one file; raises :class:`ImportRefusal` when the file as a whole is refused."""
+    """Import one file; raises :class:`ImportRefusal` when the file as a whole is refused.
+
+    ``grid_m`` (population polygons only): spread the persons of each polygon onto square
+    cells of that many metres by area before writing.
+    """
     if kind_name not in WRITABLE_KINDS:
         raise ImportRefusal(
             f"importing {kind_name!r} is not supported; one of {', '.join(WRITABLE_KINDS)}"
         )
+    if grid_m is not None and (kind_name != "population" or not 10 <= grid_m <= 10_000):
+        raise ImportRefusal("--grid applies to population polygons, in metres from 10 to 10,000")
     kind = KINDS[kind_name]
     path = pathlib.Path(path)
     with open_source(path, layer=layer, kind_geometry=kind.geometry[0]) as source:
@@ -147,6 +160,15 @@ def run_import(
             staged_rejections = check_staged(kind)
             report.findings += staged_rejections
             report.accepted -= len({finding.row for finding in staged_rejections})
+            if grid_m is not None and not report.rejected:
+                if source.is_raster:
+                    raise ImportRefusal(
+                        "--grid is for population polygons; a raster is a grid already"
+                    )
+                cells = regrid_population(cell_m=grid_m)
+                report.notes.append(
+                    f"{report.accepted} polygons spread by area onto {cells} cells of {grid_m:g} m"
+                )
             if report.rejected or dry_run:
                 transaction.set_rollback(True)
             else:

@@ -8,6 +8,7 @@ import shapely
 from django.conf import settings
 from django.db import connection
 
+from gis_layers.analysis.geometry import utm_epsg
 from gis_layers.imports.schema import LayerKind
 from gis_layers.imports.validation import Finding
 
@@ -130,6 +131,45 @@ def _parcel_findings() -> list[Finding]:
 def _execute(sql: str, params=()) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def regrid_population(*, cell_m: float) -> int:
+    """Replace the staged population polygons by square cells of ``cell_m`` metres, each
+    holding the persons of every polygon in proportion to the share of the polygon's area it
+    covers (areal weighting). Cells are aligned to multiples of ``cell_m`` in the UTM zone of
+    the data, so that importing the file again gives the same cells (keys ``grid:…``).
+    Returns the number of cells."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(ST_Extent(geom)::geometry) c FROM {STAGING}) e"
+        )
+        lon, lat = cursor.fetchone()
+        if lon is None:
+            return 0
+        srid = utm_epsg(lon, lat)
+        cursor.execute("DROP TABLE IF EXISTS landledger_import_grid")
+        cursor.execute(
+            "CREATE TEMP TABLE landledger_import_grid ON COMMIT DROP AS "
+            f"WITH projected AS (SELECT (attrs->>'residents')::float8 AS residents, "
+            f"  ST_Transform(geom, %s) AS g FROM {STAGING} WHERE ST_Dimension(geom) = 2) "
+            "SELECT cell.i, cell.j, cell.geom AS cell, "
+            "  sum(p.residents * ST_Area(ST_Intersection(p.g, cell.geom)) / ST_Area(p.g)) AS residents "
+            "FROM projected p CROSS JOIN LATERAL ST_SquareGrid(%s, p.g) AS cell "
+            "WHERE ST_Intersects(p.g, cell.geom) AND ST_Area(p.g) > 0 GROUP BY cell.i, cell.j, cell.geom "
+            # Cells that only touch a polygon's edge hold nothing of it; slivers below 1 cm²
+            # are rounding from the reprojection, not population.
+            "HAVING sum(ST_Area(ST_Intersection(p.g, cell.geom))) > 0.0001",
+            [srid, cell_m],
+        )
+        cursor.execute(f"TRUNCATE {STAGING}")
+        cursor.execute(
+            f"INSERT INTO {STAGING} (row, key, attrs, geom) "
+            "SELECT row_number() OVER (ORDER BY j, i), format('grid:%%s:%%s:%%s,%%s', %s, %s, i, j), "
+            "jsonb_build_object('residents', residents), ST_Transform(cell, 4490) "
+            "FROM landledger_import_grid",
+            [srid, cell_m],
+        )
         return cursor.rowcount
 
 

@@ -43,6 +43,12 @@ class Command(BaseCommand):
             help="base path of the CSV and HTML report (default: var/import-reports/...)",
         )
         parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
+        parser.add_argument(
+            "--grid",
+            type=float,
+            metavar="METRES",
+            help="population polygons: spread their persons onto square cells of this size by area",
+        )
 
     def handle(
         self,
@@ -56,6 +62,7 @@ class Command(BaseCommand):
         invalid,
         report,
         chunk_size,
+        grid,
         **options,
     ):
         bar = tqdm(
@@ -71,6 +78,7 @@ class Command(BaseCommand):
                 mapping=read_mapping(mapping),
                 repair_invalid=invalid == "repair",
                 chunk_size=chunk_size,
+                grid_m=grid,
                 on_total=lambda total: setattr(bar, "total", total),
                 on_progress=bar.update,
             )
