@@ -170,7 +170,12 @@ def coverage(request):
                 start_in_background(run)
                 return redirect("coverage_run", pk=run.pk)
     runs = runs_visible_to(user=request.user)[:20]
-    return render(request, "gis_layers/coverage.html", {"form": form, "runs": runs})
+    page = {"form": form, "runs": runs}
+    if request.user.has_perm("gis_layers.add_coveragerun"):
+        config = map_config(request.user, visible={"shelters", "buildings"})
+        config["pickInto"] = "id_candidate_points"
+        page["map"] = planner_map(config=config)
+    return render(request, "gis_layers/coverage.html", page)
 
 
 def _visible_run(request, pk: int) -> CoverageRun:

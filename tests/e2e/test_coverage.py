@@ -15,7 +15,8 @@ pytestmark = pytest.mark.e2e
 
 
 def start_run(page, *, sites: int) -> CoverageRun:
-    page.goto("/shelters/coverage/")
+    if "/shelters/coverage/" not in page.url:
+        page.goto("/shelters/coverage/")
     page.fill("#id_sites", str(sites))
     page.click("#coverage-form button[type=submit]")
     page.wait_for_url("**/shelters/coverage/*/")
@@ -67,3 +68,22 @@ def test_totals_for_a_user_without_clearance_leave_classified_shelters_out(page,
     hidden = set(CoverageRun.objects.filter(clearance__gt=0).values_list("pk", flat=True))
     assert run.pk in listed and not listed & hidden
     assert page.external_requests == [] and page.console_errors == []
+
+
+def test_candidate_sites_drawn_on_the_map(page, settings):
+    settings.LANDLEDGER_BASEMAP_URL = ""
+    log_in(page, "civil_defence_officer")
+    page.goto("/shelters/coverage/")
+    frame = page.locator("#map-frame")
+    frame.scroll_into_view_if_needed()
+    box = frame.bounding_box()
+    for dx, dy in ((0.3, 0.5), (0.6, 0.4)):
+        page.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * dy)
+    lines = page.input_value("#id_candidate_points").splitlines()
+    assert len(lines) == 2 and all(line.count(",") == 1 for line in lines)
+    run = start_run(page, sites=1)
+    assert run.parameters["candidate_points"] == [
+        [float(value) for value in line.split(",")] for line in lines
+    ]
+    assert run.summary["siting"]["candidates"] == 2
+    assert run.summary["siting"]["source"] == "user's points"

@@ -109,6 +109,18 @@ function landledgerMap(map, config) {
     if (entry.visible) layer.addTo(map);
   });
 
+  // Drawing candidate sites: each click on the map adds "longitude, latitude" to a form's
+  // text field and marks the spot.
+  if (config.pickInto) {
+    const field = document.getElementById(config.pickInto);
+    map.on("click", (event) => {
+      const line = event.latlng.lng.toFixed(6) + ", " + event.latlng.lat.toFixed(6);
+      field.value = (field.value.trim() ? field.value.trim() + "\n" : "") + line;
+      L.circleMarker(event.latlng, { radius: 7, color: "#000", weight: 2, fillColor: "#ffeb3b", fillOpacity: 0.9 })
+        .addTo(map);
+    });
+  }
+
   // Recommended new shelter sites of a coverage run, numbered best first.
   (config.sites || []).forEach(([lat, lon], index) => {
     L.circleMarker([lat, lon], { radius: 9, color: "#000", weight: 2, fillColor: "#ffeb3b", fillOpacity: 0.95 })
