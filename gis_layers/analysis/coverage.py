@@ -65,7 +65,8 @@ def straight_line_reach(cell_xy: np.ndarray, shelter_xy: np.ndarray, radius_m: n
     """
     if len(cell_xy) == 0 or len(shelter_xy) == 0:
         return _empty_reach()
-    tree = cKDTree(cell_xy)
+    # Built once and queried once: an unbalanced tree builds about three times faster.
+    tree = cKDTree(cell_xy, balanced_tree=False, compact_nodes=False)
     neighbours = tree.query_ball_point(shelter_xy, r=radius_m, return_sorted=False, workers=-1)
     counts = np.fromiter(
         (len(found) for found in neighbours), dtype=np.int64, count=len(neighbours)
