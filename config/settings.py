@@ -100,6 +100,15 @@ DATABASES["default"]["TEST"] = {
     "TEMPLATE": os.environ.get("TEST_DATABASE_TEMPLATE", "landledger_template")
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+# A streaming read replica of the same database, for reads that may lag (config/routers.py).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"],
+        engine="django.contrib.gis.db.backends.postgis",
+        conn_max_age=60,
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
 
 MIGRATION_MODULES = {
     "registry": "migrations.registry",

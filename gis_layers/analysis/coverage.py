@@ -238,6 +238,18 @@ class Coverage:
     load: np.ndarray
     places_per_person: np.ndarray
 
+    @classmethod
+    def of(cls, population, capacity, covered, access, catchment, ratio) -> "Coverage":
+        """The figures that follow from coverage, access and catchments."""
+        return cls(
+            covered=covered,
+            access=access,
+            with_place=population * np.minimum(access, 1.0),
+            catchment=catchment,
+            load=catchment / capacity if len(capacity) else np.empty(0),
+            places_per_person=ratio,
+        )
+
 
 def coverage(
     population: np.ndarray, capacity: np.ndarray, radius_m: np.ndarray, reach: Reach
@@ -255,22 +267,36 @@ def coverage(
     reach
         Pairs within reach, from :func:`straight_line_reach` or :meth:`WalkingNetwork.reach`.
     """
-    cells, shelters = len(population), len(capacity)
-    weight = decay_weight(reach.distance_m, radius_m[reach.shelter])
-    demand = np.bincount(reach.shelter, weights=population[reach.cell] * weight, minlength=shelters)
-    places_per_person = np.divide(capacity, demand, out=np.zeros(shelters), where=demand > 0)
-    access = np.bincount(
-        reach.cell, weights=places_per_person[reach.shelter] * weight, minlength=cells
-    )
+    shelters = len(capacity)
+    demand = shelter_demand(reach, population[reach.cell], radius_m, shelters=shelters)
+    ratio = places_per_person(capacity, demand)
+    access, covered = cell_access(reach, reach.cell, ratio, radius_m, cells=len(population))
     catchment = np.bincount(reach.shelter, weights=population[reach.cell], minlength=shelters)
-    return Coverage(
-        covered=np.bincount(reach.cell, minlength=cells) > 0,
-        access=access,
-        with_place=population * np.minimum(access, 1.0),
-        catchment=catchment,
-        load=catchment / capacity if shelters else np.empty(0),
-        places_per_person=places_per_person,
-    )
+    return Coverage.of(population, capacity, covered, access, catchment, ratio)
+
+
+def shelter_demand(
+    reach: Reach, pair_population: np.ndarray, radius_m: np.ndarray, *, shelters: int
+) -> np.ndarray:
+    """E2SFCA step 1's denominator: per shelter, the distance-weighted persons in reach
+    (``pair_population`` holds the persons of each pair's cell)."""
+    weight = decay_weight(reach.distance_m, radius_m[reach.shelter])
+    return np.bincount(reach.shelter, weights=pair_population * weight, minlength=shelters)
+
+
+def places_per_person(capacity: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    """E2SFCA step 1: places ÷ weighted demand; 0 where no one is within reach."""
+    return np.divide(capacity, demand, out=np.zeros(len(capacity)), where=demand > 0)
+
+
+def cell_access(
+    reach: Reach, cell_position: np.ndarray, ratio: np.ndarray, radius_m: np.ndarray, *, cells: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """E2SFCA step 2 and coverage: per cell (``cell_position`` of each pair), the weighted
+    sum of the ratios of the shelters in reach, and whether any is."""
+    weight = decay_weight(reach.distance_m, radius_m[reach.shelter])
+    access = np.bincount(cell_position, weights=ratio[reach.shelter] * weight, minlength=cells)
+    return access, np.bincount(cell_position, minlength=cells) > 0
 
 
 TOTAL_COLUMNS = ["population", "within_reach", "with_place", "uncovered"]

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from config.routers import reads_from_replica
 from gis_layers.ogc.auth import login_required
 from gis_layers.ogc.collections import COLLECTIONS, Collection, readable_collections
 from gis_layers.ogc.openapi import api_definition
@@ -65,6 +66,7 @@ def ogc_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
     @require_safe
     @login_required
+    @reads_from_replica
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
