@@ -100,6 +100,11 @@ DATABASES["default"]["TEST"] = {
     "TEMPLATE": os.environ.get("TEST_DATABASE_TEMPLATE", "landledger_template")
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+# Behind PgBouncer in transaction mode a named (server-side) cursor would outlive the
+# transaction it was declared in; iterating querysets then fetches in chunks client-side.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_flag(
+    "DATABASE_TRANSACTION_POOLING", default=False
+)
 # A streaming read replica of the same database, for reads that may lag (config/routers.py).
 if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(
