@@ -5,7 +5,7 @@ from django.contrib.gis.admin import GISModelAdmin
 
 from gis_layers.models import DatasetLoad, PopulationCell, RoadSegment
 from gis_layers.widgets import OfflineOSMWidget
-from registry.models import Building, District, Parcel, Right, Shelter
+from registry.models import Building, District, Parcel, Right, Shelter, ShelterInspection
 from registry.outline import outline_svg
 from registry.selectors import shelters_visible_to
 
@@ -55,8 +55,26 @@ class BuildingAdmin(MapAdmin):
     list_select_related = ["parcel"]
 
 
+class InspectionInline(admin.TabularInline):
+    """Inspections are recorded on the shelter's page (/shelters/N/), where the latest one
+    sets the condition and the act is audited; here they are only listed."""
+
+    model = ShelterInspection
+    fields = ["inspected_on", "inspector", "condition", "findings", "recorded_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Shelter)
 class ShelterAdmin(MapAdmin):
+    inlines = [InspectionInline]
     list_display = [
         "name", "shelter_type", "capacity_persons", "condition", "classification", "is_synthetic",
     ]  # fmt: skip

@@ -137,3 +137,14 @@ def test_inventory_and_inspection_pages(client, district_shelters):
     assert "secret fair" not in client.get("/shelters/").content.decode()
     client.force_login(user(Role.REGISTRAR))
     assert client.get(detail).status_code == 403
+
+
+def test_admin_lists_inspections_but_records_none(client, district_shelters):
+    _, shelters = district_shelters
+    inspect(shelters["good one"], TODAY, inspector="Zhao Min")
+    client.force_login(user(Role.ADMINISTRATOR))
+    page = client.get(f"/admin/registry/shelter/{shelters['good one'].pk}/change/")
+    content = page.content.decode()
+    assert page.status_code == 200 and "Zhao Min" in content
+    # Listed, not editable: no input for an inspection's fields.
+    assert 'name="inspections-0-inspector"' not in content
