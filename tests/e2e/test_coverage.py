@@ -74,6 +74,7 @@ def test_candidate_sites_drawn_on_the_map(page, settings):
     settings.LANDLEDGER_BASEMAP_URL = ""
     log_in(page, "civil_defence_officer")
     page.goto("/shelters/coverage/")
+    page.wait_for_function("() => window.landledger !== undefined")
     frame = page.locator("#map-frame")
     frame.scroll_into_view_if_needed()
     box = frame.bounding_box()

@@ -70,7 +70,11 @@ function landledgerMap(map, config) {
       highlighted = null;
     });
     layer.on("click", (event) => {
-      if (name in localPopups) {
+      if (config.pickInto) {
+        // Picking sites: a click on a feature picks its spot too (the map itself does not
+        // see clicks that a feature has taken).
+        pickSite(event.latlng);
+      } else if (name in localPopups) {
         L.popup({ maxWidth: 320 }).setLatLng(event.latlng).setContent(localPopups[name](event.layer.properties)).openOn(map);
       } else {
         showPopup(["changes", "conformity"].includes(name) ? "parcels" : name, event);
@@ -94,6 +98,14 @@ function landledgerMap(map, config) {
       + "</td></tr></table>",
   };
 
+  function pickSite(latlng) {
+    const field = document.getElementById(config.pickInto);
+    const line = latlng.lng.toFixed(6) + ", " + latlng.lat.toFixed(6);
+    field.value = (field.value.trim() ? field.value.trim() + "\n" : "") + line;
+    L.circleMarker(latlng, { radius: 7, color: "#000", weight: 2, fillColor: "#ffeb3b", fillOpacity: 0.9 })
+      .addTo(map);
+  }
+
   function showPopup(name, event) {
     const url = config.popupUrl.replace("__layer__", name).replace("__fid__", String(event.layer.properties.fid))
       + (state.asOf ? "?as_of=" + state.asOf : "");
@@ -111,15 +123,7 @@ function landledgerMap(map, config) {
 
   // Drawing candidate sites: each click on the map adds "longitude, latitude" to a form's
   // text field and marks the spot.
-  if (config.pickInto) {
-    const field = document.getElementById(config.pickInto);
-    map.on("click", (event) => {
-      const line = event.latlng.lng.toFixed(6) + ", " + event.latlng.lat.toFixed(6);
-      field.value = (field.value.trim() ? field.value.trim() + "\n" : "") + line;
-      L.circleMarker(event.latlng, { radius: 7, color: "#000", weight: 2, fillColor: "#ffeb3b", fillOpacity: 0.9 })
-        .addTo(map);
-    });
-  }
+  if (config.pickInto) map.on("click", (event) => pickSite(event.latlng));
 
   // Recommended new shelter sites of a coverage run, numbered best first.
   (config.sites || []).forEach(([lat, lon], index) => {
