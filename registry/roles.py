@@ -41,6 +41,16 @@ _LAYERS = ["roadsegment", "populationcell", "datasetload", "zoningarea", "import
 _TITLES = ["title", "right", "rightholder", "certificate", "parcellineage"]
 _ACTS = ["registrationact", "acttitle", "sourcedocument", "journalentry"]
 _AUDIT = ["auditevent", "historyevent"]
+_SPACE = [
+    "spaceblock",
+    "allocatedblock",
+    "officespacestandard",
+    "officespacecap",
+    "agencyspacerecord",
+]
+# The office-space page and plan: planners and auditors read it, registrars lodge the plan,
+# administrators keep the standards and the inventory behind it.
+_SPACE_ANALYSIS = ["registry.view_space_analysis"]
 
 
 def _perms(app: str, models: list[str], actions: tuple[str, ...] = ("view",)) -> list[str]:
@@ -48,23 +58,39 @@ def _perms(app: str, models: list[str], actions: tuple[str, ...] = ("view",)) ->
 
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.PLANNER: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES])
-    + _perms("gis_layers", _LAYERS),
-    Role.REGISTRAR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS])
-    + ["registry.lodge_act"],
-    Role.SUPERVISOR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS])
+    Role.PLANNER: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_SPACE])
+    + _perms("gis_layers", _LAYERS)
+    + _SPACE_ANALYSIS,
+    Role.REGISTRAR: _perms(
+        "registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS, *_SPACE]
+    )
+    + ["registry.lodge_act"]
+    + _SPACE_ANALYSIS,
+    Role.SUPERVISOR: _perms(
+        "registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS, *_SPACE]
+    )
     + ["registry.decide_act"],
     Role.CIVIL_DEFENCE: _perms("registry", ["parcel", "building", "district", "agency", "party"])
     + _perms("registry", ["shelter"], ("view", "add", "change"))
     + _perms("gis_layers", _LAYERS),
     Role.AUDITOR: _perms(
-        "registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance", *_TITLES, *_ACTS, *_AUDIT]
+        "registry",
+        [*_SPATIAL_AND_PARTIES, "shelter", "clearance", *_TITLES, *_ACTS, *_AUDIT, *_SPACE],
     )
-    + _perms("gis_layers", _LAYERS),
+    + _perms("gis_layers", _LAYERS)
+    + _SPACE_ANALYSIS,
     Role.ADMINISTRATOR: _perms(
-        "registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance"], ("view", "add", "change")
+        "registry",
+        [
+            *_SPATIAL_AND_PARTIES,
+            "shelter",
+            "clearance",
+            *[m for m in _SPACE if m != "allocatedblock"],
+        ],
+        ("view", "add", "change"),
     )
-    + _perms("registry", [*_TITLES, *_ACTS])
+    + _perms("registry", [*_TITLES, *_ACTS, "allocatedblock"])
+    + _SPACE_ANALYSIS
     + _perms("gis_layers", _LAYERS, ("view", "add", "change"))
     + _perms("auth", ["user", "group"], ("view", "add", "change")),
 }
