@@ -406,35 +406,41 @@ def rooms_for_flows(
     """Whole rooms for each flow: in every building, each pool room to at most one agency,
     minimising the sum over agencies of |rooms' area - flow|.
 
+    Rooms of the same area are interchangeable, so the programme counts rooms per area
+    class and agency (integers up to the class's size) rather than choosing each room: the
+    same optimum without the symmetry that makes room-by-room search slow. The rooms of a
+    class are then handed out in the inventory's order.
+
     ``pool``: ``block_id``, ``building_id``, ``use_m2``. Returns ``block_id``,
     ``building_id``, ``agency_id``, ``use_m2`` of the rooms given.
     """
     given = []
     for building_id, here in flows.groupby("building_id"):
-        rooms = pool[pool["building_id"] == building_id].reset_index(drop=True)
+        rooms = pool[pool["building_id"] == building_id].sort_values("block_id")
         if rooms.empty:
             continue
         agencies, target = here["agency_id"].to_numpy(), here["area_m2"].to_numpy()
-        n_rooms, n_agencies = len(rooms), len(agencies)
-        area = rooms["use_m2"].to_numpy()
-        # Columns: x[room, agency] (room-major), then under[agency], over[agency].
-        x_count = n_rooms * n_agencies
-        columns = x_count + 2 * n_agencies
-        room_of = np.repeat(np.arange(n_rooms), n_agencies)
-        agency_of = np.tile(np.arange(n_agencies), n_rooms)
-        once = csr_array(
-            (np.ones(x_count), (room_of, np.arange(x_count))), shape=(n_rooms, columns)
+        sizes = rooms["use_m2"].round(2)
+        classes, counts = np.unique(sizes.to_numpy(), return_counts=True)
+        n_classes, n_agencies = len(classes), len(agencies)
+        # Columns: n[class, agency] (class-major), then under[agency], over[agency].
+        n_count = n_classes * n_agencies
+        columns = n_count + 2 * n_agencies
+        class_of = np.repeat(np.arange(n_classes), n_agencies)
+        agency_of = np.tile(np.arange(n_agencies), n_classes)
+        available = csr_array(
+            (np.ones(n_count), (class_of, np.arange(n_count))), shape=(n_classes, columns)
         )
         balance = csr_array(
             (
-                np.concatenate([area[room_of], np.ones(n_agencies), -np.ones(n_agencies)]),
+                np.concatenate([classes[class_of], np.ones(n_agencies), -np.ones(n_agencies)]),
                 (
                     np.concatenate([agency_of, np.arange(n_agencies), np.arange(n_agencies)]),
                     np.concatenate(
                         [
-                            np.arange(x_count),
-                            x_count + np.arange(n_agencies),
-                            x_count + n_agencies + np.arange(n_agencies),
+                            np.arange(n_count),
+                            n_count + np.arange(n_agencies),
+                            n_count + n_agencies + np.arange(n_agencies),
                         ]
                     ),
                 ),
@@ -442,28 +448,31 @@ def rooms_for_flows(
             shape=(n_agencies, columns),
         )
         result = milp(
-            c=np.concatenate([np.zeros(x_count), np.ones(2 * n_agencies)]),
+            c=np.concatenate([np.zeros(n_count), np.ones(2 * n_agencies)]),
             constraints=[
-                LinearConstraint(once, -np.inf, 1),
+                LinearConstraint(available, -np.inf, counts),
                 LinearConstraint(balance, target, target),
             ],
-            integrality=np.concatenate([np.ones(x_count), np.zeros(2 * n_agencies)]),
-            bounds=Bounds(0, np.concatenate([np.ones(x_count), np.full(2 * n_agencies, np.inf)])),
+            integrality=np.concatenate([np.ones(n_count), np.zeros(2 * n_agencies)]),
+            bounds=Bounds(0, np.concatenate([counts[class_of], np.full(2 * n_agencies, np.inf)])),
             options={"time_limit": time_limit_s},
         )
         if result.x is None:
             continue
-        chosen = np.flatnonzero(result.x[:x_count] > 0.5)
-        for column in chosen:
-            room = rooms.iloc[room_of[column]]
-            given.append(
-                {
-                    "block_id": int(room["block_id"]),
-                    "building_id": int(building_id),
-                    "agency_id": int(agencies[agency_of[column]]),
-                    "use_m2": float(room["use_m2"]),
-                }
-            )
+        taken = np.rint(result.x[:n_count]).astype(int)
+        queues = {size: list(group.itertuples()) for size, group in rooms.groupby(sizes.to_numpy())}
+        for column in np.flatnonzero(taken):
+            queue = queues[classes[class_of[column]]]
+            for _ in range(taken[column]):
+                room = queue.pop(0)
+                given.append(
+                    {
+                        "block_id": int(room.block_id),
+                        "building_id": int(building_id),
+                        "agency_id": int(agencies[agency_of[column]]),
+                        "use_m2": float(room.use_m2),
+                    }
+                )
     return pd.DataFrame(given) if given else _empty_rooms()
 
 

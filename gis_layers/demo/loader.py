@@ -85,6 +85,7 @@ class LoadReport:
 def load_demo(*, progress: Progress = lambda step: None) -> list[LoadReport]:
     """Load every demo district that is not loaded yet, then their titles (each act its own
     transaction, through the register's services). Running it twice changes nothing."""
+    from gis_layers.demo.space import load_demo_space
     from gis_layers.demo.titles import load_demo_titles
     from gis_layers.demo.zoning import load_demo_zoning
 
@@ -93,6 +94,7 @@ def load_demo(*, progress: Progress = lambda step: None) -> list[LoadReport]:
         _load_district(PRAGUE, _build_prague, progress),
         load_demo_titles(progress=progress),
         load_demo_zoning(progress=progress),
+        load_demo_space(progress=progress),
     ]
 
 
