@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from config import views
-from gis_layers import landuse_views, map_views
+from gis_layers import landuse_views, map_views, space_views
 from gis_layers import views as gis_views
 from registry import views as registry_views
 
@@ -24,6 +24,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("map/", map_views.map_page, name="map"),
     path("landuse/", landuse_views.landuse_page, name="landuse"),
+    path("space/", space_views.space_page, name="space"),
+    path("space/export.<str:fmt>", space_views.space_export, name="space_export"),
+    path("space/lodge/", space_views.space_lodge, name="space_lodge"),
     path("map/popup/<str:layer>/<int:fid>/", map_views.popup, name="map_popup"),
     path("map/search/", map_views.search, name="map_search"),
     # Signed integers, so that an out-of-range tile is answered 400, not "no such page".
