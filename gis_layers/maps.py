@@ -147,18 +147,19 @@ def space_map(
             continue
         lon, lat = agency["seat"]
         below = (agency["deficit_m2"] or 0) > 0
-        folium.RegularPolygonMarker(
+        colour = (
+            DEFICIT_COLOUR if below else share_colour(agency["over_share"], OVER_STANDARD_CLASSES)
+        )
+        # A square (a plain div, core Leaflet) so that seats stand apart from buildings' discs.
+        folium.Marker(
             location=[lat, lon],
-            number_of_sides=4,
-            radius=7,
-            color="#222222",
-            weight=1,
-            fill=True,
-            fill_color=DEFICIT_COLOUR
-            if below
-            else share_colour(agency["over_share"], OVER_STANDARD_CLASSES),
-            fill_opacity=0.9,
-            class_name="space-agency",
+            icon=folium.DivIcon(
+                html=f'<div class="space-agency" style="width:12px;height:12px;'
+                f'background:{colour};border:1px solid #222"></div>',
+                icon_size=(12, 12),
+                icon_anchor=(6, 6),
+                class_name="space-agency-icon",
+            ),
             tooltip=f"{agency['name']}: "
             + (
                 f"{agency['deficit_m2']:,.0f} m² {_('below the standard')}"
