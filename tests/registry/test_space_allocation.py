@@ -162,3 +162,46 @@ def test_standards_are_seeded_with_2014_in_force_and_1999_kept_for_history():
         OfficeSpaceStandard.objects.filter(pk=old.pk).update(in_force=True)
     with pytest.raises(IntegrityError), transaction.atomic():
         OfficeSpaceCap.objects.create(standard=old, rank="division", cap_m2_per_person=12)
+
+
+def standard_form(standard: OfficeSpaceStandard, **caps) -> dict:
+    rows = list(standard.caps.order_by("id"))
+    form = {
+        "name": standard.name,
+        "year": standard.year,
+        "use_coefficient": standard.use_coefficient,
+        "note": standard.note,
+        "caps-TOTAL_FORMS": len(rows),
+        "caps-INITIAL_FORMS": len(rows),
+        "caps-MIN_NUM_FORMS": 0,
+        "caps-MAX_NUM_FORMS": 1000,
+    }
+    if standard.in_force:
+        form["in_force"] = "on"
+    for index, cap in enumerate(rows):
+        form[f"caps-{index}-id"] = cap.pk
+        form[f"caps-{index}-standard"] = standard.pk
+        form[f"caps-{index}-rank"] = cap.rank
+        form[f"caps-{index}-cap_m2_per_person"] = caps.get(cap.rank, cap.cap_m2_per_person)
+    return form
+
+
+def test_administrators_edit_standards_in_the_admin_and_planners_cannot(client):
+    from registry.roles import Role
+    from tests.registry.register import user
+
+    standard = OfficeSpaceStandard.objects.get(in_force=True)
+    url = f"/admin/registry/officespacestandard/{standard.pk}/change/"
+    client.force_login(user(Role.PLANNER))
+    assert client.post(url, standard_form(standard, division=13)).status_code == 403
+    client.force_login(user(Role.ADMINISTRATOR))
+    assert client.get(url).status_code == 200
+    response = client.post(url, standard_form(standard, division=13))
+    assert response.status_code == 302
+    assert standard.caps.get(rank="division").cap_m2_per_person == 13
+    # A second standard in force is refused with a message, not a 500.
+    old = OfficeSpaceStandard.objects.get(year=1999)
+    form = {**standard_form(old), "in_force": "on"}
+    response = client.post(f"/admin/registry/officespacestandard/{old.pk}/change/", form)
+    assert response.status_code == 200
+    assert "Only one office-space standard can be in force." in response.content.decode()
