@@ -35,6 +35,7 @@ from registry.errors import RegisterError
 from registry.models import (
     ActStatus,
     ActType,
+    Building,
     OfficeSpaceStandard,
     RegistrationAct,
     Title,
@@ -524,8 +525,6 @@ def lodge_plan(
     report = _plan_dict(plan, inputs)
     if not report["acts"]:
         raise SpaceInputError(_("The plan changes no allocation: there is nothing to lodge."))
-    from registry.models import Building
-
     buildings = Building.objects.in_bulk([act["building_id"] for act in report["acts"]])
     titles = {}
     for act in report["acts"]:

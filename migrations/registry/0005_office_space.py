@@ -146,7 +146,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='building',
             name='premises_classification',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'public 公开'), (1, 'internal 内部'), (2, 'secret 秘密'), (3, 'confidential 机密')], default=0, help_text='Classification of the premises: only agencies cleared to it may be housed here. It says who may occupy the building, not who may see it.'),
+            field=models.PositiveSmallIntegerField(choices=[(0, 'public 公开'), (1, 'internal 内部'), (2, 'secret 秘密'), (3, 'confidential 机密')], db_default=0, default=0, help_text='Classification of the premises: only agencies cleared to it may be housed here. It says who may occupy the building, not who may see it.'),
         ),
         migrations.AlterField(
             model_name='registrationact',

@@ -168,6 +168,8 @@ class Building(Provenance, TemporalUnit):
     premises_classification = models.PositiveSmallIntegerField(
         choices=SecurityLevel.choices,
         default=SecurityLevel.PUBLIC,
+        # Also in the database: imports insert buildings with SQL of their own.
+        db_default=SecurityLevel.PUBLIC,
         help_text=(
             "Classification of the premises: only agencies cleared to it may be housed here. "
             "It says who may occupy the building, not who may see it."
