@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from config import views
-from gis_layers import landuse_views, map_views, shelter_views
+from gis_layers import landuse_views, map_views, shelter_views, space_views
 from gis_layers import views as gis_views
 from registry import views as registry_views
 
@@ -33,6 +33,9 @@ urlpatterns = [
         shelter_views.coverage_report,
         name="coverage_report",
     ),
+    path("space/", space_views.space_page, name="space"),
+    path("space/export.<str:fmt>", space_views.space_export, name="space_export"),
+    path("space/lodge/", space_views.space_lodge, name="space_lodge"),
     path("map/popup/<str:layer>/<int:fid>/", map_views.popup, name="map_popup"),
     path("map/search/", map_views.search, name="map_search"),
     # Signed integers, so that an out-of-range tile is answered 400, not "no such page".

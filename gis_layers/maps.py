@@ -6,6 +6,7 @@ import json
 import folium
 from django.conf import settings
 from django.templatetags.static import static
+from django.utils.translation import gettext as _
 from folium.plugins import Fullscreen, MeasureControl
 
 # First-level GB/T 21010-2017 classes and their colours on the map.
@@ -24,18 +25,14 @@ def _local(map_element, js: dict[str, str], css: dict[str, str]) -> None:
     map_element.default_css = [(name, static(VENDOR + path)) for name, path in css.items()]
 
 
-def planner_map(*, config: dict) -> dict[str, str]:
-    """The map's HTML in three parts for a page template: ``header``, ``body``, ``script``.
-
-    ``config`` is handed to map.js (layers the user may see, URLs, dates, land-use names).
-    """
-    basemap = settings.LANDLEDGER_BASEMAP_URL
+def _base_map(*, location, zoom: int, prefer_canvas: bool) -> folium.Map:
+    """A folium map on Leaflet from our static files, with the configured basemap if any."""
     figure_map = folium.Map(
-        location=config["centre"],
-        zoom_start=config["zoom"],
+        location=location,
+        zoom_start=zoom,
         tiles=None,
         control_scale=True,
-        prefer_canvas=True,
+        prefer_canvas=prefer_canvas,
         max_zoom=20,
     )
     _local(
@@ -43,10 +40,29 @@ def planner_map(*, config: dict) -> dict[str, str]:
         {"leaflet": "leaflet-1.9.4/leaflet.js"},
         {"leaflet_css": "leaflet-1.9.4/leaflet.css"},
     )
+    basemap = settings.LANDLEDGER_BASEMAP_URL
     if basemap:
         folium.TileLayer(
             tiles=basemap, attr=settings.LANDLEDGER_BASEMAP_ATTRIBUTION, name="basemap", max_zoom=20
         ).add_to(figure_map)
+    return figure_map
+
+
+def _parts(figure_map: folium.Map) -> dict[str, str]:
+    figure = figure_map.get_root()
+    return {
+        "header": figure.header.render(),
+        "body": figure.html.render(),
+        "script": figure.script.render(),
+    }
+
+
+def planner_map(*, config: dict) -> dict[str, str]:
+    """The map's HTML in three parts for a page template: ``header``, ``body``, ``script``.
+
+    ``config`` is handed to map.js (layers the user may see, URLs, dates, land-use names).
+    """
+    figure_map = _base_map(location=config["centre"], zoom=config["zoom"], prefer_canvas=True)
     fullscreen = Fullscreen(position="topleft")
     _local(
         fullscreen,
@@ -75,8 +91,111 @@ def planner_map(*, config: dict) -> dict[str, str]:
         {**config, "landUseColours": LAND_USE_COLOURS, "shelterColours": SHELTER_COLOURS}
     )
     figure.script.add_child(folium.Element(f"landledgerMap({figure_map.get_name()}, {payload});"))
-    return {
-        "header": figure.header.render(),
-        "body": figure.html.render(),
-        "script": figure.script.render(),
-    }
+    return _parts(figure_map)
+
+
+# Vacancy of a building and over-standard share of an agency: shares 0-1 in classes.
+VACANCY_CLASSES = [(0.05, "#1a9641"), (0.25, "#fdae61"), (1.01, "#d7191c")]
+OVER_STANDARD_CLASSES = [(0.0001, "#2c7bb6"), (0.15, "#fdae61"), (1.01, "#d7191c")]
+DEFICIT_COLOUR = "#7b3294"
+FLOW_COLOUR = "#1f4e5f"
+
+
+def share_colour(share: float | None, classes: list[tuple[float, str]]) -> str:
+    if share is None:
+        return "#999999"
+    return next(colour for upper, colour in classes if share < upper)
+
+
+def space_map(
+    *, buildings: list[dict], agencies: list[dict], flows: list[dict], handed_back=()
+) -> dict[str, str]:
+    """Office space on a map: buildings coloured by vacant share, agencies' seats by
+    over-standard share (purple where below the standard), and the plan's flows as lines
+    from the building giving space to the agency's seat, as wide as the area moved.
+    Drawn in SVG (not canvas) so that each feature is an element of the page."""
+    points = [b["point"] for b in buildings if b["point"]] + [
+        a["seat"] for a in agencies if a["seat"]
+    ]
+    if points:
+        lon = sorted(p[0] for p in points)[len(points) // 2]
+        lat = sorted(p[1] for p in points)[len(points) // 2]
+    else:
+        lon, lat = 0.0, 0.0
+    figure_map = _base_map(location=[lat, lon], zoom=15, prefer_canvas=False)
+    given_back = {b["building_id"] for b in handed_back}
+    layer = folium.FeatureGroup(name=str(_("Buildings by vacant share"))).add_to(figure_map)
+    for building in buildings:
+        if not building["point"]:
+            continue
+        lon, lat = building["point"]
+        folium.CircleMarker(
+            location=[lat, lon],
+            radius=6 + min(building["total_m2"] or 0, 8000) / 800,
+            color="#000000" if building["building_id"] in given_back else "#333333",
+            weight=3 if building["building_id"] in given_back else 1,
+            fill=True,
+            fill_color=share_colour(building["vacant_share"], VACANCY_CLASSES),
+            fill_opacity=0.85,
+            class_name="space-building",
+            tooltip=f"{building['name']}: {building['vacant_m2']:,.0f} m² "
+            f"{_('vacant')} ({(building['vacant_share'] or 0):.0%})",
+        ).add_to(layer)
+    layer = folium.FeatureGroup(name=str(_("Agencies by over-standard share"))).add_to(figure_map)
+    for agency in agencies:
+        if not agency["seat"]:
+            continue
+        lon, lat = agency["seat"]
+        below = (agency["deficit_m2"] or 0) > 0
+        colour = (
+            DEFICIT_COLOUR if below else share_colour(agency["over_share"], OVER_STANDARD_CLASSES)
+        )
+        # A square (a plain div, core Leaflet) so that seats stand apart from buildings' discs.
+        folium.Marker(
+            location=[lat, lon],
+            icon=folium.DivIcon(
+                html=f'<div class="space-agency" style="width:12px;height:12px;'
+                f'background:{colour};border:1px solid #222"></div>',
+                icon_size=(12, 12),
+                icon_anchor=(6, 6),
+                class_name="space-agency-icon",
+            ),
+            tooltip=f"{agency['name']}: "
+            + (
+                f"{agency['deficit_m2']:,.0f} m² {_('below the standard')}"
+                if below
+                else f"{agency['over_m2'] or 0:,.0f} m² {_('over the standard')}"
+            ),
+        ).add_to(layer)
+    layer = folium.FeatureGroup(name=str(_("Plan: space moved"))).add_to(figure_map)
+    for flow in flows:
+        if not flow["from"] or not flow["to"]:
+            continue
+        (from_lon, from_lat), (to_lon, to_lat) = flow["from"], flow["to"]
+        if (from_lon, from_lat) == (to_lon, to_lat):
+            # Space given in the agency's own building: a ring, since a line has no length.
+            folium.CircleMarker(
+                location=[to_lat, to_lon],
+                radius=12,
+                color=FLOW_COLOUR,
+                weight=3,
+                fill=False,
+                class_name="space-flow",
+                tooltip=f"{flow['agency']}: {flow['area_m2']:,.0f} m² {_('in its own building')}",
+            ).add_to(layer)
+            continue
+        folium.PolyLine(
+            locations=[[from_lat, from_lon], [to_lat, to_lon]],
+            color=FLOW_COLOUR,
+            weight=2 + min(flow["area_m2"], 2000) / 200,
+            opacity=0.8,
+            class_name="space-flow",
+            tooltip=f"{flow['building']} → {flow['agency']}: {flow['area_m2']:,.0f} m², "
+            f"{flow['distance_m']:,.0f} m",
+        ).add_to(layer)
+    folium.LayerControl(collapsed=False).add_to(figure_map)
+    if points:
+        lons, lats = [p[0] for p in points], [p[1] for p in points]
+        figure_map.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
+    figure_map.get_root().render()
+    return _parts(figure_map)

@@ -2,15 +2,20 @@ from django.contrib import admin
 
 from registry.models import (
     Agency,
+    AgencySpaceRecord,
+    AllocatedBlock,
     AuditEvent,
     Certificate,
     Clearance,
     HistoryEvent,
     JournalEntry,
     LandUseClass,
+    OfficeSpaceCap,
+    OfficeSpaceStandard,
     Party,
     RegistrationAct,
     Right,
+    SpaceBlock,
     StaffEstablishment,
     Title,
 )
@@ -121,3 +126,40 @@ class HistoryEventAdmin(ReadOnlyAdmin):
     list_display = ["changed_at", "operation", "table_name", "row_pk", "app_user", "db_user"]
     list_filter = ["table_name", "operation"]
     search_fields = ["row_pk", "app_user"]
+
+
+class OfficeSpaceCapInline(admin.TabularInline):
+    model = OfficeSpaceCap
+    extra = 0
+
+
+@admin.register(OfficeSpaceStandard)
+class OfficeSpaceStandardAdmin(admin.ModelAdmin):
+    """Administrators keep the standards: a new version is added beside the old ones, and
+    marking it in force is what switches every computation over (only one can be)."""
+
+    list_display = ["name", "year", "in_force", "use_coefficient"]
+    list_filter = ["in_force"]
+    inlines = [OfficeSpaceCapInline]
+
+
+@admin.register(SpaceBlock)
+class SpaceBlockAdmin(admin.ModelAdmin):
+    list_display = ["building", "label", "floor", "kind", "area_m2", "area_basis", "valid_to"]
+    list_filter = ["kind", "area_basis", "is_synthetic"]
+    search_fields = ["label", "building__name"]
+    raw_id_fields = ["building"]
+
+
+@admin.register(AllocatedBlock)
+class AllocatedBlockAdmin(ReadOnlyAdmin):
+    """Registered with their use-allocation right by an act; shown, never edited."""
+
+    list_display = ["right", "block"]
+    raw_id_fields = ["right", "block"]
+
+
+@admin.register(AgencySpaceRecord)
+class AgencySpaceRecordAdmin(admin.ModelAdmin):
+    list_display = ["agency", "building", "area_m2", "recorded_on", "is_synthetic"]
+    raw_id_fields = ["agency", "building"]

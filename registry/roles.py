@@ -42,6 +42,16 @@ _TITLES = ["title", "right", "rightholder", "certificate", "parcellineage"]
 _ACTS = ["registrationact", "acttitle", "sourcedocument", "journalentry"]
 _AUDIT = ["auditevent", "historyevent"]
 _SHELTERS = ["shelter", "shelterinspection"]
+_SPACE = [
+    "spaceblock",
+    "allocatedblock",
+    "officespacestandard",
+    "officespacecap",
+    "agencyspacerecord",
+]
+# The office-space page and plan: planners and auditors read it, registrars lodge the plan,
+# administrators keep the standards and the inventory behind it.
+_SPACE_ANALYSIS = ["registry.view_space_analysis"]
 
 
 def _perms(app: str, models: list[str], actions: tuple[str, ...] = ("view",)) -> list[str]:
@@ -49,12 +59,18 @@ def _perms(app: str, models: list[str], actions: tuple[str, ...] = ("view",)) ->
 
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.PLANNER: _perms("registry", [*_SPATIAL_AND_PARTIES, *_SHELTERS, *_TITLES])
+    Role.PLANNER: _perms("registry", [*_SPATIAL_AND_PARTIES, *_SHELTERS, *_TITLES, *_SPACE])
     + _perms("gis_layers", _LAYERS)
-    + _perms("gis_layers", ["coveragerun"], ("view", "add")),
-    Role.REGISTRAR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS])
-    + ["registry.lodge_act"],
-    Role.SUPERVISOR: _perms("registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS])
+    + _perms("gis_layers", ["coveragerun"], ("view", "add"))
+    + _SPACE_ANALYSIS,
+    Role.REGISTRAR: _perms(
+        "registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS, *_SPACE]
+    )
+    + ["registry.lodge_act"]
+    + _SPACE_ANALYSIS,
+    Role.SUPERVISOR: _perms(
+        "registry", [*_SPATIAL_AND_PARTIES, "shelter", *_TITLES, *_ACTS, *_SPACE]
+    )
     + ["registry.decide_act"],
     Role.CIVIL_DEFENCE: _perms("registry", ["parcel", "building", "district", "agency", "party"])
     + _perms("registry", ["shelter"], ("view", "add", "change"))
@@ -62,13 +78,23 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
     + _perms("gis_layers", _LAYERS)
     + _perms("gis_layers", ["coveragerun"], ("view", "add")),
     Role.AUDITOR: _perms(
-        "registry", [*_SPATIAL_AND_PARTIES, *_SHELTERS, "clearance", *_TITLES, *_ACTS, *_AUDIT]
+        "registry",
+        [*_SPATIAL_AND_PARTIES, *_SHELTERS, "clearance", *_TITLES, *_ACTS, *_AUDIT, *_SPACE],
     )
-    + _perms("gis_layers", [*_LAYERS, "coveragerun"]),
+    + _perms("gis_layers", [*_LAYERS, "coveragerun"])
+    + _SPACE_ANALYSIS,
     Role.ADMINISTRATOR: _perms(
-        "registry", [*_SPATIAL_AND_PARTIES, "shelter", "clearance"], ("view", "add", "change")
+        "registry",
+        [
+            *_SPATIAL_AND_PARTIES,
+            "shelter",
+            "clearance",
+            *[m for m in _SPACE if m != "allocatedblock"],
+        ],
+        ("view", "add", "change"),
     )
-    + _perms("registry", [*_TITLES, *_ACTS, "shelterinspection"])
+    + _perms("registry", [*_TITLES, *_ACTS, "allocatedblock", "shelterinspection"])
+    + _SPACE_ANALYSIS
     + _perms("gis_layers", _LAYERS, ("view", "add", "change"))
     + _perms("gis_layers", ["coveragerun"])
     + _perms("auth", ["user", "group"], ("view", "add", "change")),

@@ -86,6 +86,7 @@ def load_demo(*, progress: Progress = lambda step: None) -> list[LoadReport]:
     """Load every demo district that is not loaded yet, then their titles (each act its own
     transaction, through the register's services). Running it twice changes nothing."""
     from gis_layers.demo.inspections import load_demo_inspections
+    from gis_layers.demo.space import load_demo_space
     from gis_layers.demo.titles import load_demo_titles
     from gis_layers.demo.zoning import load_demo_zoning
 
@@ -95,6 +96,7 @@ def load_demo(*, progress: Progress = lambda step: None) -> list[LoadReport]:
         load_demo_titles(progress=progress),
         load_demo_zoning(progress=progress),
         load_demo_inspections(progress=progress),
+        load_demo_space(progress=progress),
     ]
 
 

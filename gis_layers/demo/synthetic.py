@@ -152,3 +152,68 @@ def population_grid(
     totals = joined.groupby("index_right")["residents"].sum()
     grid["residents"] = np.round(totals.reindex(grid.index, fill_value=0.0).to_numpy(), 1)
     return grid
+
+
+# Share of a floor's use area in office rooms; the rest is corridors, stairs and toilets
+# (not space blocks) and the service rooms of the ground floor.
+OFFICE_SHARE_OF_FLOOR = 0.55
+USE_COEFFICIENT = 0.65
+
+
+def space_blocks(
+    gross_floor_area_m2: float, floors: int, rng: np.random.Generator, *, civil_defence: bool
+) -> list[dict]:
+    """Space blocks of an office building, floor by floor: on each floor one or two suites
+    and a handful of single rooms, service rooms on the ground floor, equipment and ancillary
+    space in the basement, and a civil-defence block where ``civil_defence``.
+
+    Areas are use areas in m² (one suite in ten is recorded by its gross area instead, as a
+    floor plate would be); floors above the eighth are left out to keep the demo small.
+    """
+    floors = max(1, min(int(floors), 8))
+    per_floor_use = gross_floor_area_m2 / max(floors, 1) * USE_COEFFICIENT
+    blocks = []
+    for floor in range(1, floors + 1):
+        office = per_floor_use * OFFICE_SHARE_OF_FLOOR
+        rooms = int(rng.integers(3, 7))
+        room_areas = rng.choice([12.0, 18.0, 24.0, 30.0, 36.0], rooms)
+        suite_total = max(office - room_areas.sum(), 0.0)
+        suites = 2 if suite_total > 240 else 1 if suite_total > 40 else 0
+        for number in range(suites):
+            area = round(suite_total / suites, 1)
+            gross = rng.random() < 0.1
+            blocks.append(
+                {
+                    "label": f"{floor}F-S{number + 1}",
+                    "floor": floor,
+                    "kind": "office",
+                    "area_m2": round(area / USE_COEFFICIENT, 1) if gross else area,
+                    "area_basis": "gross" if gross else "use",
+                }
+            )
+        for number, area in enumerate(room_areas, start=1):
+            blocks.append(
+                {
+                    "label": f"{floor}F-{number:02d}",
+                    "floor": floor,
+                    "kind": "office",
+                    "area_m2": float(area),
+                    "area_basis": "use",
+                }
+            )
+    blocks.append(
+        {"label": "1F-SV", "floor": 1, "kind": "service", "area_m2": round(per_floor_use * 0.15, 1),
+         "area_basis": "use"}
+    )  # fmt: skip
+    blocks.append(
+        {"label": "B1-EQ", "floor": -1, "kind": "equipment", "area_m2": 60.0, "area_basis": "use"}
+    )
+    blocks.append(
+        {"label": "B1-AN", "floor": -1, "kind": "ancillary", "area_m2": 80.0, "area_basis": "use"}
+    )
+    if civil_defence:
+        blocks.append(
+            {"label": "B1-CD", "floor": -1, "kind": "civil_defence",
+             "area_m2": round(per_floor_use * 0.4, 1), "area_basis": "use"}
+        )  # fmt: skip
+    return blocks

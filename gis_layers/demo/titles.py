@@ -35,7 +35,7 @@ class TitlesReport:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
-class _Clerks:
+class DemoClerks:
     """The demo's registration office: one clerk lodges and examines, another approves."""
 
     def __init__(self):
@@ -83,7 +83,7 @@ def load_demo_titles(*, progress=lambda step: None) -> TitlesReport:
     if DatasetLoad.objects.filter(dataset=DATASET).exists():
         return TitlesReport(skipped=True)
     rng = np.random.default_rng(SEED + 2)
-    clerks = _Clerks()
+    clerks = DemoClerks()
     state = _party(PartyKind.STATE, "The State 国家 (demo)")
     people = [_party(PartyKind.PERSON, f"Demo person {n}") for n in range(1, 9)]
     companies = [_party(PartyKind.ENTERPRISE, f"Demo enterprise {n} Ltd") for n in range(1, 5)]
@@ -187,7 +187,7 @@ def load_demo_titles(*, progress=lambda step: None) -> TitlesReport:
     return report
 
 
-def _split_in_halves(clerks: _Clerks, title, on: datetime.date) -> None:
+def _split_in_halves(clerks: DemoClerks, title, on: datetime.date) -> None:
     """Split a parcel along the meridian through its centroid."""
     parcel = title.parcel
     x_min, y_min, x_max, y_max = parcel.geom.extent

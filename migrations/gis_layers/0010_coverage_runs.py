@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('gis_layers', '0009_tile_cache_snapshot'),
-        ('registry', '0005_shelter_inspections'),
+        ('registry', '0006_shelter_inspections'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -33,6 +33,15 @@ from registry.models.rights import (
     RightKind,
     Title,
 )
+from registry.models.space import (
+    AgencySpaceRecord,
+    AllocatedBlock,
+    AreaBasis,
+    OfficeSpaceCap,
+    OfficeSpaceStandard,
+    SpaceBlock,
+    SpaceKind,
+)
 from registry.models.spatial import (
     Building,
     BuildingUse,
@@ -51,6 +60,13 @@ __all__ = [
     "RESTRICTION_KINDS",
     "TRANSFERABLE_KINDS",
     "ActStatus",
+    "AgencySpaceRecord",
+    "AllocatedBlock",
+    "AreaBasis",
+    "OfficeSpaceCap",
+    "OfficeSpaceStandard",
+    "SpaceBlock",
+    "SpaceKind",
     "ActTitle",
     "ActType",
     "AuditEvent",

@@ -17,6 +17,7 @@ class ActType(models.TextChoices):
     SEIZURE = "seizure", "seizure 查封登记"
     SPLIT = "split", "parcel split 分宗"
     MERGE = "merge", "parcel merge 合宗"
+    ALLOCATION = "allocation", "use allocation 使用调配"
 
 
 class ActStatus(models.TextChoices):

@@ -166,6 +166,16 @@ class Building(Provenance, TemporalUnit):
     year_built = models.PositiveSmallIntegerField(null=True, blank=True)
     condition = models.CharField(max_length=12, choices=Condition.choices, default=Condition.GOOD)
     is_underground = models.BooleanField(default=False)
+    premises_classification = models.PositiveSmallIntegerField(
+        choices=SecurityLevel.choices,
+        default=SecurityLevel.PUBLIC,
+        # Also in the database: imports insert buildings with SQL of their own.
+        db_default=SecurityLevel.PUBLIC,
+        help_text=(
+            "Classification of the premises: only agencies cleared to it may be housed here. "
+            "It says who may occupy the building, not who may see it."
+        ),
+    )
 
     class Meta:
         ordering = ["id"]

@@ -20,6 +20,9 @@ cancellation     ``{"right": id}``
 seizure          ``{"holders": [court], "description"}`` (also objection, advance_notice)
 split            ``{"children": [{"geometry": GeoJSON in EPSG:4490, "land_use", "name"}]}``
 merge            ``{"land_use": code (optional), "name"}``; the titles are the parents
+allocation       ``{"allocations": [{"party": agency party id, "blocks": [space block ids]}]}``
+                 on one building's title: each listed agency's whole new use allocation there
+                 (an empty list ends it)
 ===============  ===========================================================================
 """
 
@@ -43,6 +46,8 @@ from registry.models import (
     ActStatus,
     ActTitle,
     ActType,
+    Agency,
+    AllocatedBlock,
     AuditEvent,
     Certificate,
     CertificateKind,
@@ -57,6 +62,7 @@ from registry.models import (
     RightHolder,
     RightKind,
     SourceDocument,
+    SpaceBlock,
     Title,
 )
 from registry.services.journal import append_to_journal
@@ -688,6 +694,115 @@ def _register_merge(act, titles):
     ActTitle.objects.create(act=act, title=child_title, based_on_version=0)
 
 
+def _allocation_entries(act, title) -> list[tuple[int, list[int]]]:
+    """(agency party id, block ids) pairs of an allocation act, checked for form."""
+    entries = act.payload.get("allocations")
+    if not isinstance(entries, list) or not entries:
+        raise InvalidApplication(
+            "'allocations' must list at least one agency and its blocks", title=str(title)
+        )
+    parsed = []
+    for number, entry in enumerate(entries, start=1):
+        try:
+            party = int(entry["party"])
+            blocks = [int(block) for block in entry.get("blocks", [])]
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidApplication(
+                f"allocation {number}: needs an agency's party id and a list of block ids",
+                title=str(title),
+            ) from error
+        parsed.append((party, blocks))
+    parties = [party for party, _ in parsed]
+    if len(set(parties)) != len(parties):
+        raise InvalidApplication("an agency is listed twice", title=str(title))
+    listed = [block for _, blocks in parsed for block in blocks]
+    if len(set(listed)) != len(listed):
+        raise InvalidApplication("a block is given to two agencies", title=str(title))
+    return parsed
+
+
+def _register_allocation(act, titles):
+    """使用调配: the listed agencies' use allocations in one building are replaced by the
+    blocks given, each as a use-allocation right on the building's title listing its blocks
+    (see :mod:`registry.models.space`)."""
+    (title,) = titles
+    if title.building_id is None:
+        raise InvalidApplication("use allocations are of space in a building", title=str(title))
+    building = title.building
+    entries = _allocation_entries(act, title)
+    agencies = Agency.objects.select_related("party").in_bulk([party for party, _ in entries])
+    wanted = [block for _, blocks in entries for block in blocks]
+    blocks = SpaceBlock.objects.in_bulk(wanted)
+    for party, block_ids in entries:
+        agency = agencies.get(party)
+        if agency is None:
+            raise InvalidApplication(
+                f"party {party} is not an agency: office space is allocated to agencies",
+                title=str(title),
+            )
+        if block_ids and building.premises_classification > agency.clearance:
+            raise RuleViolation(
+                f"{agency} is cleared to level {agency.clearance}, the premises are classified "
+                f"{building.premises_classification}",
+                title=str(title),
+                rule="premises_above_clearance",
+            )
+        for block_id in block_ids:
+            block = blocks.get(block_id)
+            if block is None or block.building_id != building.pk:
+                raise InvalidApplication(
+                    f"block {block_id} is not a space block of this building", title=str(title)
+                )
+            if block.valid_to is not None:
+                raise RuleViolation(
+                    f"block {block.label} is retired", title=str(title), rule="block_retired"
+                )
+            if block.area_m2 is None:
+                raise RuleViolation(
+                    f"block {block.label} has no surveyed area; survey it before allocating it",
+                    title=str(title),
+                    rule="block_without_area",
+                )
+    listed_parties = [party for party, _ in entries]
+    ending = list(
+        _current(title, [RightKind.USE_ALLOCATION]).filter(shares__party_id__in=listed_parties)
+    )
+    held_elsewhere = (
+        AllocatedBlock.objects.filter(
+            block_id__in=wanted,
+            right__valid_to__isnull=True,
+            right__kind=RightKind.USE_ALLOCATION,
+        )
+        .exclude(right__in=ending)
+        .select_related("block", "right")
+        .first()
+    )
+    if held_elsewhere is not None:
+        holder = ", ".join(held_elsewhere.right.holders.values_list("name", flat=True))
+        raise RuleViolation(
+            f"block {held_elsewhere.block.label} is allocated to {holder} "
+            f"(right {held_elsewhere.right_id}); list that agency too to move it",
+            title=str(title),
+            rule="block_already_allocated",
+        )
+    for right in ending:
+        _end_right(right, act)
+    for party, block_ids in entries:
+        if not block_ids:
+            continue
+        right = _create_right(
+            act=act,
+            title=title,
+            kind=RightKind.USE_ALLOCATION,
+            holders=[(party, 1)],
+            denominator=1,
+            description=str(act.payload.get("description") or ""),
+        )
+        AllocatedBlock.objects.bulk_create(
+            [AllocatedBlock(right=right, block_id=block) for block in sorted(block_ids)]
+        )
+
+
 REGISTER = {
     ActType.FIRST: _register_first,
     ActType.TRANSFER: _register_transfer,
@@ -699,6 +814,7 @@ REGISTER = {
     ActType.ADVANCE_NOTICE: _register_restriction,
     ActType.SPLIT: _register_split,
     ActType.MERGE: _register_merge,
+    ActType.ALLOCATION: _register_allocation,
 }
 
 

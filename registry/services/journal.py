@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from registry.models import JournalEntry, ParcelLineage, RegistrationAct
+from registry.models import JournalEntry, ParcelLineage, RegistrationAct, RightKind
 
 GENESIS_HASH = "0" * 64
 
@@ -48,23 +48,28 @@ def serialize_act(act: RegistrationAct) -> dict:
     """The facts an act registered, from the register's rows; only what no later act changes."""
     rights = []
     for right in act.rights_registered.order_by("id").prefetch_related("shares"):
-        rights.append(
-            {
-                "id": right.id,
-                "title": right.title_id,
-                "kind": right.kind,
-                "land_use_right_type": right.land_use_right_type,
-                "term_end": _iso(right.term_end),
-                "amount": None if right.amount is None else str(right.amount),
-                "rank": right.rank,
-                "description": right.description,
-                "valid_from": _iso(right.valid_from),
-                "share_denominator": right.share_denominator,
-                "holders": sorted(
-                    [share.party_id, share.share_parts] for share in right.shares.all()
-                ),
-            }
+        sealed = {
+            "id": right.id,
+            "title": right.title_id,
+            "kind": right.kind,
+            "land_use_right_type": right.land_use_right_type,
+            "term_end": _iso(right.term_end),
+            "amount": None if right.amount is None else str(right.amount),
+            "rank": right.rank,
+            "description": right.description,
+            "valid_from": _iso(right.valid_from),
+            "share_denominator": right.share_denominator,
+            "holders": sorted([share.party_id, share.share_parts] for share in right.shares.all()),
+        }
+        blocks = (
+            sorted(right.allocated_blocks.values_list("block_id", flat=True))
+            if right.kind == RightKind.USE_ALLOCATION
+            else []
         )
+        if blocks:
+            # The rooms a use allocation covers are part of what it registered.
+            sealed["blocks"] = blocks
+        rights.append(sealed)
     lineage = list(ParcelLineage.objects.filter(act=act).values_list("parent_id", "child_id"))
     return {
         "act": {

@@ -15,7 +15,19 @@ from gis_layers.demo import loader as demo_loader
 from gis_layers.demo.sources import bubenec_path, helsinki_pbf_path, read_osm_layer
 from gis_layers.models import DatasetLoad, PopulationCell, RoadSegment
 from registry.codes import parse_unit_code
-from registry.models import Agency, Building, District, Parcel, Party, Shelter, StaffEstablishment
+from registry.models import (
+    Agency,
+    AgencySpaceRecord,
+    AllocatedBlock,
+    Building,
+    District,
+    Parcel,
+    Party,
+    RegistrationAct,
+    Shelter,
+    SpaceBlock,
+    StaffEstablishment,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +128,8 @@ def test_report_prints_counts_repairs_and_synthetic_notice(demo, prague_again):
 
 def table_counts() -> dict[str, int]:
     models = [District, Parcel, Building, Shelter, Party, Agency, StaffEstablishment,
-              RoadSegment, PopulationCell, DatasetLoad]  # fmt: skip
+              RoadSegment, PopulationCell, DatasetLoad, SpaceBlock, AllocatedBlock,
+              AgencySpaceRecord, RegistrationAct]  # fmt: skip
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -163,6 +176,10 @@ def test_generated_data_is_marked_synthetic_and_real_data_is_not(demo):
     assert not Building.objects.filter(is_synthetic=True).exists()
     assert Building.objects.filter(floors_estimated=True).exists()
     assert not Parcel.objects.filter(is_synthetic=True).exists()
+    assert (
+        SpaceBlock.objects.exists() and not SpaceBlock.objects.filter(is_synthetic=False).exists()
+    )
+    assert not AgencySpaceRecord.objects.filter(is_synthetic=False).exists()
 
 
 def test_real_government_buildings_seat_the_agencies(demo):

@@ -11,7 +11,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        with tqdm(total=10, desc="load_demo", unit="step", file=self.stderr) as bar:
+        with tqdm(total=12, desc="load_demo", unit="step", file=self.stderr) as bar:
 
             def progress(step: str) -> None:
                 bar.set_postfix_str(step)
@@ -34,6 +34,6 @@ class Command(BaseCommand):
             if dropped:
                 self.stdout.write(f"  dropped: {dropped}")
         self.stdout.write(
-            "Agencies, staff, shelters, estimated floors and population are synthetic "
+            "Agencies, staff, shelters, office space, estimated floors and population are synthetic "
             "(seeded) and marked so in the data."
         )

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0004_register_guards'),
+        ('registry', '0005_office_space'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,581 @@
+"""The office-space report and redistribution plan: loads the register's use allocations,
+the space inventory, the agencies and their records, and one standard version, and runs
+:mod:`gis_layers.analysis.space` and :mod:`gis_layers.analysis.redistribution` on them.
+Shared by ``/space/``, its exports and ``manage.py space_redistribution``; lodging the
+plan turns it into use-allocation acts through the register's own services."""
+
+import datetime
+from dataclasses import dataclass
+
+import pandas as pd
+from django.db import connection
+from django.utils.translation import gettext as _
+from pyproj import CRS, Transformer
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_utm_crs_info
+
+from gis_layers.analysis.redistribution import (
+    NewBuilding,
+    Plan,
+    PlanSettings,
+    allocation_changes,
+    new_building_scenario,
+    redistribution_plan,
+)
+from gis_layers.analysis.space import (
+    Standard,
+    StandardMismatch,
+    agency_balance,
+    building_vacancy,
+    input_problems,
+    reconcile,
+    rollup,
+)
+from registry.errors import RegisterError
+from registry.models import (
+    ActStatus,
+    ActType,
+    Building,
+    OfficeSpaceStandard,
+    RegistrationAct,
+    Title,
+)
+from registry.services.acts import lodge_act, record_audit, title_of
+
+STORAGE_SRID = 4490
+
+
+class SpaceInputError(ValueError):
+    """The inputs cannot give a figure (no standard in force, a rank without a cap...)."""
+
+
+@dataclass
+class SpaceInputs:
+    """Everything the analysis reads, as frames (see :mod:`gis_layers.analysis.space`)."""
+
+    standard: Standard
+    standard_id: int
+    agencies: pd.DataFrame
+    staff: pd.DataFrame
+    blocks: pd.DataFrame
+    allocations: pd.DataFrame  # current blocks of current rights held by agencies
+    rights: pd.DataFrame
+    allocated: pd.DataFrame  # every block every current right lists, for the reconciliation
+    buildings: pd.DataFrame
+    records: pd.DataFrame
+    crs: CRS
+
+
+def _rows(sql: str, params=()) -> pd.DataFrame:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [column.name for column in cursor.description]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+
+def load_standard(standard_id: int | None = None) -> tuple[Standard, int]:
+    """One standard version: the one asked for, else the one in force; never a mixture."""
+    standards = OfficeSpaceStandard.objects.prefetch_related("caps")
+    chosen = (
+        standards.filter(pk=standard_id).first()
+        if standard_id is not None
+        else standards.filter(in_force=True).first()
+    )
+    if chosen is None:
+        raise SpaceInputError(
+            _("No office-space standard %(id)s exists.") % {"id": standard_id}
+            if standard_id is not None
+            else _("No office-space standard is in force: mark one in force in the admin.")
+        )
+    return (
+        Standard(
+            name=chosen.name,
+            year=chosen.year,
+            caps={cap.rank: cap.cap_m2_per_person for cap in chosen.caps.all()},
+            use_coefficient=chosen.use_coefficient,
+        ),
+        chosen.pk,
+    )
+
+
+def load_inputs(*, standard_id: int | None = None) -> SpaceInputs:
+    """The current inventory, allocations, agencies and records; building points in one
+    metric CRS (the UTM zone of the buildings with space, as pyproj estimates it)."""
+    standard, chosen_id = load_standard(standard_id)
+    agencies = _rows(
+        "SELECT a.party_id AS agency_id, p.name, a.parent_id, a.clearance, a.seat_building_id, "
+        "p.is_synthetic FROM registry_agency a JOIN registry_party p ON p.id = a.party_id "
+        "ORDER BY a.party_id"
+    ).astype({"parent_id": "Int64", "seat_building_id": "Int64"})
+    staff = _rows(
+        "SELECT agency_id, rank, headcount FROM registry_staffestablishment ORDER BY agency_id"
+    )
+    blocks = _rows(
+        "SELECT id AS block_id, building_id, label, floor, kind, area_m2, area_basis, "
+        "(valid_to IS NULL) AS valid FROM registry_spaceblock ORDER BY building_id, floor, label"
+    )
+    blocks["area_m2"] = blocks["area_m2"].astype(float)
+    rights = _rows(
+        "SELECT r.id AS right_id, t.building_id, h.party_id AS holder_id, p.name AS holder_name, "
+        "EXISTS (SELECT 1 FROM registry_agency a WHERE a.party_id = h.party_id) "
+        "AS holder_is_agency FROM registry_right r JOIN registry_title t ON t.id = r.title_id "
+        "JOIN registry_rightholder h ON h.right_id = r.id JOIN registry_party p ON p.id = h.party_id "
+        "WHERE r.kind = 'use_allocation' AND r.valid_to IS NULL ORDER BY r.id"
+    ).astype({"building_id": "Int64"})
+    allocated = _rows(
+        "SELECT ab.right_id, ab.block_id FROM registry_allocatedblock ab "
+        "JOIN registry_right r ON r.id = ab.right_id "
+        "WHERE r.kind = 'use_allocation' AND r.valid_to IS NULL ORDER BY ab.right_id, ab.block_id"
+    )
+    agency_rights = rights[rights["holder_is_agency"]]
+    allocations = allocated.merge(agency_rights[["right_id", "holder_id"]], on="right_id").rename(
+        columns={"holder_id": "agency_id"}
+    )
+    # Current blocks only: a retired block is vacant for nobody and used by nobody.
+    current = set(blocks.loc[blocks["valid"], "block_id"])
+    allocations = allocations[allocations["block_id"].isin(current)]
+    buildings = _rows(
+        "SELECT b.id AS building_id, COALESCE(NULLIF(b.name, ''), 'building ' || b.id) AS name, "
+        "b.premises_classification, b.gross_floor_area_m2, "
+        "ST_X(ST_PointOnSurface(b.footprint)) AS lon, ST_Y(ST_PointOnSurface(b.footprint)) AS lat "
+        "FROM registry_building b WHERE b.valid_to IS NULL AND (b.id IN "
+        "(SELECT building_id FROM registry_spaceblock) OR b.id IN "
+        "(SELECT seat_building_id FROM registry_agency WHERE seat_building_id IS NOT NULL)) "
+        "ORDER BY b.id"
+    )
+    crs = _metric_crs(buildings)
+    x, y = Transformer.from_crs(STORAGE_SRID, crs, always_xy=True).transform(
+        buildings["lon"].to_numpy(float), buildings["lat"].to_numpy(float)
+    )
+    buildings["x"], buildings["y"] = x, y
+    records = _rows(
+        "SELECT DISTINCT ON (agency_id, building_id) agency_id, building_id, area_m2 "
+        "FROM registry_agencyspacerecord ORDER BY agency_id, building_id, recorded_on DESC"
+    )
+    return SpaceInputs(
+        standard=standard,
+        standard_id=chosen_id,
+        agencies=agencies,
+        staff=staff,
+        blocks=blocks,
+        allocations=allocations[["right_id", "block_id", "agency_id"]],
+        rights=rights,
+        allocated=allocated,
+        buildings=buildings,
+        records=records,
+        crs=crs,
+    )
+
+
+def _metric_crs(buildings: pd.DataFrame) -> CRS:
+    if buildings.empty:
+        return CRS.from_epsg(3857)
+    lon, lat = float(buildings["lon"].median()), float(buildings["lat"].median())
+    found = query_utm_crs_info(
+        datum_name="WGS 84",
+        area_of_interest=AreaOfInterest(lon, lat, lon, lat),
+    )
+    return CRS.from_epsg(int(found[0].code))
+
+
+def _number(value, digits: int = 1):
+    """A JSON-friendly number: None for NaN/NA (unknown), rounded otherwise."""
+    if value is None or pd.isna(value):
+        return None
+    return round(float(value), digits)
+
+
+def _lon_lat(inputs: SpaceInputs) -> dict[int, tuple[float, float]]:
+    return {
+        int(row.building_id): (float(row.lon), float(row.lat))
+        for row in inputs.buildings.itertuples()
+    }
+
+
+def plan_settings(
+    *, max_distance_m: float | None = None, split_penalty_m: float | None = None
+) -> PlanSettings:
+    defaults = PlanSettings()
+    return PlanSettings(
+        max_distance_m=defaults.max_distance_m if max_distance_m is None else max_distance_m,
+        split_penalty_m=defaults.split_penalty_m if split_penalty_m is None else split_penalty_m,
+    )
+
+
+def make_plan(inputs: SpaceInputs, settings: PlanSettings) -> Plan:
+    try:
+        return redistribution_plan(
+            agencies=inputs.agencies,
+            staff=inputs.staff,
+            blocks=inputs.blocks,
+            allocations=inputs.allocations,
+            buildings=inputs.buildings,
+            standard=inputs.standard,
+            settings=settings,
+        )
+    except StandardMismatch as error:
+        raise SpaceInputError(str(error)) from error
+
+
+def _plan_dict(plan: Plan, inputs: SpaceInputs, *, new_building: NewBuilding | None = None):
+    agency_names = inputs.agencies.set_index("agency_id")["name"].to_dict()
+    building_names = inputs.buildings.set_index("building_id")["name"].to_dict()
+    points = _lon_lat(inputs)
+    seats = inputs.agencies.set_index("agency_id")["seat_building_id"].to_dict()
+    if new_building is not None:
+        building_names[new_building.building_id] = new_building.name
+        points[new_building.building_id] = _new_building_lon_lat(new_building, inputs)
+    labels = inputs.blocks.set_index("block_id")["label"].to_dict()
+    given = plan.assigned.groupby(["building_id", "agency_id"])
+    flows = []
+    for row in plan.flows.itertuples():
+        key = (int(row.building_id), int(row.agency_id))
+        rooms = given.get_group(key) if key in given.groups else plan.assigned.iloc[0:0]
+        flows.append(
+            {
+                "building_id": key[0],
+                "building": building_names.get(key[0], ""),
+                "agency_id": key[1],
+                "agency": agency_names.get(key[1], ""),
+                "area_m2": _number(row.area_m2),
+                "distance_m": _number(row.distance_m, 0),
+                "rooms": [labels.get(int(b), str(b)) for b in rooms["block_id"]],
+                "rooms_m2": _number(rooms["use_m2"].sum()),
+                "from": points.get(key[0]),
+                "to": points.get(int(seats[key[1]])) if not pd.isna(seats.get(key[1])) else None,
+            }
+        )
+    released = [
+        {
+            "building_id": int(row.building_id),
+            "building": building_names.get(int(row.building_id), ""),
+            "agency_id": int(row.agency_id),
+            "agency": agency_names.get(int(row.agency_id), ""),
+            "room": labels.get(int(row.block_id), ""),
+            "area_m2": _number(row.use_m2),
+        }
+        for row in plan.released.itertuples()
+    ]
+    current = inputs.allocations.merge(inputs.blocks[["block_id", "building_id"]], on="block_id")
+    acts = [
+        {
+            "building_id": building,
+            "building": building_names.get(building, ""),
+            "allocations": [
+                {
+                    "agency_id": agency,
+                    "agency": agency_names.get(agency, ""),
+                    "blocks": blocks,
+                    "rooms": [labels.get(b, str(b)) for b in blocks],
+                }
+                for agency, blocks in entries
+            ],
+        }
+        for building, entries in allocation_changes(current, plan.released, plan.assigned).items()
+    ]
+    return {
+        "status": plan.status,
+        "objective": _number(plan.objective, 3),
+        "bound": _number(plan.bound, 3),
+        "gap": _number(plan.gap, 6),
+        "solve_seconds": _number(plan.solve_seconds, 3),
+        "size": plan.size,
+        "reasons": plan.reasons,
+        "skipped": plan.skipped,
+        "flows": flows,
+        "released": released,
+        "acts": acts if new_building is None else [],
+        "handed_back": [
+            {"building_id": b, "building": building_names.get(b, "")} for b in plan.handed_back
+        ],
+    }
+
+
+def _new_building_lon_lat(new: NewBuilding, inputs: SpaceInputs) -> tuple[float, float]:
+    lon, lat = Transformer.from_crs(inputs.crs, STORAGE_SRID, always_xy=True).transform(
+        new.x, new.y
+    )
+    return float(lon), float(lat)
+
+
+def new_building_at(
+    inputs: SpaceInputs,
+    *,
+    lon: float,
+    lat: float,
+    use_area_m2: float,
+    premises_classification: int = 0,
+    name: str = "",
+) -> NewBuilding:
+    """A planned building at longitude/latitude (EPSG:4490) in the inputs' metric CRS."""
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise SpaceInputError(_("The new building's position must be longitude, latitude."))
+    if use_area_m2 <= 0:
+        raise SpaceInputError(_("The new building's use area must be positive (m²)."))
+    x, y = Transformer.from_crs(STORAGE_SRID, inputs.crs, always_xy=True).transform(lon, lat)
+    return NewBuilding(
+        name=name or _("new building"),
+        x=float(x),
+        y=float(y),
+        use_area_m2=use_area_m2,
+        premises_classification=premises_classification,
+        building_id=-1,
+    )
+
+
+def space_report(
+    *,
+    standard_id: int | None = None,
+    settings: PlanSettings | None = None,
+    new_building: dict | None = None,
+) -> dict:
+    """Every figure of ``/space/`` and ``space_redistribution``, as plain data.
+
+    ``new_building``: ``{"lon", "lat", "use_area_m2", "premises_classification", "name"}``
+    adds the "build new, hand back old" scenario.
+    """
+    settings = settings or PlanSettings()
+    inputs = load_inputs(standard_id=standard_id)
+    try:
+        balance = agency_balance(
+            inputs.agencies, inputs.staff, inputs.blocks, inputs.allocations, inputs.standard
+        )
+    except StandardMismatch as error:
+        raise SpaceInputError(str(error)) from error
+    vacancy = building_vacancy(
+        inputs.buildings,
+        inputs.blocks[inputs.blocks["valid"]],
+        inputs.allocations,
+        use_coefficient=inputs.standard.use_coefficient,
+    )
+    points = _lon_lat(inputs)
+    agencies = inputs.agencies.set_index("agency_id")
+    parents = agencies["name"].to_dict()
+    agency_rows = []
+    for agency_id, row in balance.iterrows():
+        seat = agencies.at[agency_id, "seat_building_id"]
+        agency_rows.append(
+            {
+                "agency_id": int(agency_id),
+                "name": row["name"],
+                "parent": parents.get(row["parent_id"]) if not pd.isna(row["parent_id"]) else "",
+                "staff": int(row["staff"]),
+                "entitlement_m2": _number(row["entitlement_m2"]),
+                "office_m2": _number(row["office_m2"]),
+                "other_m2": _number(row["other_m2"]),
+                "over_m2": _number(row["over_m2"]),
+                "over_share": _number(row["over_share"], 4),
+                "deficit_m2": _number(row["deficit_m2"]),
+                "seat": points.get(int(seat)) if not pd.isna(seat) else None,
+                "is_synthetic": bool(agencies.at[agency_id, "is_synthetic"]),
+            }
+        )
+    classification = inputs.buildings.set_index("building_id")["premises_classification"]
+    building_rows = [
+        {
+            "building_id": int(building_id),
+            "name": row["name"],
+            "total_m2": _number(row["total_m2"]),
+            "allocated_m2": _number(row["allocated_m2"]),
+            "vacant_m2": _number(row["vacant_m2"]),
+            "vacant_share": _number(row["vacant_share"], 4),
+            "vacant_office_m2": _number(row["vacant_office_m2"]),
+            "blocks": int(row["blocks"]),
+            "blocks_without_area": int(row["blocks_without_area"]),
+            "premises_classification": int(classification.get(building_id, 0)),
+            "point": points.get(int(building_id)),
+        }
+        for building_id, row in vacancy.iterrows()
+    ]
+    rollups = [
+        {
+            "agency_id": int(agency_id),
+            "name": row["name"],
+            "agencies": int(row["agencies"]),
+            "staff": int(row["staff"]),
+            "entitlement_m2": _number(row["entitlement_m2"]),
+            "office_m2": _number(row["office_m2"]),
+            "over_m2": _number(row["over_m2"]),
+            "deficit_m2": _number(row["deficit_m2"]),
+            "net_m2": _number(row["net_m2"]),
+            "without_staff_figures": int(row["without_staff_figures"]),
+        }
+        for agency_id, row in rollup(balance).iterrows()
+    ]
+    mismatches = reconcile(
+        rights=inputs.rights,
+        allocated=inputs.allocated,
+        blocks=inputs.blocks,
+        buildings=inputs.buildings,
+        agencies=inputs.agencies,
+        records=inputs.records,
+        use_coefficient=inputs.standard.use_coefficient,
+    )
+    problems = input_problems(inputs.agencies, inputs.staff, inputs.blocks, inputs.buildings)
+    plan = make_plan(inputs, settings)
+    report = {
+        "standard": {
+            "id": inputs.standard_id,
+            "name": inputs.standard.name,
+            "year": inputs.standard.year,
+            "use_coefficient": inputs.standard.use_coefficient,
+            "caps": inputs.standard.caps,
+        },
+        "settings": {
+            "max_distance_m": settings.max_distance_m,
+            "split_penalty_m": settings.split_penalty_m,
+            "min_deficit_m2": settings.min_deficit_m2,
+        },
+        "totals": {
+            "agencies": len(agency_rows),
+            "entitlement_m2": _number(balance["entitlement_m2"].sum()),
+            "office_m2": _number(balance["office_m2"].sum()),
+            "over_m2": _number(balance["over_m2"].sum()),
+            "deficit_m2": _number(balance["deficit_m2"].sum()),
+            "vacant_m2": _number(vacancy["vacant_m2"].sum()),
+            "vacant_office_m2": _number(vacancy["vacant_office_m2"].sum()),
+        },
+        "problems": [
+            {"subject": p.subject, "id": p.subject_id, "where": p.where, "message": p.message}
+            for p in problems
+        ],
+        "agencies": agency_rows,
+        "rollups": rollups,
+        "buildings": building_rows,
+        "mismatches": [{"kind": m.kind, "where": m.where, "detail": m.detail} for m in mismatches],
+        "plan": _plan_dict(plan, inputs),
+        "scenario": None,
+    }
+    if new_building:
+        new = new_building_at(inputs, **new_building)
+        try:
+            scenario = new_building_scenario(
+                agencies=inputs.agencies,
+                staff=inputs.staff,
+                blocks=inputs.blocks[inputs.blocks["valid"]],
+                allocations=inputs.allocations,
+                buildings=inputs.buildings,
+                standard=inputs.standard,
+                new_building=new,
+                settings=settings,
+            )
+        except StandardMismatch as error:
+            raise SpaceInputError(str(error)) from error
+        report["scenario"] = {
+            "new_building": {**new_building, "name": new.name},
+            **_plan_dict(scenario, inputs, new_building=new),
+        }
+    return report
+
+
+PLAN_CSV_COLUMNS = [
+    "action", "building_id", "building", "agency_id", "agency", "area_m2", "distance_m", "rooms",
+]  # fmt: skip
+
+
+def plan_rows(report: dict) -> list[list]:
+    """The plan as CSV rows: rooms reclaimed, then space given (and handed-back buildings)."""
+    plan = report["plan"]
+    rows = [
+        ["reclaim", r["building_id"], r["building"], r["agency_id"], r["agency"], r["area_m2"],
+         "", r["room"]]
+        for r in plan["released"]
+    ]  # fmt: skip
+    rows += [
+        ["give", f["building_id"], f["building"], f["agency_id"], f["agency"], f["area_m2"],
+         f["distance_m"], " ".join(f["rooms"])]
+        for f in plan["flows"]
+    ]  # fmt: skip
+    if report.get("scenario"):
+        rows += [
+            ["hand_back", h["building_id"], h["building"], "", "", "", "", ""]
+            for h in report["scenario"]["handed_back"]
+        ]
+        rows += [
+            ["scenario_move", f["building_id"], f["building"], f["agency_id"], f["agency"],
+             f["area_m2"], f["distance_m"], ""]
+            for f in report["scenario"]["flows"]
+        ]  # fmt: skip
+    return rows
+
+
+# --- lodging ---------------------------------------------------------------------------
+
+
+def lodge_plan(
+    *,
+    user,
+    effective_date: datetime.date,
+    standard_id: int | None = None,
+    settings: PlanSettings | None = None,
+) -> list[RegistrationAct]:
+    """Lodge the current plan as use-allocation acts, one per building whose allocations it
+    changes, each then examined and approved like any act. Refused as a whole, before any act
+    is lodged, when the plan is infeasible or a building already has one pending."""
+    settings = settings or PlanSettings()
+    if not user.has_perm("registry.lodge_act"):
+        raise RegisterError(
+            _("%(user)s may not lodge registration acts") % {"user": user.get_username()},
+            rule="not_allowed",
+        )
+    inputs = load_inputs(standard_id=standard_id)
+    plan = make_plan(inputs, settings)
+    if not plan.feasible:
+        raise SpaceInputError(" ".join(plan.reasons) or _("The plan has no solution."))
+    report = _plan_dict(plan, inputs)
+    if not report["acts"]:
+        raise SpaceInputError(_("The plan changes no allocation: there is nothing to lodge."))
+    buildings = Building.objects.in_bulk([act["building_id"] for act in report["acts"]])
+    titles = {}
+    for act in report["acts"]:
+        building = buildings[act["building_id"]]
+        if building.parcel_id is None:
+            raise SpaceInputError(
+                _("%(building)s sits on no parcel, so no registration office can take the act.")
+                % {"building": building}
+            )
+        title = Title.objects.filter(building=building).first()
+        pending = (
+            RegistrationAct.objects.filter(
+                act_type=ActType.ALLOCATION,
+                status__in=[ActStatus.LODGED, ActStatus.EXAMINED],
+                titles=title,
+            ).first()
+            if title
+            else None
+        )
+        if pending is not None:
+            raise SpaceInputError(
+                _(
+                    "A use-allocation act for %(building)s is already pending (%(number)s): decide it first."
+                )
+                % {"building": building, "number": pending.number}
+            )
+        titles[building.pk] = title
+    lodged = []
+    for act in report["acts"]:
+        title = titles[act["building_id"]] or title_of(buildings[act["building_id"]])
+        lodged.append(
+            lodge_act(
+                act_type=ActType.ALLOCATION,
+                titles=[title],
+                payload={
+                    "allocations": [
+                        {"party": entry["agency_id"], "blocks": entry["blocks"]}
+                        for entry in act["allocations"]
+                    ],
+                    "description": _("redistribution plan under %(standard)s")
+                    % {"standard": inputs.standard.name},
+                },
+                effective_date=effective_date,
+                lodged_by=user,
+            )
+        )
+    record_audit(
+        user=user,
+        action="lodge_plan",
+        object_type="space_plan",
+        object_id=str(inputs.standard_id),
+        detail={"acts": [act.number for act in lodged], "objective": report["objective"]},
+    )
+    return lodged
