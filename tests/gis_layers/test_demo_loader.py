@@ -140,7 +140,7 @@ def test_second_run_changes_nothing(demo):
     call_command("load_demo", stdout=out, stderr=io.StringIO())
     assert table_counts() == before
     assert list(DatasetLoad.objects.values_list("loaded_at", flat=True)) == loaded_at
-    assert out.getvalue().count("already loaded, nothing changed") == 5
+    assert out.getvalue().count("already loaded, nothing changed") == 6
 
 
 def test_failed_load_writes_nothing(demo, prague_again, monkeypatch):
