@@ -1,5 +1,6 @@
 """The database router: replica reads only where code opts in, and only when configured."""
 
+import pytest
 from django.test import override_settings
 
 from config.routers import REPLICA, ReplicaRouter, replica_reads
@@ -9,6 +10,8 @@ from registry.models import Parcel
 WITH_REPLICA = {"default": {}, REPLICA: {}}
 
 
+# The override only tells the router a replica exists; no connection to it is opened.
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 def test_reads_go_to_the_replica_only_inside_replica_reads_and_when_configured():
     router = ReplicaRouter()
     with override_settings(DATABASES=WITH_REPLICA):
