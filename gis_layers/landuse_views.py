@@ -54,11 +54,19 @@ def charts_for(district: dict) -> dict:
     }
 
 
+def for_page(district: dict) -> dict:
+    """A district of the report as the page (and the report's HTML) shows it: its charts, and
+    the names of the classes in the conformity table."""
+    names = _names(LandUseClass)
+    rows = [{**row, "name": names.get(row["class"], "")} for row in district["conformity_by_class"]]
+    return {**district, "charts": charts_for(district), "conformity_rows": rows}
+
+
 @login_required
 @permission_required("registry.view_parcel", raise_exception=True)
 def landuse_page(request):
     report = landuse_report()
-    districts = [{**district, "charts": charts_for(district)} for district in report["districts"]]
+    districts = [for_page(district) for district in report["districts"]]
     # Conformity on the map; it opens over the demo's Helsinki centre, like the planners' map.
     conformity_map = planner_map(config=map_config(request.user, visible={"conformity"}))
     return render(

@@ -30,6 +30,21 @@ def test_landuse_page_draws_charts_and_agrees_with_the_report(page, settings):
             f"{district['nonconforming_m2']:.1f} m²"
         )
         assert district["conforming_m2"] > 0 and district["nonconforming_m2"] > 0
+        table = section.locator("table.conformity-by-class")
+        expect(table.locator("tbody tr")).to_have_count(len(district["conformity_by_class"]))
+        for row in district["conformity_by_class"]:
+            cells = table.locator(f'tr[data-class="{row["class"]}"]')
+            share = row["nonconforming_pct"]
+            for selector, text in (
+                ("td.parcels", str(row["parcels"])),
+                ("td.area", f"{row['area_m2']:.1f} m²"),
+                ("td.nonconforming-parcels", str(row["nonconforming_parcels"])),
+                ("td.nonconforming-area", f"{row['nonconforming_m2']:.1f} m²"),
+                ("td.nonconforming-share", "no plan" if share is None else f"{share:.1f} %"),
+                ("td.no-plan-parcels", str(row["no_plan_parcels"])),
+                ("td.no-plan-area", f"{row['no_plan_m2']:.1f} m²"),
+            ):
+                expect(cells.locator(selector)).to_have_text(text)
     page.wait_for_function(
         "() => (window.landledger.state.drawn.conformity || 0) > 20", timeout=20000
     )
