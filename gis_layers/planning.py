@@ -14,14 +14,14 @@ SLIVER_M2 = float(settings.LANDLEDGER_OVERLAP_TOLERANCE_M2)
 # SQL joining to a parcel (alias t) the planned use covering most of it, as
 # analysis.landuse.planned_use_shares finds it: by the sum of its zones' areas there (ties to
 # the lower code), with its share and the permitted FAR (area-weighted over the zones of that
-# use that give one). A piece's m² are its share of the parcel in the storage CRS (a ratio the
-# CRS hardly changes) times the registered area. The tiles use it too.
+# use that give one). Areas geodesic, as the register's; a zone covering the whole parcel
+# needs no intersection. The tiles use it too.
 MAIN_PLAN = (
     "LEFT JOIN LATERAL (SELECT pieces.planned_use, sum(pieces.m2) / t.area_m2 AS share, "
     "sum(pieces.m2 * pieces.max_far) "
     "/ nullif(sum(pieces.m2) FILTER (WHERE pieces.max_far IS NOT NULL), 0) AS permitted_far "
-    "FROM (SELECT z.planned_use, z.max_far, "
-    "ST_Area(ST_Intersection(z.geom, t.geom)) / ST_Area(t.geom) * t.area_m2 AS m2 "
+    "FROM (SELECT z.planned_use, z.max_far, CASE WHEN ST_CoveredBy(t.geom, z.geom) THEN t.area_m2 "
+    "ELSE ST_Area(ST_Intersection(z.geom, t.geom)::geography) END AS m2 "
     "FROM gis_layers_zoningarea z WHERE z.geom && t.geom AND ST_Intersects(z.geom, t.geom)) pieces "
     f"WHERE pieces.m2 >= {SLIVER_M2!r} GROUP BY pieces.planned_use "
     "ORDER BY sum(pieces.m2) DESC, pieces.planned_use LIMIT 1) plan ON true"
