@@ -6,6 +6,7 @@ each district's UTM zone."""
 import dataclasses
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from django.conf import settings
@@ -38,7 +39,7 @@ def _frame(sql: str, params) -> gpd.GeoDataFrame:
 
 @dataclasses.dataclass
 class DistrictInputs:
-    """What the analysis of one district reads from the register, in the district's UTM zone."""
+    """What the analysis of one district reads from the register, in EPSG:4490."""
 
     parcels: gpd.GeoDataFrame  # parcel_id, unit_code, land_use, area_m2 (geodesic), holder_kind
     zones: gpd.GeoDataFrame  # planned_use, max_far: the zoning over the parcels' extent
@@ -60,21 +61,38 @@ def district_inputs(district: District) -> DistrictInputs | None:
     )
     if parcels.empty:
         return None
-    metric = parcels.estimate_utm_crs()
-    parcels = parcels.to_crs(metric)
-    envelope = parcels.total_bounds
     zones = _frame(
         "SELECT id, planned_use, max_far, geom FROM gis_layers_zoningarea "
-        "WHERE geom && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, %s), 4490)",
-        [*envelope, metric.to_epsg()],
-    ).to_crs(metric)
+        "WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4490)",
+        list(parcels.total_bounds),
+    )
     buildings = _frame(
         "SELECT b.gross_floor_area_m2 AS gfa_m2, b.footprint AS geom FROM registry_building b "
         "JOIN registry_parcel p ON p.id = b.parcel_id WHERE p.district_id = %s AND b.valid_to IS NULL",
         [district.pk],
-    ).to_crs(metric)
+    )
     crosswalk = dict(LandUseCrosswalk.objects.values_list("current_id", "planned_id"))
     return DistrictInputs(parcels, zones, buildings, crosswalk)
+
+
+def utm_groups(parcels: gpd.GeoDataFrame) -> list[tuple[object, np.ndarray]]:
+    """The parcels by UTM zone (of their boxes' centres): each zone's CRS, as
+    GeoPandas estimates it for those parcels, and their positions. A district lies in one
+    zone as a rule; one spread over several is measured in each zone's own, where shapes and
+    areas keep true, rather than in one far from some of them."""
+    west, south, east, north = shapely.bounds(parcels.geometry.values).T
+    keys = np.floor(((west + east) / 2 + 180) / 6).astype(int) * 2 + ((south + north) / 2 >= 0)
+    return [
+        (parcels.iloc[positions].estimate_utm_crs(), positions)
+        for positions in (np.flatnonzero(keys == key) for key in np.unique(keys))
+    ]
+
+
+def _near(frame: gpd.GeoDataFrame, bounds: np.ndarray) -> gpd.GeoDataFrame:
+    """The rows of ``frame`` whose box meets ``bounds`` (west, south, east, north)."""
+    if frame.empty:
+        return frame
+    return frame.iloc[frame.sindex.query(shapely.box(*bounds), predicate="intersects")]
 
 
 def parcel_table(inputs: DistrictInputs) -> pd.DataFrame:
@@ -82,13 +100,34 @@ def parcel_table(inputs: DistrictInputs) -> pd.DataFrame:
     ``permitted_far``) and its intensity (``far``, ``coverage``, ``gfa_m2``,
     ``addable_gfa_m2``, ``status``; see :func:`~gis_layers.analysis.landuse.use_of_permitted`).
 
-    Totals are in the register's own (geodesic) areas; shares and coverage come from the
-    projected geometry, where they do not depend on the projection."""
-    parcels, zones = inputs.parcels, inputs.zones
+    Computed in the UTM zone of the parcels (see :func:`utm_groups`). Totals are in the
+    register's own (geodesic) areas; shares and coverage come from the projected geometry,
+    where they do not depend on the projection."""
+    tables = []
+    for crs, positions in utm_groups(inputs.parcels):
+        parcels = inputs.parcels.iloc[positions]
+        bounds = parcels.total_bounds
+        tables.append(
+            _parcel_table(
+                parcels.to_crs(crs),
+                _near(inputs.zones, bounds).to_crs(crs),
+                _near(inputs.buildings, bounds).to_crs(crs),
+                inputs.crosswalk,
+            )
+        )
+    return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+
+
+def _parcel_table(
+    parcels: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    crosswalk: dict[str, str],
+) -> pd.DataFrame:
     # Overlaps below the register's tolerance are slivers of drawing, not a use of the land.
     sliver_m2 = settings.LANDLEDGER_OVERLAP_TOLERANCE_M2
     plan = (
-        conformity(parcels, zones, inputs.crosswalk, min_piece_m2=sliver_m2)
+        conformity(parcels, zones, crosswalk, min_piece_m2=sliver_m2)
         if not zones.empty
         else parcels[["parcel_id"]].assign(
             planned_use=None, share=None, permitted_far=pd.NA, conforms=pd.NA
@@ -96,7 +135,7 @@ def parcel_table(inputs: DistrictInputs) -> pd.DataFrame:
     )
     permitted = plan.set_index("parcel_id")["permitted_far"].dropna()
     built = use_of_permitted(
-        intensity(parcels, inputs.buildings, min_piece_m2=sliver_m2),
+        intensity(parcels, buildings, min_piece_m2=sliver_m2),
         permitted,
         below_share=UNDERUSED_SHARE,
     )

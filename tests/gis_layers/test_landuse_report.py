@@ -115,3 +115,19 @@ def test_html_report_holds_the_conformity_table_by_class(demo):
     for district in data["districts"]:
         for row in district["conformity_by_class"]:
             assert f'<tr data-class="{row["class"]}">' in html
+
+
+def test_a_district_spread_over_two_utm_zones_is_measured_in_each():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from gis_layers.landuse_report import utm_groups
+
+    parcels = gpd.GeoDataFrame(
+        {"parcel_id": [1, 2, 3]},
+        geometry=[box(24.94, 60.17, 24.95, 60.18), box(105.0, 35.0, 105.01, 35.01),
+                  box(24.96, 60.17, 24.97, 60.18)],
+        crs=4490,
+    )  # fmt: skip
+    groups = {crs.to_epsg(): list(positions) for crs, positions in utm_groups(parcels)}
+    assert groups == {32635: [0, 2], 32648: [1]}
