@@ -966,6 +966,16 @@ def fill_plan_and_buildings(
             [_extra_prefix(seed) + " %"],
         )
         (added_there,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FROM registry_building b JOIN registry_parcel p ON p.id = b.parcel_id "
+            "JOIN registry_district d ON d.id = p.district_id WHERE d.code = %s AND b.valid_to IS NULL",
+            [DIVISION],
+        )
+        (buildings_there,) = cursor.fetchone()
+    if zones_there and buildings_there >= buildings:
+        # Both there (the zones are written in one transaction): no need to draw them again.
+        report.total_s = time.perf_counter() - started
+        return report
     generating = time.perf_counter()
     zones, added = plan_and_buildings(parcels, seed=seed, crosswalk=crosswalk, buildings=buildings)
     report.generate_s = time.perf_counter() - generating
