@@ -91,8 +91,9 @@ LAYERS: dict[str, TileLayer] = {
         f"ELSE '{USED}' END AS status",
         12, "gis_layers.view_zoningarea",
         # A building straddling parcels counts on each for the share of its footprint there
-        # (geodesic areas; all of it where it lies wholly inside: no intersection to compute). The floor area is
-        # unknown (null) where the parcel has no building, or one without a floor area.
+        # (geodesic areas; all of it where it lies wholly inside: no intersection to
+        # compute). The floor area is unknown (null) where the parcel has no building, or
+        # one without a floor area.
         joins=MAIN_PLAN + " LEFT JOIN LATERAL (SELECT CASE WHEN bool_and(inside.gfa IS NOT NULL) "
         "THEN sum(inside.gfa * inside.m2 / inside.footprint_m2) END AS gfa_m2 FROM ("
         "SELECT b.gross_floor_area_m2 AS gfa, b.footprint_area_m2 AS footprint_m2, "

@@ -66,4 +66,11 @@ def backwards() -> str:
 
 class Migration(migrations.Migration):
     dependencies = [("gis_layers", "0009_tile_cache_snapshot")]
-    operations = [migrations.RunSQL(forwards(), backwards())]
+    operations = [
+        migrations.RunSQL(forwards(), backwards()),
+        # Conformity tiles now take the main planned use by the sum of its zones' areas and
+        # leave slivers out: those cached before would stay as drawn the old way.
+        migrations.RunSQL(
+            "DELETE FROM gis_layers_cachedtile WHERE layer = 'conformity'", migrations.RunSQL.noop
+        ),
+    ]
