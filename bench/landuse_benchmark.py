@@ -434,7 +434,7 @@ def _s(seconds: float) -> str:
 def _duration(seconds: float) -> str:
     if seconds < 120:
         return _s(seconds)
-    return f"{seconds / 60:,.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:,.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def _runs(values: list[float], unit=_s) -> str:
@@ -472,7 +472,7 @@ def render_section(*, arguments, database: str, facts: dict, load: dict, host: d
             f"(b) naive, parcel by parcel: {ran_on:,} sampled parcels"
             if extrapolated
             else "(b) naive, parcel by parcel: every parcel",
-            _runs([n.total_s for n in naive], unit=_duration),
+            _runs([n.total_s for n in naive]),
             f"{per_parcel * 1e6:,.0f} µs",
             f"{_duration(naive_all)} (extrapolated)"
             if extrapolated
@@ -521,8 +521,8 @@ def render_section(*, arguments, database: str, facts: dict, load: dict, host: d
     ]
     if plan:
         filled = (
-            f"Filling the city took {city['total_s'] / 60:.1f} min (as in the tile benchmark "
-            "below, with the register's constraints and triggers on); "
+            f"Filling the city took {city['total_s'] / 60:.1f} min (as for the tile benchmark "
+            "above, with the register's constraints and triggers on); "
             if city
             else ""
         )
@@ -604,6 +604,13 @@ def render_section(*, arguments, database: str, facts: dict, load: dict, host: d
             ],
             rows,
         ),  # fmt: skip
+        "",
+        _prose(
+            "Between repeats, the slowest was "
+            f"{max(f.total_s for f in fast) / min(f.total_s for f in fast):.2f} times the "
+            f"fastest for (a) and {max(n.total_s for n in naive) / min(n.total_s for n in naive):.2f} "
+            "times for (b): the machine is shared, so compare the medians, taken side by side."
+        ),
         "",
         "Where (a)'s time goes:",
         "",
@@ -740,6 +747,19 @@ def main() -> None:
         peak_rss_gib=peak, loads=(start_load, load_average()),
     )  # fmt: skip
     print(section)
+    # The measurements themselves, beside the city's load report.
+    (SCRATCH / "results.json").write_text(
+        json.dumps(
+            {
+                "command": sys.argv,
+                "fast": [dataclasses.asdict(f) for f in fast],
+                "naive": [dataclasses.asdict(n) for n in naive],
+                "agreement": agreement,
+                "peak_rss_gib": peak,
+            },
+            indent=1,
+        )
+    )
     if not arguments.no_doc:
         replace_section(section, heading=SECTION_HEADING, doc=DOC)
         print(f"written: {DOC.relative_to(REPOSITORY)}")
