@@ -596,6 +596,10 @@ def fill(
     started = time.perf_counter()
     report = LoadReport()
     done = city_state(parcels=parcels, seed=seed)
+    if done == parcels:
+        # All there: no need to draw the city again only to skip it.
+        report.total_s = time.perf_counter() - started
+        return report
     district = _district_id(seed=seed)
     pending: list[Parcel] = []
     first = done
@@ -638,9 +642,387 @@ def fill(
     return report
 
 
+# --- a plan and more buildings (the land-use benchmark's city) -------------------------------
+
+PLAN_DATE = datetime.date(2023, 6, 30)
+UNPLANNED_SHARE = 0.03  # blocks no zone covers
+SPLIT_SHARE = 0.2  # blocks cut into a western and an eastern zone, across some parcels
+REZONED_SHARE = 0.12  # zones planned for another use than the one their parcels hold
+REZONED_MIX = {"07": 40, "09": 20, "08": 15, "14": 15, "10": 5, "12": 5}  # 2023 classes
+# Permitted floor-area ratios by planned class (first level), from the low end at the city's
+# edge to the high end in its centre (with some spread); the other classes get none.
+FAR_RANGES = {
+    "07": (1.2, 3.5), "08": (1.0, 3.0), "09": (1.5, 5.0), "10": (0.6, 1.6), "11": (0.6, 1.5),
+    "13": (0.5, 1.5), "15": (0.5, 2.0),
+}  # fmt: skip
+STRADDLING_SHARE = 0.3  # of the added buildings, those across the edge of two neighbours
+SECOND_TRIES = 6  # places tried for a second building on a parcel
+BUILDING_GAP_M = 1.5  # least distance between an added building and the others on its parcels
+ZONE_COLUMNS = ("planned_use", "plan_name", "plan_date", "max_far", "geom", "source")
+PLAN_STREAM, BUILDINGS_STREAM = 1_000_001, 1_000_002  # random streams apart from the rings'
+
+
+def plan_name(*, seed: int) -> str:
+    return f"Synthetic plan, seed {seed} (bench/synthetic_city.py)"
+
+
+def _extra_prefix(seed: int) -> str:
+    """The source of an added building starts with this (then "straddling" or "second")."""
+    return f"synthetic city seed {seed} added building"
+
+
+@dataclasses.dataclass(slots=True)
+class Zone:
+    box: tuple[float, float, float, float]  # west, south, east, north, m from the centre
+    planned_use: str  # 2023 class, first level
+    max_far: float | None
+
+
+@dataclasses.dataclass(slots=True)
+class AddedBuilding:
+    box: tuple[float, float, float, float]
+    parcel: str  # unit code of the parcel holding most of it
+    straddling: bool
+    floors_above: int
+    use: str
+
+
+def _ring_area(ring: np.ndarray) -> float:
+    x, y = ring[:, 0], ring[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _block_plan(
+    rng: np.random.Generator, block: list[Parcel], crosswalk: dict[str, str]
+) -> list[Zone]:
+    """The zones over one block: none, one, or a western and an eastern one. Each is planned
+    for the use holding most of the area of the parcels whose centre lies in it, or (some)
+    for another; the permitted FAR grows towards the centre."""
+    corners = np.concatenate([parcel.ring for parcel in block])
+    west, south = corners.min(axis=0)
+    east, north = corners.max(axis=0)
+    draw = rng.random(3)
+    if draw[0] < UNPLANNED_SHARE:
+        return []
+    cuts = [west, east]
+    if draw[1] < SPLIT_SHARE:
+        cuts = [west, west + (east - west) * (0.3 + 0.4 * draw[2]), east]
+    centrality = max(0.0, 1.0 - math.hypot((west + east) / 2, (south + north) / 2) / INNER_M)
+    zones = []
+    for left, right in zip(cuts, cuts[1:], strict=False):
+        areas: dict[str, float] = {}
+        for parcel in block:
+            centre_x = parcel.ring[:, 0].mean()
+            if left <= centre_x < right or (right == east and centre_x == east):
+                planned = crosswalk.get(parcel.land_use, "23")[:2]
+                areas[planned] = areas.get(planned, 0.0) + _ring_area(parcel.ring)
+        planned = max(sorted(areas), key=areas.get) if areas else "23"
+        rezone, spread = rng.random(2)
+        if rezone < REZONED_SHARE:
+            planned = _choices(rng, REZONED_MIX, 1)[0]
+        far = None
+        if planned in FAR_RANGES:
+            low, high = FAR_RANGES[planned]
+            far = round(low + (high - low) * (0.6 * centrality + 0.4 * spread), 1)
+        zones.append(Zone((left, south, right, north), planned, far))
+    return zones
+
+
+def _blocks(parcels: int, seed: int) -> Iterator[list[Parcel]]:
+    """The city's parcels, block by block (a block is a subzone of the unit code)."""
+    block: list[Parcel] = []
+    for parcel in generate(parcels, seed=seed):
+        if block and parcel.unit_code[6:12] != block[0].unit_code[6:12]:
+            yield block
+            block = []
+        block.append(parcel)
+    if block:
+        yield block
+
+
+def plan_and_buildings(
+    parcels: int, *, seed: int, crosswalk: dict[str, str], buildings: int
+) -> tuple[list[Zone], list[AddedBuilding]]:
+    """A land-use plan over the city, and the buildings to add to its own so that it holds
+    ``buildings`` in all (none where it holds that many already).
+
+    Zones are blocks (some cut in two, some left out), so some parcels lie in two zones.
+    Added buildings are of two kinds: across the shared edge of two neighbouring parcels
+    (each then holds part of it: the straddling buildings whose floor area is apportioned),
+    and second buildings on built parcels; a parcel gets at most one, none touching another
+    building. Reproducible from the seed."""
+    import shapely
+
+    plan_rng = np.random.default_rng([seed, PLAN_STREAM])
+    zones: list[Zone] = []
+    rings, codes, uses, first_boxes = [], [], [], []
+    pairs = []  # (left parcel, right parcel, shared edge's bottom and top corners)
+    for block in _blocks(parcels, seed):
+        zones += _block_plan(plan_rng, block, crosswalk)
+        start = len(rings)
+        for n, parcel in enumerate(block):
+            rings.append(parcel.ring)
+            codes.append(parcel.unit_code)
+            uses.append(parcel.land_use)
+            first_boxes.append(parcel.building.box if parcel.building else None)
+            if n:
+                left = block[n - 1].ring
+                half = len(left) // 2
+                # Neighbours in a row: the left one's bottom-right corner is the right one's
+                # bottom-left one (the same numbers: both come from the block's grid).
+                if np.array_equal(left[half - 1], parcel.ring[0]):
+                    pairs.append((start + n - 1, start + n, left[half - 1], left[half]))
+    base = sum(box is not None for box in first_boxes)
+    wanted = max(0, buildings - base)
+    if not wanted:
+        return zones, []
+
+    rng = np.random.default_rng([seed, BUILDINGS_STREAM])
+    polygons = _polygons(rings)
+    has_first = np.array([box is not None for box in first_boxes])
+    first = np.array(
+        [shapely.box(*box) if box is not None else None for box in first_boxes], dtype=object
+    )
+    # Straddling: a box centred on the middle of the shared edge.
+    left_index = np.array([pair[0] for pair in pairs], dtype=int)
+    right_index = np.array([pair[1] for pair in pairs], dtype=int)
+    bottoms = np.array([pair[2] for pair in pairs]).reshape(-1, 2)
+    tops = np.array([pair[3] for pair in pairs]).reshape(-1, 2)
+    middles = (bottoms + tops) / 2
+    draws = rng.random((len(pairs), 3))
+    widths = 6 + 8 * draws[:, 0]
+    depths = np.minimum(0.45 * np.abs(tops[:, 1] - bottoms[:, 1]), 6 + 14 * draws[:, 1])
+    straddling = shapely.box(
+        middles[:, 0] - widths / 2,
+        middles[:, 1] - depths / 2,
+        middles[:, 0] + widths / 2,
+        middles[:, 1] + depths / 2,
+    )
+    both = shapely.union(polygons[left_index], polygons[right_index])
+    clear = np.ones(len(pairs), dtype=bool)
+    for index in (left_index, right_index):
+        built = has_first[index]
+        clear[built] &= shapely.distance(straddling[built], first[index][built]) >= BUILDING_GAP_M
+    straddling_ok = shapely.within(straddling, both) & clear & (depths >= 6)
+
+    # Second buildings: boxes tried at random places in the bounding box of a built parcel.
+    built_index = np.flatnonzero(has_first)
+    tries = np.repeat(built_index, SECOND_TRIES)
+    bounds = shapely.bounds(polygons[tries])
+    draws = rng.random((len(tries), 4))
+    sizes_x, sizes_y = 5 + 10 * draws[:, 0], 5 + 10 * draws[:, 1]
+    west = bounds[:, 0] + (bounds[:, 2] - bounds[:, 0] - sizes_x) * draws[:, 2]
+    south = bounds[:, 1] + (bounds[:, 3] - bounds[:, 1] - sizes_y) * draws[:, 3]
+    seconds = shapely.box(west, south, west + sizes_x, south + sizes_y)
+    seconds_ok = (
+        shapely.within(seconds, polygons[tries])
+        & (shapely.distance(seconds, first[tries]) >= BUILDING_GAP_M)
+        & (bounds[:, 2] - bounds[:, 0] > sizes_x)
+        & (bounds[:, 3] - bounds[:, 1] > sizes_y)
+    )
+
+    used = np.zeros(len(rings), dtype=bool)
+    added: list[AddedBuilding] = []
+    floors = rng.integers(1, 7, size=len(pairs) + len(tries))
+
+    def add(box_geometry, owner: int, is_straddling: bool, storeys: int) -> None:
+        use = _by_class(
+            BUILDING_USE, uses[owner], "public" if uses[owner][:2] in PUBLIC_CLASSES else "other"
+        )
+        added.append(
+            AddedBuilding(
+                tuple(float(v) for v in shapely.bounds(box_geometry)),
+                codes[owner],
+                is_straddling,
+                int(storeys),
+                use,
+            )
+        )
+
+    straddling_wanted = round(wanted * STRADDLING_SHARE)
+    for k in rng.permutation(np.flatnonzero(straddling_ok)):
+        if len(added) == straddling_wanted:
+            break
+        a, b = left_index[k], right_index[k]
+        if used[a] or used[b]:
+            continue
+        used[a] = used[b] = True
+        inside_a = shapely.area(shapely.intersection(straddling[k], polygons[a]))
+        owner = a if inside_a * 2 >= shapely.area(straddling[k]) else b
+        add(straddling[k], owner, True, floors[k])
+    for k in rng.permutation(np.flatnonzero(seconds_ok)):
+        if len(added) == wanted:
+            break
+        owner = tries[k]
+        if used[owner]:
+            continue
+        used[owner] = True
+        add(seconds[k], owner, False, floors[len(pairs) + k])
+    if len(added) < wanted:
+        raise ValueError(
+            f"room for {len(added):,} more buildings only; "
+            f"{buildings:,} in all is more than this city holds"
+        )
+    return zones, added
+
+
+def _polygons(rings: list[np.ndarray]) -> np.ndarray:
+    """Shapely polygons of rings of any number of corners (coordinates as they are)."""
+    import shapely
+
+    counts = np.array([len(ring) for ring in rings])
+    linear = shapely.linearrings(
+        np.concatenate(rings), indices=np.repeat(np.arange(len(rings)), counts)
+    )
+    return shapely.polygons(linear)
+
+
+def _zone_rows(zones: list[Zone], *, seed: int) -> list[tuple]:
+    geometries = _ewkb([_box_ring(zone.box) for zone in zones], multi=True) if zones else []
+    return [
+        (
+            zone.planned_use,
+            plan_name(seed=seed),
+            PLAN_DATE,
+            zone.max_far,
+            geometry,
+            f"synthetic city seed {seed} zone {n + 1}",
+        )
+        for n, (zone, geometry) in enumerate(zip(zones, geometries, strict=True))
+    ]
+
+
+def _added_rows(added: list[AddedBuilding], *, seed: int, first: int) -> list[tuple]:
+    footprints = _ewkb([_box_ring(b.box) for b in added], multi=True) if added else []
+    rows = []
+    for n, (building, footprint) in enumerate(zip(added, footprints, strict=True), start=first):
+        width, depth = building.box[2] - building.box[0], building.box[3] - building.box[1]
+        kind = "straddling" if building.straddling else "second"
+        rows.append(
+            (
+                building.parcel,
+                f"{_extra_prefix(seed)} {n + 1} ({kind})",
+                f"{int(building.parcel[14:19])}号{'连' if building.straddling else '附'}楼",
+                footprint,
+                building.floors_above,
+                0,
+                round(building.floors_above * 3.1 + 0.8, 1),
+                round(width * depth * building.floors_above, 1),
+                building.use,
+                2010,
+                "good",
+                PLAN_DATE,
+            )
+        )
+    return rows
+
+
+@dataclasses.dataclass
+class PlanReport:
+    """What adding the plan and the buildings wrote and took, s."""
+
+    zones: int = 0
+    buildings: int = 0  # added by this run
+    straddling: int = 0
+    generate_s: float = 0.0
+    zones_s: float = 0.0
+    buildings_s: float = 0.0  # COPY, INSERT (triggers) and COMMIT of the added buildings
+    vacuum_s: float = 0.0
+    total_s: float = 0.0
+
+
+ADDED_INSERT_SQL = """
+INSERT INTO registry_building (parcel_id, name, address, footprint, floors_above, floors_below,
+                               floors_estimated, height_m, gross_floor_area_m2, use, year_built,
+                               condition, is_underground, valid_from, source, is_synthetic)
+SELECT p.id, b.name, '', b.footprint, b.floors_above, b.floors_below, false, b.height_m,
+       b.gross_floor_area_m2, b.use, b.year_built, b.condition, false, b.valid_from, b.source, true
+  FROM synthetic_building b JOIN registry_parcel p ON p.unit_code = b.parcel_code
+ WHERE p.valid_to IS NULL
+ ORDER BY b.source
+"""
+
+
+def fill_plan_and_buildings(
+    *, parcels: int, seed: int, buildings: int, batch: int = 50_000, progress: bool = True
+) -> PlanReport:
+    """Give the city (already filled) its plan and ``buildings`` buildings in all; what is
+    there already stays (an interrupted run goes on). Returns what was written and took."""
+    from django.db import connection, transaction
+
+    from gis_layers.models import LandUseCrosswalk
+
+    started = time.perf_counter()
+    report = PlanReport()
+    crosswalk = dict(LandUseCrosswalk.objects.values_list("current_id", "planned_id"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM gis_layers_zoningarea WHERE plan_name = %s",
+            [plan_name(seed=seed)],
+        )
+        (zones_there,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FROM registry_building WHERE source LIKE %s",
+            [_extra_prefix(seed) + " %"],
+        )
+        (added_there,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FROM registry_building b JOIN registry_parcel p ON p.id = b.parcel_id "
+            "JOIN registry_district d ON d.id = p.district_id WHERE d.code = %s AND b.valid_to IS NULL",
+            [DIVISION],
+        )
+        (buildings_there,) = cursor.fetchone()
+    if zones_there and buildings_there >= buildings:
+        # Both there (the zones are written in one transaction): no need to draw them again.
+        report.total_s = time.perf_counter() - started
+        return report
+    generating = time.perf_counter()
+    zones, added = plan_and_buildings(parcels, seed=seed, crosswalk=crosswalk, buildings=buildings)
+    report.generate_s = time.perf_counter() - generating
+    if zones_there != len(zones):
+        writing = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM gis_layers_zoningarea WHERE plan_name = %s", [plan_name(seed=seed)]
+            )
+            _copy(
+                cursor.cursor, "gis_layers_zoningarea", ZONE_COLUMNS, _zone_rows(zones, seed=seed)
+            )
+        report.zones = len(zones)
+        report.zones_s = time.perf_counter() - writing
+    if added_there > len(added):
+        raise CityMismatch(
+            f"the city holds {added_there:,} added buildings, more than {len(added):,}; "
+            "fill a fresh copy of the template instead"
+        )
+    writing = time.perf_counter()
+    for first in range(added_there, len(added), batch):
+        rows = _added_rows(added[first : first + batch], seed=seed, first=first)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('landledger.app_user', %s, true)", [APP_USER])
+            cursor.execute(STAGING_SQL)
+            _copy(cursor.cursor, "synthetic_building", BUILDING_COLUMNS, rows)
+            cursor.execute(ADDED_INSERT_SQL)
+        report.buildings += len(rows)
+        report.straddling += sum(b.straddling for b in added[first : first + batch])
+        if progress:
+            print(f"added buildings: {first + len(rows):,} of {len(added):,}", flush=True)
+    report.buildings_s = time.perf_counter() - writing
+    if report.zones or report.buildings:
+        vacuum_started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "VACUUM (ANALYZE) gis_layers_zoningarea, registry_building, gis_layers_tilechange"
+            )
+        report.vacuum_s = time.perf_counter() - vacuum_started
+    report.total_s = time.perf_counter() - started
+    return report
+
+
 def check(*, parcels: int, seed: int) -> dict[str, int]:
-    """Counts of the city's rows, and of buildings not within their parcel and shelters not
-    within their building (both must be 0)."""
+    """Counts of the city's rows, and of buildings not within their parcel (straddling ones
+    aside), straddling buildings not across two parcels, and shelters not within their
+    building (those three must be 0)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -651,16 +1033,32 @@ def check(*, parcels: int, seed: int) -> dict[str, int]:
             "(SELECT count(*) FROM registry_shelter s WHERE s.source LIKE %(prefix)s), "
             "(SELECT count(*) FROM registry_building b JOIN registry_parcel p "
             "        ON p.id = b.parcel_id WHERE b.source LIKE %(prefix)s "
-            "        AND NOT ST_Within(b.footprint, p.geom)), "
+            "        AND b.source NOT LIKE '%%(straddling)' AND NOT ST_Within(b.footprint, p.geom)), "
+            "(SELECT count(*) FROM registry_building b WHERE b.source LIKE %(prefix)s "
+            "        AND b.source LIKE '%%(straddling)' AND (SELECT count(*) FROM registry_parcel p "
+            "        WHERE p.geom && b.footprint AND ST_Area(ST_Intersection(p.geom, b.footprint)) > 0) <> 2), "
+            "(SELECT count(*) FROM gis_layers_zoningarea z WHERE z.plan_name = %(plan)s), "
             "(SELECT count(*) FROM registry_shelter s JOIN registry_building b "
             "        ON b.id = s.building_id WHERE s.source LIKE %(prefix)s "
             "        AND NOT ST_Within(s.location, b.footprint))",
-            {"code": DIVISION, "prefix": f"synthetic city seed {seed} %"},
+            {
+                "code": DIVISION,
+                "prefix": f"synthetic city seed {seed} %",
+                "plan": plan_name(seed=seed),
+            },
         )
         counts = cursor.fetchone()
     return dict(
         zip(
-            ("parcels", "buildings", "shelters", "buildings outside", "shelters outside"),
+            (
+                "parcels",
+                "buildings",
+                "shelters",
+                "buildings outside",
+                "straddling buildings not on two parcels",
+                "zones",
+                "shelters outside",
+            ),
             counts,
             strict=True,
         )
@@ -691,6 +1089,16 @@ def main() -> None:
         default=os.environ.get("DATABASE_URL"),
         help="the database to fill (default: $DATABASE_URL; one of the two is required)",
     )
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="also give the city a land-use plan (zones over its blocks)",
+    )
+    parser.add_argument(
+        "--buildings",
+        type=parse_size,
+        help="with --plan: add buildings (some straddling two parcels) up to this many in all",
+    )
     parser.add_argument("--check", action="store_true", help="check the rows afterwards")
     arguments = parser.parse_args()
     if not arguments.database_url:
@@ -707,6 +1115,16 @@ def main() -> None:
         f"INSERT {report.insert_s:.1f} s, COMMIT (overlap check) {report.commit_s:.1f} s, "
         f"VACUUM ANALYZE {report.vacuum_s:.1f} s"
     )
+    if arguments.plan:
+        added = fill_plan_and_buildings(
+            parcels=arguments.parcels, seed=arguments.seed, buildings=arguments.buildings or 0
+        )
+        print(
+            f"wrote {added.zones:,} zones and {added.buildings:,} more buildings "
+            f"({added.straddling:,} straddling two parcels) in {added.total_s:.1f} s: "
+            f"generate {added.generate_s:.1f} s, zones {added.zones_s:.1f} s, "
+            f"buildings {added.buildings_s:.1f} s, VACUUM ANALYZE {added.vacuum_s:.1f} s"
+        )
     if arguments.check:
         print(check(parcels=arguments.parcels, seed=arguments.seed))
 

@@ -1,17 +1,29 @@
 """The land-use report: per district, land by current use, planned use and holder type;
-conformity to the plan; intensity. Loads the register's current parcels, buildings and
-zoning and runs :mod:`gis_layers.analysis.landuse` on them in each district's UTM zone."""
+conformity to the plan, in all and by current-use class; intensity. Loads the register's
+current parcels, buildings and zoning and runs :mod:`gis_layers.analysis.landuse` on them in
+each district's UTM zone."""
+
+import dataclasses
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
+from django.conf import settings
 from django.db import connection
 
-from gis_layers.analysis.landuse import conformity, intensity, underused
+from gis_layers.analysis.landuse import (
+    UNDERUSED,
+    UNDERUSED_SHARE,
+    conformity,
+    conformity_by_class,
+    intensity,
+    use_of_permitted,
+)
 from gis_layers.models import LandUseCrosswalk
 from registry.models import District
 
-UNDERUSED_SHARE = 0.5
+NO_PLAN = "no plan"
 
 
 def _frame(sql: str, params) -> gpd.GeoDataFrame:
@@ -25,7 +37,19 @@ def _frame(sql: str, params) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(table, geometry=geometry, crs=4490)
 
 
-def district_report(district: District) -> dict:
+@dataclasses.dataclass
+class DistrictInputs:
+    """What the analysis of one district reads from the register, in EPSG:4490."""
+
+    parcels: gpd.GeoDataFrame  # parcel_id, unit_code, land_use, area_m2 (geodesic), holder_kind
+    zones: gpd.GeoDataFrame  # planned_use, max_far: the zoning over the parcels' extent
+    buildings: gpd.GeoDataFrame  # gfa_m2: current buildings on the district's parcels
+    crosswalk: dict[str, str]  # GB/T 21010-2017 code -> 2023 planned-use class
+
+
+def district_inputs(district: District) -> DistrictInputs | None:
+    """The district's current parcels, their buildings and the zoning over them; None where
+    the district has no current parcel."""
     parcels = _frame(
         "SELECT p.id AS parcel_id, p.unit_code, p.land_use_id AS land_use, p.area_m2, p.geom, COALESCE(("
         " SELECT pa.kind FROM registry_title t JOIN registry_right r ON r.title_id = t.id "
@@ -36,44 +60,144 @@ def district_report(district: District) -> dict:
         [district.pk],
     )
     if parcels.empty:
-        return {"code": district.code, "name": district.name, "parcels": 0}
-    metric = parcels.estimate_utm_crs()
-    parcels = parcels.to_crs(metric)
-    envelope = parcels.total_bounds
+        return None
     zones = _frame(
         "SELECT id, planned_use, max_far, geom FROM gis_layers_zoningarea "
-        "WHERE geom && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, %s), 4490)",
-        [*envelope, metric.to_epsg()],
-    ).to_crs(metric)
+        "WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4490)",
+        list(parcels.total_bounds),
+    )
     buildings = _frame(
         "SELECT b.gross_floor_area_m2 AS gfa_m2, b.footprint AS geom FROM registry_building b "
         "JOIN registry_parcel p ON p.id = b.parcel_id WHERE p.district_id = %s AND b.valid_to IS NULL",
         [district.pk],
-    ).to_crs(metric)
-    # Totals in the register's own (geodesic) areas; shares and ratios from the projected
-    # geometry, where they do not depend on the projection.
-    crosswalk = dict(LandUseCrosswalk.objects.values_list("current_id", "planned_id"))
-    plan = (
-        conformity(parcels, zones, crosswalk)
-        if not zones.empty
-        else parcels[["parcel_id"]].assign(planned_use=None, share=None, conforms=pd.NA)
     )
-    built = intensity(parcels, buildings)
-    table = (
+    crosswalk = dict(LandUseCrosswalk.objects.values_list("current_id", "planned_id"))
+    return DistrictInputs(parcels, zones, buildings, crosswalk)
+
+
+def utm_groups(parcels: gpd.GeoDataFrame) -> list[tuple[object, np.ndarray]]:
+    """The parcels by UTM zone (of their boxes' centres): each zone's CRS, as
+    GeoPandas estimates it for those parcels, and their positions. A district lies in one
+    zone as a rule; one spread over several is measured in each zone's own, where shapes and
+    areas keep true, rather than in one far from some of them."""
+    west, south, east, north = shapely.bounds(parcels.geometry.values).T
+    keys = np.floor(((west + east) / 2 + 180) / 6).astype(int) * 2 + ((south + north) / 2 >= 0)
+    return [
+        (parcels.iloc[positions].estimate_utm_crs(), positions)
+        for positions in (np.flatnonzero(keys == key) for key in np.unique(keys))
+    ]
+
+
+def _near(frame: gpd.GeoDataFrame, bounds: np.ndarray) -> gpd.GeoDataFrame:
+    """The rows of ``frame`` whose box meets ``bounds`` (west, south, east, north)."""
+    if frame.empty:
+        return frame
+    return frame.iloc[frame.sindex.query(shapely.box(*bounds), predicate="intersects")]
+
+
+def parcel_table(inputs: DistrictInputs) -> pd.DataFrame:
+    """One row per parcel: its plan (``planned_use``, ``share``, ``conforms``,
+    ``permitted_far``) and its intensity (``far``, ``coverage``, ``gfa_m2``,
+    ``addable_gfa_m2``, ``status``; see :func:`~gis_layers.analysis.landuse.use_of_permitted`).
+
+    Computed in the UTM zone of the parcels (see :func:`utm_groups`). Totals are in the
+    register's own (geodesic) areas; shares and coverage come from the projected geometry,
+    where they do not depend on the projection."""
+    tables = []
+    for crs, positions in utm_groups(inputs.parcels):
+        parcels = inputs.parcels.iloc[positions]
+        bounds = parcels.total_bounds
+        tables.append(
+            _parcel_table(
+                parcels.to_crs(crs),
+                _near(inputs.zones, bounds).to_crs(crs),
+                _near(inputs.buildings, bounds).to_crs(crs),
+                inputs.crosswalk,
+            )
+        )
+    return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+
+
+def _parcel_table(
+    parcels: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    crosswalk: dict[str, str],
+) -> pd.DataFrame:
+    # Overlaps below the register's tolerance are slivers of drawing, not a use of the land.
+    sliver_m2 = settings.LANDLEDGER_OVERLAP_TOLERANCE_M2
+    plan = (
+        conformity(parcels, zones, crosswalk, min_piece_m2=sliver_m2)
+        if not zones.empty
+        else parcels[["parcel_id"]].assign(
+            planned_use=None, share=None, permitted_far=pd.NA, conforms=pd.NA
+        )
+    )
+    permitted = plan.set_index("parcel_id")["permitted_far"].dropna()
+    built = use_of_permitted(
+        intensity(parcels, buildings, min_piece_m2=sliver_m2),
+        permitted,
+        below_share=UNDERUSED_SHARE,
+    )
+    return (
         parcels.drop(columns="geometry")
         .merge(plan[["parcel_id", "planned_use", "share", "conforms"]], on="parcel_id")
-        .merge(built[["parcel_id", "far", "coverage"]], on="parcel_id")
+        .merge(
+            built[
+                [
+                    "parcel_id",
+                    "footprint_m2",
+                    "gfa_m2",
+                    "far",
+                    "coverage",
+                    "permitted_far",
+                    "addable_gfa_m2",
+                    "status",
+                ]
+            ],
+            on="parcel_id",
+        )
     )
-    permitted = _permitted_far(plan, zones)
-    ranked = underused(built, permitted, below_share=UNDERUSED_SHARE).merge(
-        parcels[["parcel_id", "unit_code"]], on="parcel_id"
-    )
+
+
+def _class_rows(table: pd.DataFrame) -> list[dict]:
+    """Conformity by current-use class (GB/T 21010-2017, as the parcels carry it)."""
+    rows = []
+    for code, row in conformity_by_class(table, by="land_use").iterrows():
+        share = row["nonconforming_share"]
+        rows.append(
+            {
+                "class": str(code),
+                "parcels": int(row["parcels"]),
+                "area_m2": round(float(row["area_m2"]), 1),
+                **{
+                    f"{part}_{unit}": (
+                        int(row[f"{part}_parcels"])
+                        if unit == "parcels"
+                        else round(float(row[f"{part}_m2"]), 1)
+                    )
+                    for part in ("conforming", "nonconforming", "no_plan")
+                    for unit in ("parcels", "m2")
+                },
+                # Of the area the plan covers; None where it covers none of the class.
+                "nonconforming_pct": None if pd.isna(share) else round(100 * float(share), 1),
+            }
+        )
+    return rows
+
+
+def district_report(district: District) -> dict:
+    inputs = district_inputs(district)
+    if inputs is None:
+        return {"code": district.code, "name": district.name, "parcels": 0}
+    table = parcel_table(inputs)
+    by_class = conformity_by_class(table, by="land_use")
+    ranked = table[table["status"] == UNDERUSED].sort_values("addable_gfa_m2", ascending=False)
 
     def by(column) -> dict[str, float]:
-        grouped = table.groupby(table[column].fillna("no plan"))["area_m2"].sum().sort_index()
+        grouped = table.groupby(table[column].fillna(NO_PLAN))["area_m2"].sum().sort_index()
         return {str(key): round(float(value), 1) for key, value in grouped.items()}
 
-    conforms = table["conforms"]
     return {
         "code": district.code,
         "name": district.name,
@@ -82,11 +206,11 @@ def district_report(district: District) -> dict:
         "by_current_use": _by_first_level(table),
         "by_planned_use": by("planned_use"),
         "by_holder_type": by("holder_kind"),
-        "conforming_m2": round(
-            float(table.loc[conforms.eq(True).fillna(False).astype(bool), "area_m2"].sum()), 1
-        ),
-        "nonconforming_m2": round(float(table.loc[_is_false(conforms), "area_m2"].sum()), 1),
-        "no_plan_m2": round(float(table.loc[conforms.isna(), "area_m2"].sum()), 1),
+        # The district's totals are the sums of the table by class: one computation for both.
+        "conforming_m2": round(float(by_class["conforming_m2"].sum()), 1),
+        "nonconforming_m2": round(float(by_class["nonconforming_m2"].sum()), 1),
+        "no_plan_m2": round(float(by_class["no_plan_m2"].sum()), 1),
+        "conformity_by_class": _class_rows(table),
         "parcels_without_building_data": int(table["far"].isna().sum()),
         "nonconforming": [
             {
@@ -95,7 +219,7 @@ def district_report(district: District) -> dict:
                 "planned_use": row.planned_use,
                 "share": round(float(row.share), 3),
             }
-            for row in table[_is_false(conforms)].itertuples()
+            for row in table[table["conforms"].eq(False).fillna(False).astype(bool)].itertuples()
         ],
         "underused": [
             {
@@ -109,22 +233,9 @@ def district_report(district: District) -> dict:
     }
 
 
-def _is_false(values: pd.Series) -> pd.Series:
-    """True where a nullable boolean is False (not where it is missing)."""
-    return values.eq(False).fillna(False).astype(bool)
-
-
 def _by_first_level(table: pd.DataFrame) -> dict[str, float]:
     grouped = table.groupby(table["land_use"].str[:2])["area_m2"].sum().sort_index()
     return {str(key): round(float(value), 1) for key, value in grouped.items()}
-
-
-def _permitted_far(plan: pd.DataFrame, zones: gpd.GeoDataFrame) -> pd.Series:
-    """The permitted FAR of each parcel's main planned zone, where the plan gives one."""
-    if zones.empty or "max_far" not in zones:
-        return pd.Series(dtype=float)
-    far_by_use = zones.dropna(subset=["max_far"]).groupby("planned_use")["max_far"].max()
-    return plan.set_index("parcel_id")["planned_use"].map(far_by_use).dropna()
 
 
 def landuse_report() -> dict:

@@ -2,6 +2,7 @@
 non-conforming and under-used parcels."""
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import translation
 
@@ -11,6 +12,8 @@ from gis_layers.map_views import map_config
 from gis_layers.maps import LAND_USE_COLOURS, planner_map
 from gis_layers.models import PlannedUseClass
 from registry.models import LandUseClass
+
+MAP_LAYERS = ("conformity", "underused")  # the analysis layers /landuse/ can open its map with
 
 
 def _names(model) -> dict[str, str]:
@@ -54,13 +57,29 @@ def charts_for(district: dict) -> dict:
     }
 
 
+def for_page(district: dict) -> dict:
+    """A district of the report as the page (and the report's HTML) shows it: its charts, and
+    the names of the classes in the conformity table."""
+    names = _names(LandUseClass)
+    rows = [{**row, "name": names.get(row["class"], "")} for row in district["conformity_by_class"]]
+    return {**district, "charts": charts_for(district), "conformity_rows": rows}
+
+
 @login_required
 @permission_required("registry.view_parcel", raise_exception=True)
 def landuse_page(request):
     report = landuse_report()
-    districts = [{**district, "charts": charts_for(district)} for district in report["districts"]]
-    # Conformity on the map; it opens over the demo's Helsinki centre, like the planners' map.
-    conformity_map = planner_map(config=map_config(request.user, visible={"conformity"}))
+    districts = [for_page(district) for district in report["districts"]]
+    # One of the analysis layers on the map (the other one in its layer control); it opens
+    # over the demo's Helsinki centre, like the planners' map.
+    shown = request.GET.get("map", "conformity")
+    if shown not in MAP_LAYERS:
+        return HttpResponseBadRequest(
+            f"map={shown!r} is not one of {', '.join(MAP_LAYERS)}", content_type="text/plain"
+        )
+    landuse_map = planner_map(config=map_config(request.user, visible={shown}))
     return render(
-        request, "gis_layers/landuse.html", {"districts": districts, "map": conformity_map}
+        request,
+        "gis_layers/landuse.html",
+        {"districts": districts, "map": landuse_map, "shown": shown},
     )

@@ -11,6 +11,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from gis_layers.analysis.landuse import UNDERUSED_SHARE
 from gis_layers.maps import planner_map
 from gis_layers.models import ZoningArea
 from gis_layers.tiles import LAYERS as TILE_LAYERS
@@ -28,6 +29,7 @@ LAYER_LABELS = {
         "人口：已覆盖、位置不足、未覆盖",
     ),
     "catchments": ("Shelter catchments by load", "人防工程服务范围（负荷）"),
+    "underused": ("Under-used parcels", "低效用地"),
 }
 VISIBLE_AT_START = {"parcels", "buildings", "shelters"}
 
@@ -69,6 +71,30 @@ def map_config(user, *, visible: set[str] = VISIBLE_AT_START, run=None) -> dict:
             .order_by("code")
             .values_list("code", "name_zh", "name_en")
         ],
+        # What the colours of the analysis layers mean, shown while the layer is on the map.
+        "legends": {
+            "conformity": {
+                "title": _label(*LAYER_LABELS["conformity"]),
+                "items": [
+                    ["conforming", _("conforming")],
+                    ["nonconforming", _("non-conforming")],
+                    ["no_plan", _("no plan")],
+                ],
+            },
+            "underused": {
+                "title": _("Floor-area ratio (FAR) against the plan"),
+                "items": [
+                    [
+                        "underused",
+                        _("under-used: FAR below %(percent)s%% of what the plan permits")
+                        % {"percent": round(100 * UNDERUSED_SHARE)},
+                    ],
+                    ["used", _("FAR at least that")],
+                    ["no_data", _("no building data (FAR unknown, not 0)")],
+                    ["no_limit", _("the plan sets no FAR")],
+                ],
+            },
+        },
         "text": {
             "legend": _("Current land use (GB/T 21010)"),
             "search": _("unit code, address or holder"),

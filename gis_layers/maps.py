@@ -16,6 +16,15 @@ LAND_USE_COLOURS = {
     "11": "#6cc0e5", "12": "#d8d2c4",
 }  # fmt: skip
 SHELTER_COLOURS = {"good": "#2e8b57", "fair": "#e0a020", "poor": "#c0392b", "dangerous": "#6b0f1a"}
+# Conformity to the plan (true, false, no plan) and use of the permitted floor area (by the
+# status analysis.landuse.use_of_permitted and the "underused" tiles give).
+CONFORMITY_COLOURS = {"conforming": "#1a9641", "nonconforming": "#d7191c", "no_plan": "#bbbbbb"}
+INTENSITY_COLOURS = {
+    "underused": "#d7301f",
+    "used": "#78c679",
+    "no_data": "#bdbdbd",
+    "no_limit": "#f7f7f7",
+}
 VENDOR = "vendor/"
 
 
@@ -88,7 +97,13 @@ def planner_map(*, config: dict) -> dict[str, str]:
     figure.header.add_child(folium.JavascriptLink(static("gis_layers/map.js")))
     figure.header.add_child(folium.CssLink(static("gis_layers/map.css")))
     payload = json.dumps(
-        {**config, "landUseColours": LAND_USE_COLOURS, "shelterColours": SHELTER_COLOURS}
+        {
+            **config,
+            "landUseColours": LAND_USE_COLOURS,
+            "shelterColours": SHELTER_COLOURS,
+            "conformityColours": CONFORMITY_COLOURS,
+            "intensityColours": INTENSITY_COLOURS,
+        }
     )
     figure.script.add_child(folium.Element(f"landledgerMap({figure_map.get_name()}, {payload});"))
     return _parts(figure_map)

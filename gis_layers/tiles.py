@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from gis_layers.analysis.landuse import NO_DATA, NO_LIMIT, UNDERUSED, UNDERUSED_SHARE, USED
+from gis_layers.planning import MAIN_PLAN, SLIVER_M2
 from registry.selectors import clearance_of
 
 EXTENT = 4096
@@ -31,6 +33,9 @@ class TileLayer:
     permission: str
     temporal: bool = True  # has a legal interval: filter by the date shown
     joins: str = ""  # SQL joined to the table (alias t) for the columns
+    # Aliases in ``joins`` of tables with a legal interval; ``joins`` says where their rows
+    # must be in force on the date shown as ``{in_force:ALIAS}``.
+    dated_joins: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()  # other layers whose changes change this one's tiles
     per_run: bool = False  # results of one coverage run (?run=N); a run never changes
 
@@ -69,11 +74,36 @@ LAYERS: dict[str, TileLayer] = {
         "ELSE starts_with(cw.planned_id, left(plan.planned_use, 4)) "
         "OR starts_with(left(plan.planned_use, 4), cw.planned_id) END AS conforms",
         12, "gis_layers.view_zoningarea",
-        joins="LEFT JOIN LATERAL (SELECT z.planned_use FROM gis_layers_zoningarea z "
-        "WHERE z.geom && t.geom AND ST_Intersects(z.geom, t.geom) "
-        "ORDER BY ST_Area(ST_Intersection(z.geom, t.geom)) DESC LIMIT 1) plan ON true "
-        "LEFT JOIN gis_layers_landusecrosswalk cw ON cw.current_id = t.land_use_id",
-        depends_on=("parcels", "zoning"),
+        joins=MAIN_PLAN + " LEFT JOIN gis_layers_landusecrosswalk cw ON cw.current_id = t.land_use_id",
+        depends_on=("parcels", "parcels_by_zoning"),
+    ),
+    # How much of the floor area the plan permits each parcel uses (as
+    # analysis.landuse.use_of_permitted): FAR over the registered area, the permitted FAR,
+    # the floor area that could be added, and the status. A parcel with no building data
+    # has no far (not 0) and the status no_data.
+    "underused": TileLayer(
+        "underused", "registry_parcel", "geom",
+        "t.id, t.id AS fid, t.unit_code, plan.planned_use, "
+        "round((built.gfa_m2 / t.area_m2)::numeric, 3)::float8 AS far, "
+        "round(plan.permitted_far::numeric, 3)::float8 AS permitted_far, "
+        "round((plan.permitted_far * t.area_m2 - built.gfa_m2)::numeric, 1)::float8 AS addable_gfa_m2, "
+        f"CASE WHEN built.gfa_m2 IS NULL THEN '{NO_DATA}' WHEN plan.permitted_far IS NULL THEN '{NO_LIMIT}' "
+        f"WHEN built.gfa_m2 / t.area_m2 < {UNDERUSED_SHARE!r} * plan.permitted_far THEN '{UNDERUSED}' "
+        f"ELSE '{USED}' END AS status",
+        12, "gis_layers.view_zoningarea",
+        # A building straddling parcels counts on each for the share of its footprint there
+        # (geodesic areas; all of it where it lies wholly inside: no intersection to
+        # compute). The floor area is unknown (null) where the parcel has no building, or
+        # one without a floor area.
+        joins=MAIN_PLAN + " LEFT JOIN LATERAL (SELECT CASE WHEN bool_and(inside.gfa IS NOT NULL) "
+        "THEN sum(inside.gfa * inside.m2 / inside.footprint_m2) END AS gfa_m2 FROM ("
+        "SELECT b.gross_floor_area_m2 AS gfa, b.footprint_area_m2 AS footprint_m2, "
+        "CASE WHEN ST_CoveredBy(b.footprint, t.geom) THEN b.footprint_area_m2 "
+        "ELSE ST_Area(ST_Intersection(b.footprint, t.geom)::geography) END AS m2 "
+        "FROM registry_building b WHERE b.footprint && t.geom AND ST_Intersects(b.footprint, t.geom) "
+        f"AND {{in_force:b}}) inside WHERE inside.m2 >= {SLIVER_M2!r}) built ON true",
+        dated_joins=("b",),
+        depends_on=("parcels", "parcels_by_zoning", "parcels_by_building"),
     ),
     # A coverage run's cells (persons uncovered and places per person) and its shelters'
     # catchments (the cells each serves) with their load.
@@ -106,6 +136,16 @@ def check_address(z: int, x: int, y: int) -> None:
         raise TileRequestError(f"tile {x}/{y} does not exist at zoom {z} (0–{side - 1})")
 
 
+def _in_force(alias: str, as_of: datetime.date | None) -> tuple[str, list]:
+    """Rows of ``alias`` in force on ``as_of`` (current ones where it is None)."""
+    if as_of is None:
+        return f"{alias}.valid_to IS NULL", []
+    return f"{alias}.valid_from <= %s AND ({alias}.valid_to IS NULL OR {alias}.valid_to > %s)", [
+        as_of,
+        as_of,
+    ]
+
+
 def _filters(
     layer: TileLayer, *, as_of: datetime.date | None, clearance: int, run: int | None
 ) -> tuple[str, list]:
@@ -115,16 +155,23 @@ def _filters(
         conditions.append("t.run_id = %s")
         params.append(run)
     if layer.temporal:
-        if as_of is None:
-            conditions.append("t.valid_to IS NULL")
-        else:
-            conditions.append("t.valid_from <= %s AND (t.valid_to IS NULL OR t.valid_to > %s)")
-            params += [as_of, as_of]
+        condition, dates = _in_force("t", as_of)
+        conditions.append(condition)
+        params += dates
     if layer.name == "shelters":
         # Classified shelters are not in the tile at all for users without clearance.
         conditions.append("t.classification <= %s")
         params.append(clearance)
     return "".join(f" AND {condition}" for condition in conditions), params
+
+
+def _joins(layer: TileLayer, *, as_of: datetime.date | None) -> tuple[str, list]:
+    joins, params = layer.joins, []
+    for alias in layer.dated_joins:
+        condition, dates = _in_force(alias, as_of)
+        joins = joins.replace(f"{{in_force:{alias}}}", condition)
+        params += dates
+    return joins, params
 
 
 def render(
@@ -134,19 +181,20 @@ def render(
     if z < layer.min_zoom:
         return b""
     where, params = _filters(layer, as_of=as_of, clearance=clearance, run=run)
+    joins, join_params = _joins(layer, as_of=as_of)
     pixel_m = WEB_MERCATOR_WIDTH_M / ((1 << z) * EXTENT)
     sql = (
         "WITH bounds AS (SELECT ST_TileEnvelope(%s, %s, %s) AS mercator), "
         "search AS (SELECT mercator, ST_Transform(mercator, 4490) AS storage FROM bounds), "
         f"features AS (SELECT {layer.columns}, ST_AsMVTGeom("
         f"ST_Simplify(ST_Transform(t.{layer.geometry}, 3857), %s), search.mercator, {EXTENT}, {BUFFER}, true) AS geom "
-        f"FROM {layer.table} t {layer.joins}, search WHERE t.{layer.geometry} && search.storage{where}) "
+        f"FROM {layer.table} t {joins}, search WHERE t.{layer.geometry} && search.storage{where}) "
         # No "WHERE geom IS NOT NULL": ST_AsMVT skips the rows whose geometry is null (clipped
         # away), and that filter made PostgreSQL compute ST_AsMVTGeom twice for every row.
         f"SELECT ST_AsMVT(features.*, %s, {EXTENT}, 'geom', 'id') FROM features"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [z, x, y, pixel_m / 2, *params, layer.name])
+        cursor.execute(sql, [z, x, y, pixel_m / 2, *join_params, *params, layer.name])
         return bytes(cursor.fetchone()[0] or b"")
 
 
@@ -178,13 +226,17 @@ def tile(
         # The lookup and a snapshot in one round trip. The snapshot is taken before rendering:
         # a change from a transaction it does not see as committed may be missing from the
         # tile, so such a change invalidates it; one it sees never does, however long other
-        # transactions (in any database of the cluster) keep running.
+        # transactions (in any database of the cluster) keep running. A change of this very
+        # transaction counts as unseen: a snapshot never lists its own transaction as running,
+        # so it would pass for seen by a rendering that came before it (one transaction that
+        # draws, changes, draws again: the tests).
         cursor.execute(
             "SELECT c.tile, c.etag, pg_current_snapshot()::text "
             "FROM (SELECT) AS one LEFT JOIN gis_layers_cachedtile c ON c.key = %s AND NOT EXISTS ("
             "SELECT 1 FROM gis_layers_tilechange ch WHERE ch.layer = ANY(%s) "
-            "AND ch.transaction_id >= pg_snapshot_xmin(c.snapshot::pg_snapshot)::text::bigint "
-            "AND NOT pg_visible_in_snapshot(ch.transaction_id::text::xid8, c.snapshot::pg_snapshot) "
+            "AND (ch.transaction_id = txid_current_if_assigned() OR ("
+            "ch.transaction_id >= pg_snapshot_xmin(c.snapshot::pg_snapshot)::text::bigint "
+            "AND NOT pg_visible_in_snapshot(ch.transaction_id::text::xid8, c.snapshot::pg_snapshot))) "
             "AND ch.bbox && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4490))",
             [key, layer.invalidated_by, z, x, y],
         )

@@ -1,9 +1,11 @@
+import csv
 import io
 import json
 
 import pytest
 from django.core.management import call_command
 
+from gis_layers.planning import conforms, planned_use_of
 from registry.models import Parcel
 from registry.roles import Role
 from tests.registry.register import user
@@ -39,3 +41,93 @@ def test_page_needs_a_role_that_sees_parcels(client, demo):
     assert client.get("/landuse/").status_code == 302
     client.force_login(user(Role.SUPERVISOR, "landuse-supervisor"))
     assert client.get("/landuse/").status_code == 200
+
+
+def test_conformity_by_class_agrees_with_the_plan_parcel_by_parcel(demo):
+    """Each class's row against planning.py, which asks PostGIS about one parcel at a time
+    (geodesic areas): the same verdicts, counted apart from the report."""
+    data = json.loads(report("json"))
+    for district in data["districts"]:
+        expected: dict[str, dict[str, float]] = {}
+        for parcel in Parcel.objects.filter(district__code=district["code"], valid_to__isnull=True):
+            plan = planned_use_of(parcel)
+            part = (
+                "no_plan"
+                if plan is None
+                else ("conforming" if conforms(parcel.land_use_id, plan[0]) else "nonconforming")
+            )
+            row = expected.setdefault(parcel.land_use_id, {})
+            row[f"{part}_parcels"] = row.get(f"{part}_parcels", 0) + 1
+            row[f"{part}_m2"] = row.get(f"{part}_m2", 0.0) + parcel.area_m2
+        rows = {row["class"]: row for row in district["conformity_by_class"]}
+        assert set(rows) == set(expected)
+        for code, row in rows.items():
+            for part in ("conforming", "nonconforming", "no_plan"):
+                assert row[f"{part}_parcels"] == expected[code].get(f"{part}_parcels", 0), code
+                assert row[f"{part}_m2"] == pytest.approx(
+                    expected[code].get(f"{part}_m2", 0.0), abs=0.1
+                )
+            assert row["parcels"] == sum(
+                expected[code].get(f"{p}_parcels", 0)
+                for p in ("conforming", "nonconforming", "no_plan")
+            )
+            planned = row["conforming_m2"] + row["nonconforming_m2"]
+            if planned:
+                assert row["nonconforming_pct"] == pytest.approx(
+                    100 * row["nonconforming_m2"] / planned, abs=0.051
+                )
+            else:
+                assert row["nonconforming_pct"] is None  # no plan: no share, not 0 %
+        for total in ("conforming_m2", "nonconforming_m2", "no_plan_m2"):
+            assert sum(row[total] for row in rows.values()) == pytest.approx(
+                district[total], abs=0.05 * len(rows)
+            )
+    demo_rows = [row for d in data["districts"] for row in d["conformity_by_class"]]
+    assert any(row["nonconforming_parcels"] for row in demo_rows)
+    assert any(row["no_plan_parcels"] for row in demo_rows)
+
+
+def test_csv_holds_the_conformity_table_by_class(demo):
+    data = json.loads(report("json"))
+    rows = list(csv.DictReader(io.StringIO(report("csv"))))
+    for district in data["districts"]:
+        for row in district["conformity_by_class"]:
+            lines = {
+                line["measure"]: line
+                for line in rows
+                if line["district"] == district["code"]
+                and line["class"] == row["class"]
+                and line["measure"].startswith("conformity_by_class.")
+            }
+            assert float(lines["conformity_by_class.all"]["area_m2"]) == row["area_m2"]
+            assert int(lines["conformity_by_class.all"]["parcels"]) == row["parcels"]
+            for part in ("conforming", "nonconforming", "no_plan"):
+                line = lines[f"conformity_by_class.{part}"]
+                assert float(line["area_m2"]) == row[f"{part}_m2"]
+                assert int(line["parcels"]) == row[f"{part}_parcels"]
+            percent = lines["conformity_by_class.nonconforming"]["percent"]
+            assert (float(percent) if percent else None) == row["nonconforming_pct"]
+
+
+def test_html_report_holds_the_conformity_table_by_class(demo):
+    data = json.loads(report("json"))
+    html = report("html")
+    for district in data["districts"]:
+        for row in district["conformity_by_class"]:
+            assert f'<tr data-class="{row["class"]}">' in html
+
+
+def test_a_district_spread_over_two_utm_zones_is_measured_in_each():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from gis_layers.landuse_report import utm_groups
+
+    parcels = gpd.GeoDataFrame(
+        {"parcel_id": [1, 2, 3]},
+        geometry=[box(24.94, 60.17, 24.95, 60.18), box(105.0, 35.0, 105.01, 35.01),
+                  box(24.96, 60.17, 24.97, 60.18)],
+        crs=4490,
+    )  # fmt: skip
+    groups = {crs.to_epsg(): list(positions) for crs, positions in utm_groups(parcels)}
+    assert groups == {32635: [0, 2], 32648: [1]}

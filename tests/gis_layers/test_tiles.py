@@ -4,6 +4,7 @@ invalidation when a feature in the tile changes; bad addresses."""
 import math
 
 import mapbox_vector_tile
+import pandas as pd
 import pytest
 from django.contrib.gis.geos import Point
 
@@ -178,3 +179,146 @@ def test_conformity_tile_says_which_parcels_fit_the_plan(planner_client):
     planned, _share = planned_use_of(parcel)
     assert feature["properties"]["planned_use"] == planned
     assert feature["properties"]["conforms"] == conforms(parcel.land_use_id, planned)
+
+
+def analysis_of(district_code: str):
+    """The land-use report's per-parcel table of a district (its analysis, in Python)."""
+    from gis_layers.landuse_report import district_inputs, parcel_table
+    from registry.models import District
+
+    return parcel_table(district_inputs(District.objects.get(code=district_code))).set_index(
+        "parcel_id"
+    )
+
+
+def underused_features(client, z: int, x: int, y: int, **params) -> list[dict]:
+    tile = decode(get_tile(client, "underused", z, x, y, **params))
+    return tile.get("underused", {"features": []})["features"]
+
+
+def test_underused_tile_agrees_with_the_analysis(planner_client):
+    """Every parcel's status, FAR, permitted FAR and addable floor area in the tiles around
+    the demo's biggest parcel, against the analysis of the land-use report (GeoPandas in the
+    district's UTM zone): the same figures, whichever way they were computed."""
+    table = analysis_of("990101")
+    parcel = Parcel.objects.get(pk=table["area_m2"].idxmax())
+    centre = parcel.geom.point_on_surface
+    x, y = tile_of(centre.x, centre.y, 15)
+    compared, statuses = 0, set()
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            for feature in underused_features(planner_client, 15, x + dx, y + dy):
+                properties = feature["properties"]
+                if feature["id"] not in table.index:
+                    continue  # a parcel of another district
+                row = table.loc[feature["id"]]
+                assert properties["unit_code"] == row["unit_code"]
+                assert properties["status"] == row["status"], row["unit_code"]
+                statuses.add(properties["status"])
+                for name, tolerance in (("far", 6e-4), ("permitted_far", 6e-4)):
+                    if pd.isna(row[name]):
+                        assert name not in properties, (row["unit_code"], name)
+                    else:
+                        assert properties[name] == pytest.approx(row[name], abs=tolerance)
+                if pd.isna(row["addable_gfa_m2"]):
+                    assert "addable_gfa_m2" not in properties
+                else:
+                    # Rounded to 0.1 m²; a straddling building's share differs by some 1e-6
+                    # between geodesic areas (PostGIS) and UTM ones (the analysis).
+                    assert properties["addable_gfa_m2"] == pytest.approx(
+                        row["addable_gfa_m2"], abs=0.06 + 1e-5 * row["gfa_m2"]
+                    )
+                compared += 1
+    assert compared > 50
+    # Under-used, used, no building data and no limit in the plan: all four were compared.
+    assert statuses == {"underused", "used", "no_data", "no_limit"}
+
+
+def test_a_parcel_without_building_data_has_no_far_in_the_tile(planner_client):
+    table = analysis_of("990101")
+    no_data = table[table["status"] == "no_data"]
+    parcel = Parcel.objects.get(pk=no_data.index[0])
+    centre = parcel.geom.point_on_surface
+    features = underused_features(planner_client, 17, *tile_of(centre.x, centre.y, 17))
+    properties = next(f for f in features if f["id"] == parcel.pk)["properties"]
+    assert properties["status"] == "no_data"
+    assert "far" not in properties and "addable_gfa_m2" not in properties  # not 0
+
+
+def _tile_apart_from(parcel, building, z: int) -> tuple[int, int]:
+    """A tile of zoom z that holds part of the parcel but not the building's box."""
+    from django.db import connection
+
+    west, south, east, north = parcel.geom.extent
+    x0, y0 = tile_of(west, north, z)
+    x1, y1 = tile_of(east, south, z)
+    with connection.cursor() as cursor:
+        for x in range(x0, x1 + 1):
+            for y in range(y0, y1 + 1):
+                cursor.execute(
+                    "SELECT ST_Intersects(p.geom, e.box) AND NOT ST_Envelope(b.footprint) && e.box "
+                    "FROM registry_parcel p, registry_building b, "
+                    "(SELECT ST_Transform(ST_TileEnvelope(%s, %s, %s, margin => 64.0 / 4096), 4490) AS box) e "
+                    "WHERE p.id = %s AND b.id = %s",
+                    [z, x, y, parcel.pk, building.pk],
+                )
+                if cursor.fetchone()[0]:
+                    return x, y
+    raise AssertionError("no such tile")
+
+
+def test_a_building_change_renews_the_cached_tiles_of_its_parcel_elsewhere(planner_client):
+    """The parcel's FAR changes in every tile it is drawn in, also where the changed building
+    is not: the building's parcels are noted as changed, not only its own box."""
+    from django.db import connections
+
+    from registry.models import Building
+
+    table = analysis_of("990101")
+    built = table[table["status"].isin(["used", "underused"])]
+    parcel = Parcel.objects.get(pk=built["area_m2"].idxmax())
+    building = Building.objects.filter(parcel=parcel, valid_to__isnull=True).order_by("pk")[0]
+    x, y = _tile_apart_from(parcel, building, 18)
+
+    def far() -> float:
+        features = underused_features(planner_client, 18, x, y)
+        return next(f for f in features if f["id"] == parcel.pk)["properties"]["far"]
+
+    # A transaction of another connection begins and commits after this test's, before the
+    # tile is drawn: the drawing's snapshot then reaches past this test's transaction, as it
+    # does whenever other work runs on the cluster.
+    other = connections.create_connection("default")
+    with other.cursor() as cursor:
+        cursor.execute("SELECT txid_current()")
+    other.close()
+    before = far()
+    assert far() == before  # from the cache
+    Building.objects.filter(pk=building.pk).update(
+        gross_floor_area_m2=building.gross_floor_area_m2 + 10 * parcel.area_m2
+    )
+    assert far() == pytest.approx(before + 10, abs=2e-3)
+
+
+def test_underused_tiles_of_a_past_date_leave_out_later_buildings(planner_client):
+    import datetime
+
+    from registry.models import Building
+
+    table = analysis_of("990101")
+    single = [
+        parcel_id
+        for parcel_id in table.index[table["status"].isin(["used", "underused"])]
+        if Building.objects.filter(parcel_id=parcel_id, valid_to__isnull=True).count() == 1
+        and Parcel.objects.get(pk=parcel_id).valid_from <= datetime.date(2020, 1, 1)
+    ]
+    parcel = Parcel.objects.get(pk=single[0])
+    Building.objects.filter(parcel=parcel).update(valid_from=datetime.date(2023, 6, 1))
+    centre = parcel.geom.point_on_surface
+    x, y = tile_of(centre.x, centre.y, 17)
+
+    def properties(**params) -> dict:
+        features = underused_features(planner_client, 17, x, y, **params)
+        return next(f for f in features if f["id"] == parcel.pk)["properties"]
+
+    assert properties()["status"] in ("used", "underused")
+    assert properties(as_of="2022-01-01")["status"] == "no_data"  # its building came later

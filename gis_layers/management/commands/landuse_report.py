@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.template.loader import render_to_string
 
 from gis_layers.landuse_report import landuse_report
-from gis_layers.landuse_views import charts_for
+from gis_layers.landuse_views import for_page
 
 
 class Command(BaseCommand):
@@ -26,18 +26,42 @@ class Command(BaseCommand):
         elif format == "csv":
             buffer = io.StringIO()
             writer = csv.writer(buffer)
-            writer.writerow(["district", "measure", "class", "area_m2"])
+            # One row per figure: the area, and for the conformity table by class also the
+            # parcels and (for the non-conforming part) the percent of the planned area.
+            writer.writerow(["district", "measure", "class", "area_m2", "parcels", "percent"])
             for district in report["districts"]:
+                code = district["code"]
                 for measure in ("by_current_use", "by_planned_use", "by_holder_type"):
                     for key, area in district[measure].items():
-                        writer.writerow([district["code"], measure, key, area])
+                        writer.writerow([code, measure, key, area, "", ""])
                 for measure in ("conforming_m2", "nonconforming_m2", "no_plan_m2"):
-                    writer.writerow([district["code"], measure, "", district[measure]])
+                    writer.writerow([code, measure, "", district[measure], "", ""])
+                for row in district["conformity_by_class"]:
+                    writer.writerow(
+                        [
+                            code,
+                            "conformity_by_class.all",
+                            row["class"],
+                            row["area_m2"],
+                            row["parcels"],
+                            "",
+                        ]
+                    )
+                    for part in ("conforming", "nonconforming", "no_plan"):
+                        percent = row["nonconforming_pct"] if part == "nonconforming" else None
+                        writer.writerow(
+                            [
+                                code,
+                                f"conformity_by_class.{part}",
+                                row["class"],
+                                row[f"{part}_m2"],
+                                row[f"{part}_parcels"],
+                                "" if percent is None else percent,
+                            ]
+                        )
             text = buffer.getvalue()
         else:
-            districts = [
-                {**district, "charts": charts_for(district)} for district in report["districts"]
-            ]
+            districts = [for_page(district) for district in report["districts"]]
             text = render_to_string("gis_layers/landuse.html", {"districts": districts})
         if output:
             output.write_text(text, encoding="utf-8")

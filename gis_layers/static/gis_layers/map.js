@@ -13,7 +13,9 @@ if (!L.DomEvent.fakeStop) {
 
 function landledgerMap(map, config) {
   "use strict";
-  const state = { asOf: null, layers: {}, drawn: {}, changes: null };
+  // drawn: features styled per layer; statuses: of those, how many of each status (the
+  // analysis layers), for the page's own checks.
+  const state = { asOf: null, layers: {}, drawn: {}, statuses: {}, changes: null };
   window.landledger = { map: map, state: state };
 
   const styleOf = {
@@ -23,8 +25,14 @@ function landledgerMap(map, config) {
     shelters: (p) => ({ radius: 6, fill: true, fillColor: config.shelterColours[p.condition] || "#333",
                         fillOpacity: 0.9, color: "#fff", weight: 1.5 }),
     zoning: () => ({ fill: true, fillColor: "#c000c0", fillOpacity: 0.08, color: "#a000a0", weight: 1, dashArray: "4" }),
-    conformity: (p) => ({ fill: true, fillColor: p.conforms === true ? "#1a9641" : (p.conforms === false ? "#d7191c" : "#bbbbbb"),
-                          fillOpacity: 0.6, color: "#444", weight: 0.5 }),
+    conformity: (p) => ({ fill: true, fillOpacity: 0.6, color: "#444", weight: 0.5,
+                          fillColor: config.conformityColours[conformityOf(p)] }),
+    // No building data: a dashed outline over grey, so that it never reads as an empty (FAR 0) parcel.
+    underused: (p) => ({ fill: true, fillColor: config.intensityColours[p.status] || "#ccc",
+                         fillOpacity: p.status === "no_limit" ? 0.3 : 0.65,
+                         color: p.status === "no_data" ? "#555" : "#444",
+                         weight: p.status === "no_data" ? 1.2 : 0.5,
+                         dashArray: p.status === "no_data" ? "3 3" : null }),
     // Uncovered people in red, deeper where more live; covered in green where there is a
     // place for everyone and in orange where the shelters in reach are short of places.
     coverage: (p) => ({ fill: true, weight: 0.3, color: "#666",
@@ -35,6 +43,9 @@ function landledgerMap(map, config) {
     changes: (p) => ({ fill: true, fillColor: { new: "#1a9641", retired: "#d7191c", transferred: "#fdae61" }[p.change],
                        fillOpacity: 0.75, color: "#222", weight: 1 }),
   };
+  function conformityOf(p) {
+    return p.conforms === true ? "conforming" : (p.conforms === false ? "nonconforming" : "no_plan");
+  }
   const highlightStyle = { fill: true, fillColor: "#ffff00", fillOpacity: 0.7, color: "#ff6600", weight: 2, radius: 8 };
 
   function tileUrl(name) {
@@ -47,9 +58,13 @@ function landledgerMap(map, config) {
 
   function makeLayer(name, label) {
     state.drawn[name] = 0;
+    state.statuses[name] = {};
     const styles = {};
     styles[name] = function (properties) {
       state.drawn[name] += 1;
+      if (properties.status !== undefined) {
+        state.statuses[name][properties.status] = (state.statuses[name][properties.status] || 0) + 1;
+      }
       return styleOf[name](properties);
     };
     const layer = L.vectorGrid.protobuf(tileUrl(name), {
@@ -77,7 +92,7 @@ function landledgerMap(map, config) {
       } else if (name in localPopups) {
         L.popup({ maxWidth: 320 }).setLatLng(event.latlng).setContent(localPopups[name](event.layer.properties)).openOn(map);
       } else {
-        showPopup(["changes", "conformity"].includes(name) ? "parcels" : name, event);
+        showPopup(["changes", "conformity", "underused"].includes(name) ? "parcels" : name, event);
       }
     });
     state.layers[name] = layer;
@@ -132,17 +147,37 @@ function landledgerMap(map, config) {
       .addTo(map);
   });
 
-  // Legend: land-use classes.
+  // Legend: the land-use classes while the parcels are on the map, or the page's own.
   const legend = L.control({ position: "bottomright" });
   legend.onAdd = function () {
-    const div = L.DomUtil.create("div", "landledger-panel landledger-legend");
-    // A page may bring its own legend (colour, label); else the land-use classes.
+    const own = Boolean(config.legend);
+    const div = L.DomUtil.create("div", "landledger-panel landledger-legend" + (own ? "" : " landledger-land-use-legend"));
     const items = config.legend || config.landUseNames.map(([code, name]) => [config.landUseColours[code] || "#ccc", code + " " + name]);
     div.innerHTML = "<h4>" + (config.legendTitle || config.text.legend) + "</h4>" + items.map(([colour, label]) =>
       '<div><i style="background:' + colour + '"></i>' + label + "</div>").join("");
     return div;
   };
   legend.addTo(map);
+
+  // The analysis layers' legends, for those on the map.
+  const coloursOf = { conformity: config.conformityColours, underused: config.intensityColours };
+  const layerLegend = L.control({ position: "bottomright" });
+  layerLegend.onAdd = function () {
+    const div = L.DomUtil.create("div", "landledger-panel landledger-layer-legend");
+    layerLegend.refresh = function () {
+      const shown = Object.keys(config.legends || {}).filter((name) => state.layers[name] && map.hasLayer(state.layers[name]));
+      div.style.display = shown.length ? "" : "none";
+      const landUse = map.getContainer().querySelector(".landledger-land-use-legend");
+      if (landUse) landUse.style.display = state.layers.parcels && map.hasLayer(state.layers.parcels) ? "" : "none";
+      div.innerHTML = shown.map((name) => '<div data-legend="' + name + '"><h4>' + config.legends[name].title + "</h4>"
+        + config.legends[name].items.map(([key, label]) => '<div data-key="' + key + '"><i class="' + key + '" style="background:'
+          + coloursOf[name][key] + '"></i>' + label + "</div>").join("") + "</div>").join("");
+    };
+    layerLegend.refresh();
+    return div;
+  };
+  layerLegend.addTo(map);
+  map.on("overlayadd overlayremove", () => layerLegend.refresh());
 
   // Search by unit code, address or holder; flies to the first result.
   const search = L.control({ position: "topleft" });
