@@ -2,11 +2,14 @@
 vector-tile layers, a legend, search, the as-of slider and the change view (map.js)."""
 
 import json
+import re
 
 import folium
 from django.conf import settings
 from django.templatetags.static import static
 from folium.plugins import Fullscreen, MeasureControl
+
+from config.security import allow_inline_script
 
 # First-level GB/T 21010-2017 classes and their colours on the map.
 LAND_USE_COLOURS = {
@@ -75,8 +78,14 @@ def planner_map(*, config: dict) -> dict[str, str]:
         {**config, "landUseColours": LAND_USE_COLOURS, "shelterColours": SHELTER_COLOURS}
     )
     figure.script.add_child(folium.Element(f"landledgerMap({figure_map.get_name()}, {payload});"))
-    return {
+    parts = {
         "header": figure.header.render(),
         "body": figure.html.render(),
         "script": figure.script.render(),
     }
+    # The page may run exactly these inline scripts (Content-Security-Policy by hash): the
+    # templates write ``<script>{{ map.script|safe }}</script>``.
+    for inline in re.findall(r"<script>(.*?)</script>", parts["header"], flags=re.DOTALL):
+        allow_inline_script(inline)
+    allow_inline_script(parts["script"])
+    return parts
