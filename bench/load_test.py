@@ -186,12 +186,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(url: str, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+def start_server(
+    url: str,
+    port: int,
+    workers: int,
+    threads: int,
+    log: Path,
+    *,
+    healthy: bool = True,
+    secret_key: str | None = None,
+) -> subprocess.Popen:
+    """gunicorn on ``url``, once it answers: ``/healthz`` 200 (or, with ``healthy`` false,
+    any answer at all, for a database that is meant to be failing). A server started again
+    with the same ``secret_key`` keeps its users' sessions."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
+        "SECRET_KEY": secret_key or secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # Plain HTTP on loopback: the cookies must travel without TLS here.
         "SESSION_COOKIE_SECURE": "0",
@@ -205,7 +217,7 @@ def start_server(url: str, port: int, workers: int, threads: int, log: Path) -> 
         "--timeout", "120", "--graceful-timeout", "30",
     ]  # fmt: skip
     server = subprocess.Popen(
-        command, cwd=REPOSITORY, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        command, cwd=REPOSITORY, env=env, stdout=log.open("a"), stderr=subprocess.STDOUT
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -215,6 +227,10 @@ def start_server(url: str, port: int, workers: int, threads: int, log: Path) -> 
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
                 if answer.status == 200:
                     return server
+        except urllib.error.HTTPError:
+            if not healthy:
+                return server
+            time.sleep(0.5)
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.5)
     server.kill()
@@ -388,6 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--existing", action="store_true", help="use the database as it is")
     parser.add_argument("--write-doc", action="store_true")
     parser.add_argument("--out", type=Path, default=None, help="folder for locust's CSV files")
+    parser.add_argument(
+        "--plan-only",
+        type=Path,
+        default=None,
+        help="only make the accounts and titles, write the plan there",
+    )
     args = parser.parse_args(argv)
 
     name = args.database or default_database()
@@ -403,8 +425,10 @@ def main(argv: list[str] | None = None) -> int:
         readers=args.readers,
         titles_per_registrar=args.titles_per_registrar,
     )
-    plan_path = out / "plan.json"
+    plan_path = args.plan_only or out / "plan.json"
     plan_path.write_text(json.dumps(plan), encoding="utf-8")
+    if args.plan_only:
+        return 0
 
     from django.db import connections
 
@@ -441,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         "out": str(out),
     }
     print(json.dumps(summary, indent=2, ensure_ascii=False))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     if args.write_doc:
         command = "bench/load_test.py " + shlex.join(argv if argv is not None else sys.argv[1:])
         write_doc(command, args, figures, register, started)

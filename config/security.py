@@ -14,7 +14,7 @@ import hashlib
 from contextvars import ContextVar
 
 from csp.middleware import CSPMiddleware, PolicyParts
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, JsonResponse
 
 # The inline scripts the page being built may run; None outside a request.
 _inline_scripts: ContextVar[list[str] | None] = ContextVar("inline_scripts", default=None)
@@ -61,3 +61,25 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         # The thread serves other requests next: what this page allowed ends with it.
         _inline_scripts.set(None)
         return response
+
+
+class RefuseNulCharactersMiddleware:
+    """Answers 400 to a query string carrying U+0000, naming the parameter.
+
+    PostgreSQL cannot store or compare text holding NUL, so such a value would otherwise
+    fail deep inside a search as a database error. Form fields refuse it already (Django's
+    ``ProhibitNullCharactersValidator``); query parameters reach selectors directly.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                message = f"query parameter {name!r}: the character U+0000 is refused"
+                if request.path.startswith(("/api/", "/ogc/", "/tiles/")):
+                    body = {"rule": "invalid_input", "title": "", "message": message}
+                    return JsonResponse(body, status=400)
+                return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

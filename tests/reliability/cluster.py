@@ -61,8 +61,10 @@ class PrivateCluster:
             str(BIN.parent / "bin" / "psql"),
             "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1",
             "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-            "-c", sql,
+            "-c", sql, check=False,
         )  # fmt: skip
+        if result.returncode:
+            raise AssertionError(f"psql on {database}: {sql}\n{result.stderr}")
         return result.stdout.strip()
 
     def pg_ctl(self, *arguments: str, check: bool = True):
