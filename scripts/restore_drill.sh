@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Restore drill: back up the LandLedger database that DATABASE_URL names with pg_dump, restore
-# the backup into a new database, and check the copy: `manage.py verify_journal` passes on it
-# and every table holds exactly as many rows as in the original. Exit status non-zero when
-# anything differs. The copy is dropped afterwards unless KEEP_RESTORED=1.
+# Restore drill: back up the LandLedger database that DATABASE_URL names (the local one by
+# default) with pg_dump, restore the backup into a new database, and check the copy:
+# `manage.py verify_journal` passes on it and every table holds exactly as many rows as in
+# the original (run it while nothing writes, or the counts may move under it). Exit status
+# non-zero when anything differs. The copy is dropped afterwards unless KEEP_RESTORED=1.
 #
 # Usage (from the repository root):
 #   DATABASE_URL=postgis://landledger:landledger@127.0.0.1:5432/landledger scripts/restore_drill.sh
@@ -16,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-url=${DATABASE_URL:?DATABASE_URL names the database to back up}
+url=${DATABASE_URL:-postgis://landledger:landledger@127.0.0.1:5432/landledger}
 python=${PYTHON:-.venv/bin/python}
 # postgis://user:password@host:port/name, split by Python rather than by hand.
 read -r user password host port name < <("$python" - "$url" <<'EOF'

@@ -321,3 +321,32 @@ def test_a_backup_restores_into_a_new_database_with_the_journal_and_counts_equal
     assert "journal intact" in drill.stdout
     assert "every table has the same number of rows" in drill.stdout
     assert "restore drill passed" in drill.stdout
+
+
+@pytest.mark.django_db
+def test_an_upload_to_a_full_disk_is_a_clear_503_and_leaves_no_partial_file(
+    client, settings, tmp_path
+):
+    """The upload folder on a 1 MiB tmpfs, and a 1.5 MiB file: the write fails for real."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from registry.roles import Role
+    from tests.gis_layers.test_import_views import as_role, upload
+
+    if unavailable_reason():
+        pytest.skip(unavailable_reason())
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)]).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        settings.LANDLEDGER_UPLOAD_DIR = str(folder)
+        as_role(client, Role.REGISTRAR)
+        big = SimpleUploadedFile("survey.geojson", b"{" + b" " * (3 * 2**19) + b"}")
+        response = upload(client, big)
+        assert response.status_code == 503
+        assert response["Retry-After"] == "5"
+        assert 'data-rule="disk_full"' in response.content.decode()
+        assert [path for path in folder.rglob("*") if path.is_file()] == []
+    finally:
+        subprocess.run(["umount", str(folder)])
