@@ -75,8 +75,15 @@ class Registrar:
             (self.clerk, self.account["username"], self.account["password"]),
             (self.supervisor, self.account["supervisor"], self.account["supervisor_password"]),
         ):
+            self._log_in(session, username, password)
+
+    def _log_in(self, session: requests.Session, username: str, password: str) -> None:
+        """The login form; tried again from the start if the database failed in between
+        (a login whose answer was lost may have rotated the CSRF token)."""
+        answer = None
+        for _ in range(10):
             self.call(session, "GET", "/accounts/login/")
-            self.call(
+            answer = self.call(
                 session,
                 "POST",
                 "/accounts/login/",
@@ -85,9 +92,13 @@ class Registrar:
                     "password": password,
                     "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
                 },
+                allow_redirects=False,
             )
-            if "sessionid" not in session.cookies:
-                self.problems.append(f"{username} could not log in")
+            if answer is not None and answer.status_code == 302:
+                return
+            time.sleep(RETRY_PAUSE_S)
+        status = answer.status_code if answer is not None else "no answer"
+        self.problems.append(f"{username} could not log in ({status})")
 
     def transfer(self, title_id: int, parties: list[int]) -> None:
         """Lodge, examine and approve one transfer of the title to the party not holding it."""

@@ -73,7 +73,7 @@ def browser_headers(role: Role | None) -> dict[str, str]:
 
 @schema.parametrize()
 @settings(
-    max_examples=300 if LONG else 6,
+    max_examples=100 if LONG else 6,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=not LONG,
