@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup system-packages browser-packages database migrate static demo demo-users lint reset-db
+.PHONY: run test setup system-packages browser-packages database migrate static demo demo-users lint reset-db load faults hostile restore-drill
 
 run: setup demo-users
 	@echo "LandLedger is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
@@ -52,6 +52,19 @@ demo-users:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The long runs of the reliability suites (docs/reliability.md); `make test` runs short ones.
+load: setup
+	$(PYTHON) bench/load_test.py --duration 600 --write-doc
+
+faults: setup
+	LANDLEDGER_FAULT_ROUNDS=5 $(PYTHON) -m pytest -p no:cacheprovider -m faults tests/reliability
+
+hostile: setup
+	RELIABILITY_LONG=1 $(PYTHON) -m pytest -p no:cacheprovider -m hostile tests/reliability
+
+restore-drill: setup
+	PYTHON=$(PYTHON) bash scripts/restore_drill.sh
 
 # Drops the local register so that the next `make run` loads the demo afresh.
 reset-db:

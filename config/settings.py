@@ -4,8 +4,11 @@ Development defaults are safe on a developer's own machine only: with ``DEBUG`` 
 development secret key is refused, so a production deployment cannot start with it.
 """
 
+import datetime
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -14,6 +17,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEVELOPMENT_SECRET_KEY = "landledger-development-only-not-for-production"
 DEFAULT_DATABASE_URL = "postgis://landledger:landledger@127.0.0.1:5432/landledger"
+DEFAULT_BASEMAP_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+def _basemap_origins() -> list[str]:
+    """The basemap's origin (scheme and host), which map pages load their tiles from."""
+    url = os.environ.get("LANDLEDGER_BASEMAP_URL", DEFAULT_BASEMAP_URL)
+    parts = urlsplit(url)
+    if not (parts.scheme and parts.netloc):
+        return []
+    # Leaflet fills {s} with a subdomain letter; CSP allows only a whole leading label as *.
+    host = re.sub(r"^[^.]*\{s\}[^.]*\.", "*.", parts.netloc)
+    return [f"{parts.scheme}://{host}"]
 
 
 def env_flag(name: str, default: bool) -> bool:
@@ -51,20 +66,34 @@ INSTALLED_APPS = [
     "rest_framework_gis",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "registry",
     "gis_layers",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that a database that stops answering anywhere below is a clear 503.
+    "config.resilience.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "config.security.RefuseNulCharactersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it answers a locked-out login before the view runs.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # Counts failed logins (form, admin and the OGC API's HTTP Basic alike) and refuses
+    # a locked-out user name from that address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -100,6 +129,9 @@ DATABASES["default"]["TEST"] = {
     "TEMPLATE": os.environ.get("TEST_DATABASE_TEMPLATE", "landledger_template")
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+# A kept connection is checked before a request reuses it: after a database restart the
+# first request reconnects instead of failing on the connection the restart closed.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Behind PgBouncer in transaction mode a named (server-side) cursor would outlive the
 # transaction it was declared in; iterating querysets then fetches in chunks client-side.
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_flag(
@@ -141,6 +173,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# The project's own scripts, used by the base template (apps keep theirs beside them).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -152,9 +186,60 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- access (docs/reliability.md) -------------------------------------------------------
+# Passwords: Django's default hasher (PBKDF2-SHA256); PASSWORD_HASHERS is left as shipped.
+# Sessions: cookies JavaScript cannot read and other sites' forms do not carry; a working
+# day long, ended when the browser closes.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 3600)))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+CSRF_COOKIE_SAMESITE = "Lax"
+# Login rate limiting (django-axes): five failures of one user name from one address lock
+# that pair out for 15 minutes; a success resets the count. Locking by the pair, not the
+# user name alone, keeps a stranger from locking a registrar out of the register.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# Security headers. SecurityMiddleware's defaults already send nosniff, Referrer-Policy
+# same-origin and Cross-Origin-Opener-Policy same-origin; clickjacking is refused outright.
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp, see config/security.py): scripts only from this
+# server; the inline scripts a map page needs are allowed by their hashes, per response.
+# Inline styles stay allowed: the templates and Leaflet set style attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        # Map tiles from the configured basemap; vector tiles and everything else our own.
+        "img-src": ["'self'", "data:", "blob:", *_basemap_origins()],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env_flag("CSRF_COOKIE_SECURE", default=True)
+    # HSTS: browsers that once reached the register over HTTPS never fall back to HTTP.
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD", default=False)
+    # Usually the TLS-terminating proxy redirects; set this where nothing else does.
+    SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", default=False)
+    if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+        # e.g. "HTTP_X_FORWARDED_PROTO=https", only behind a proxy that always sets it.
+        header, _, value = os.environ["SECURE_PROXY_SSL_HEADER"].partition("=")
+        SECURE_PROXY_SSL_HEADER = (header, value or "https")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -185,9 +270,7 @@ SPECTACULAR_SETTINGS = {
 LANDLEDGER_STORAGE_SRID = 4490
 # Tolerance in m² below which two current parcels are not considered overlapping.
 # Basemap tiles behind every map; set LANDLEDGER_BASEMAP_URL to "" for plain mode (offline).
-LANDLEDGER_BASEMAP_URL = os.environ.get(
-    "LANDLEDGER_BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-)
+LANDLEDGER_BASEMAP_URL = os.environ.get("LANDLEDGER_BASEMAP_URL", DEFAULT_BASEMAP_URL)
 LANDLEDGER_BASEMAP_ATTRIBUTION = os.environ.get(
     "LANDLEDGER_BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors"
 )

@@ -7,6 +7,9 @@ from gis_layers import landuse_views, map_views, shelter_views, space_views
 from gis_layers import views as gis_views
 from registry import views as registry_views
 
+# A database or disk failing outside a view is a 503 with Retry-After, not a 500 page.
+handler500 = "config.resilience.server_error"
+
 admin.site.site_header = "LandLedger"
 admin.site.site_title = "LandLedger"
 

@@ -72,6 +72,17 @@ class UploadForm(forms.Form):
         return upload
 
 
+# Room for the form's other fields and the multipart boundaries around the file.
+UPLOAD_FORM_OVERHEAD = 64 * 1024
+
+
+def _declared_size(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 def _pending_dir(user, token: str) -> pathlib.Path:
     return pathlib.Path(settings.LANDLEDGER_UPLOAD_DIR) / str(user.pk) / token
 
@@ -82,10 +93,15 @@ def _keep(upload, user) -> tuple[str, pathlib.Path]:
     folder.mkdir(parents=True)
     path = folder / upload.safe_name
     digest = hashlib.sha256()
-    with path.open("wb") as handle:
-        for chunk in upload.chunks():
-            digest.update(chunk)
-            handle.write(chunk)
+    try:
+        with path.open("wb") as handle:
+            for chunk in upload.chunks():
+                digest.update(chunk)
+                handle.write(chunk)
+    except OSError:
+        # A full disk: keep no half-written file (config.resilience answers the request).
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return token, path
 
 
@@ -104,6 +120,11 @@ def upload(request):
     """Step 1: upload and check (nothing is written)."""
     if not any(may_import(request.user, kind) for kind in WRITABLE_KINDS):
         raise PermissionDenied
+    if _declared_size(request) > settings.LANDLEDGER_UPLOAD_MAX_BYTES + UPLOAD_FORM_OVERHEAD:
+        # Refused before Django reads the body: an oversized upload never reaches the disk.
+        limit_mb = settings.LANDLEDGER_UPLOAD_MAX_BYTES // 2**20
+        messages.error(request, _("The file is larger than %(mb)d MB.") % {"mb": limit_mb})
+        return render(request, "gis_layers/import.html", {"form": UploadForm()}, status=413)
     form = UploadForm(request.POST or None, request.FILES or None)
     context = {"form": form}
     if request.method == "POST" and form.is_valid():

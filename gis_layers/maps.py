@@ -2,12 +2,15 @@
 vector-tile layers, a legend, search, the as-of slider and the change view (map.js)."""
 
 import json
+import re
 
 import folium
 from django.conf import settings
 from django.templatetags.static import static
 from django.utils.translation import gettext as _
 from folium.plugins import Fullscreen, MeasureControl
+
+from config.security import allow_inline_script
 
 # First-level GB/T 21010-2017 classes and their colours on the map.
 LAND_USE_COLOURS = {
@@ -59,11 +62,17 @@ def _base_map(*, location, zoom: int, prefer_canvas: bool) -> folium.Map:
 
 def _parts(figure_map: folium.Map) -> dict[str, str]:
     figure = figure_map.get_root()
-    return {
+    parts = {
         "header": figure.header.render(),
         "body": figure.html.render(),
         "script": figure.script.render(),
     }
+    # The page may run exactly these inline scripts (Content-Security-Policy by hash): the
+    # templates write ``<script>{{ map.script|safe }}</script>``.
+    for inline in re.findall(r"<script>(.*?)</script>", parts["header"], flags=re.DOTALL):
+        allow_inline_script(inline)
+    allow_inline_script(parts["script"])
+    return parts
 
 
 def planner_map(*, config: dict) -> dict[str, str]:

@@ -14,10 +14,23 @@ class OfflineOSMWidget(OSMWidget):
     class Media:
         extend = False
         css = {"all": ("vendor/ol-7.2.2/ol.css", "gis/css/ol3.css")}
-        js = ("vendor/ol-7.2.2/ol.js", "gis/js/OLMapWidget.js")
+        js = ("vendor/ol-7.2.2/ol.js", "gis/js/OLMapWidget.js", "gis_layers/map-widget.js")
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        context["basemap_url"] = settings.LANDLEDGER_BASEMAP_URL
-        context["basemap_attribution"] = settings.LANDLEDGER_BASEMAP_ATTRIBUTION
+        # What Django's template writes into its inline script, handed over as JSON.
+        context["options_id"] = f"{context['id']}_options"
+        context["widget_options"] = {
+            "geom_name": context["geom_type"],
+            "id": context["id"],
+            "map_id": f"{context['id']}_map",
+            "map_srid": context["map_srid"],
+            "name": context["name"],
+            "module": context["module"],
+            "default_lon": context["default_lon"],
+            "default_lat": context["default_lat"],
+            "default_zoom": context["default_zoom"],
+            "basemap_url": settings.LANDLEDGER_BASEMAP_URL,
+            "basemap_attribution": settings.LANDLEDGER_BASEMAP_ATTRIBUTION,
+        }
         return context

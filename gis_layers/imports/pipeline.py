@@ -4,12 +4,13 @@ Everything happens in one transaction: an interruption (Ctrl-C, a killed process
 connection) leaves the database as it was, and any rejected row means nothing is written.
 """
 
+import contextlib
 import hashlib
 import json
 import pathlib
 from collections.abc import Callable
 
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from gis_layers.imports.crs import resolve_crs
 from gis_layers.imports.errors import ImportRefusal
@@ -86,6 +87,21 @@ def file_sha256(path: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def _refused_by_the_database(path: pathlib.Path):
+    """A row the checks let through but a database guard refuses (when written, or at
+    commit) refuses the file like any other reason: nothing is written, and the message
+    says which guard. (The checks use shapely's GEOS, the guards PostGIS's, which may judge
+    a nearly degenerate ring differently.)"""
+    try:
+        yield
+    except (IntegrityError, DataError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ImportRefusal(
+            f"the database refused the data ({first}): nothing written", path=str(path)
+        ) from error
+
+
 def run_import(
     *,
     kind_name: str,
@@ -132,7 +148,7 @@ def run_import(
         land_use_codes = frozenset(
             LandUseClass.objects.filter(parent__isnull=False).values_list("code", flat=True)
         )
-        with transaction.atomic():
+        with _refused_by_the_database(path), transaction.atomic():
             with connection.cursor() as cursor:
                 # Two imports of one kind queue rather than both matching rows to upsert.
                 cursor.execute(

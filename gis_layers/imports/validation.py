@@ -331,21 +331,33 @@ def _checked_geometry(
             "rejected",
             f"expected {' or '.join(kind.geometry)}, got {geometry.geom_type}",
         )
-    problem = None
-    if not shapely.is_valid(coerced):
-        reason = shapely.is_valid_reason(coerced)
-        polygonal = "Polygon" in kind.geometry[0]
-        repaired = (
-            polygonal_part(shapely.make_valid(coerced)) if repair_invalid and polygonal else None
-        )
-        repaired = _coerce_type(repaired, kind.geometry) if repaired is not None else None
-        if repaired is None:
-            return None, ("rejected", f"invalid geometry: {reason}")
-        coerced, problem = repaired, ("repaired", f"invalid geometry repaired: {reason}")
-    min_x, min_y, max_x, max_y = coerced.bounds
-    if min_x < -180 or max_x > 180 or min_y < -90 or max_y > 90:
+    # The range first: nothing outside it is stored, and repairing coordinates as large as
+    # 1e308 overflows inside GEOS (an exception, not a finding). A transformation can also
+    # turn finite input into NaN or infinity, which no comparison below would catch.
+    bounds = coerced.bounds
+    min_x, min_y, max_x, max_y = bounds
+    if not np.isfinite(bounds).all() or min_x < -180 or max_x > 180 or min_y < -90 or max_y > 90:
         return None, (
             "rejected",
             f"outside longitude/latitude after transformation from EPSG:{source_crs.epsg}: is the CRS right?",
         )
+    problem = None
+    if not shapely.is_valid(coerced):
+        reason = shapely.is_valid_reason(coerced)
+        polygonal = "Polygon" in kind.geometry[0]
+        try:
+            repaired = (
+                polygonal_part(shapely.make_valid(coerced))
+                if repair_invalid and polygonal
+                else None
+            )
+        except shapely.errors.GEOSException as error:
+            return None, (
+                "rejected",
+                f"invalid geometry: {reason}; it cannot be repaired ({error})",
+            )
+        repaired = _coerce_type(repaired, kind.geometry) if repaired is not None else None
+        if repaired is None:
+            return None, ("rejected", f"invalid geometry: {reason}")
+        coerced, problem = repaired, ("repaired", f"invalid geometry repaired: {reason}")
     return coerced, problem

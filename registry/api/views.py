@@ -20,17 +20,18 @@ unexamined act)                                    the request itself was well f
 a database guard refused                   400     rule ``database_guard``
 a body that is not JSON                    415     rule ``unsupported_media_type``
 a body over DATA_UPLOAD_MAX_MEMORY_SIZE    413     rule ``request_too_large``
-the database is not answering              503     rule ``database_unavailable``
+the database is not answering, has no      503     rule ``database_unavailable``,
+free connection or no disk space left              ``database_busy`` or ``disk_full``, with
+                                                   ``Retry-After`` (config.resilience)
 =========================================  ======  ==========================================
 """
 
 import datetime
-import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.urls import reverse
@@ -90,8 +91,6 @@ from registry.services.acts import (
     record_audit,
     reject_act,
 )
-
-logger = logging.getLogger(__name__)
 
 # --- errors -----------------------------------------------------------------------------
 
@@ -154,12 +153,10 @@ def register_exception_handler(exc: Exception, context: dict) -> Response | None
             _error("request_too_large", f"request body: larger than the {limit} bytes accepted"),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
-    if isinstance(exc, OperationalError):
-        logger.warning("database unavailable during an API request: %s", exc)
-        return Response(
-            _error("database_unavailable", "the database is not answering; try again later"),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        # Not the request's fault: config.resilience answers 503 with Retry-After, as it
+        # does for every other page.
+        return None
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -6,11 +6,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_settings(**env_overrides) -> subprocess.CompletedProcess:
+def run_settings(code: str = "print('started')", **env_overrides) -> subprocess.CompletedProcess:
+    """Start Django in a fresh process with these environment variables and run ``code``."""
     env = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "DEBUG"}}
     env.update(env_overrides, DJANGO_SETTINGS_MODULE="config.settings")
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT,
         env=env,
         capture_output=True,

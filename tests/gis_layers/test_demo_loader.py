@@ -140,6 +140,7 @@ def test_second_run_changes_nothing(demo):
     call_command("load_demo", stdout=out, stderr=io.StringIO())
     assert table_counts() == before
     assert list(DatasetLoad.objects.values_list("loaded_at", flat=True)) == loaded_at
+    # Six datasets: the two districts, titles, zoning, shelter inspections and office space.
     assert out.getvalue().count("already loaded, nothing changed") == 6
 
 

@@ -409,3 +409,19 @@ def test_zip_bomb_is_refused_before_it_fills_the_disk(tmp_path):
                 member.write(block)
     assert archive.stat().st_size < 2_000_000
     refused("parcels", archive, "bomb.zip")
+
+
+def test_a_row_a_database_guard_refuses_refuses_the_file_and_writes_nothing(tmp_path, demo):
+    """What the checks let through but a guard in the database refuses (here a CHECK added
+    for this test, inside its transaction) is a refusal naming the guard, not a crash."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE registry_parcel ADD CONSTRAINT test_refuse_name CHECK (name <> 'imported 1')"
+        )
+    path = tmp_path / "guarded.gpkg"
+    squares(3, start=71).to_file(path)
+    with pytest.raises(ImportRefusal, match=r"the database refused the data \(.*test_refuse_name"):
+        run_import(kind_name="parcels", path=path)
+    assert not Parcel.objects.filter(unit_code__startswith="990101009009GB0007").exists()

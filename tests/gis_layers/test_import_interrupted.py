@@ -24,8 +24,8 @@ FEATURES = 60_000
 ZONE = "990101007"
 
 
-def grid_of_parcels(path: Path) -> None:
-    index = np.arange(FEATURES)
+def grid_of_parcels(path: Path, features: int = FEATURES) -> None:
+    index = np.arange(features)
     side = 0.0004
     x = 105.0 + (index % 500) * side * 1.1
     y = 35.0 + (index // 500) * side * 1.1

@@ -107,6 +107,35 @@ def test_cached_tile_is_served_until_a_feature_in_it_changes(planner_client):
     assert (far_x, far_y) != (x, y)
 
 
+def test_a_change_after_the_rendering_in_the_same_transaction_invalidates_the_tile(
+    planner_client,
+):
+    """Other transactions committing after this one began put its own id below the
+    snapshot's xmax, where a snapshot would call it committed: its own later change must
+    still count as unseen."""
+    from django.db import connection
+
+    from tests.registry.committed import in_own_connection
+
+    parcel = Parcel.objects.filter(
+        title__isnull=True, valid_to__isnull=True, district__code="990201"
+    ).last()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()")  # this transaction now has its id
+
+    def commit_elsewhere():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")  # a later id, committed
+
+    in_own_connection(commit_elsewhere)
+    centre = parcel.geom.point_on_surface
+    x, y = tile_of(centre.x, centre.y, 17)
+    get_tile(planner_client, "parcels", 17, x, y)
+    Parcel.objects.filter(pk=parcel.pk).update(land_use_id="0810")
+    changed = decode(get_tile(planner_client, "parcels", 17, x, y))["parcels"]["features"]
+    assert next(f for f in changed if f["id"] == parcel.pk)["properties"]["land_use"] == "0810"
+
+
 def test_as_of_tiles_show_the_parcels_of_that_day(planner_client):
     retired = Parcel.objects.filter(valid_to__isnull=False).first()
     centre = retired.geom.point_on_surface

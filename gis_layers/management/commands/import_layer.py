@@ -1,9 +1,11 @@
 import pathlib
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from tqdm import tqdm
 
+from config.resilience import unavailability
 from gis_layers.imports.errors import ImportRefusal
 from gis_layers.imports.pipeline import DEFAULT_CHUNK, read_mapping, run_import
 from gis_layers.imports.schema import KINDS
@@ -86,6 +88,12 @@ class Command(BaseCommand):
             raise CommandError(f"refused, nothing written: {refusal}") from refusal
         except KeyboardInterrupt as interrupt:
             raise CommandError("interrupted: nothing written") from interrupt
+        except (OperationalError, InterfaceError) as error:
+            # The import is one transaction: a lost connection or a full disk rolls it back.
+            reason = unavailability(error)
+            raise CommandError(
+                f"{reason.message if reason else error}: nothing written; run the import again"
+            ) from error
         finally:
             bar.close()
         base = report or pathlib.Path("var/import-reports") / (

@@ -1,0 +1,42 @@
+"""The load test, briefly: ``bench/load_test.py`` for 15 seconds against gunicorn on the
+test database (the long run is ten minutes: docs/reliability.md). No request may fail,
+the journal must verify, and every act a registrar saw registered must be in the register
+exactly once."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.load
+
+
+def test_a_short_load_serves_every_request_and_registers_each_act_once(django_db_setup, tmp_path):
+    db = connection.settings_dict
+    url = f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    result = subprocess.run(
+        [
+            sys.executable, "bench/load_test.py", "--existing", "--database", db["NAME"],
+            "--duration", "15", "--registrars", "4", "--readers", "2", "--workers", "2",
+            "--out", str(tmp_path),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    summary_file = tmp_path / "summary.json"
+    assert summary_file.exists(), result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads(summary_file.read_text())
+    assert summary["failures"] == 0, summary["failure_rows"]
+    assert summary["requests"] >= 100
+    assert summary["acts_registered"] >= 10
+    assert summary["journal_ok"], summary["journal_output"]
+    assert summary["problems"] == []
+    assert result.returncode == 0, result.stdout[-3000:]
