@@ -83,3 +83,14 @@ def test_no_operation_answers_a_server_error(headers_of_roles, case):
     for role in ROLES:
         response = case.call(headers=headers_of_roles[role])
         case.validate_response(response, checks=[not_a_server_error])
+
+
+def test_the_fuzzed_schema_is_the_one_the_api_serves(db, client):
+    client.force_login(user(Role.PLANNER, "fuzz-planner"))
+    served = client.get("/api/schema/", {"format": "json"})
+    assert served.status_code == 200
+    document = json.loads(
+        OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True))
+    )
+    assert json.loads(served.content)["paths"] == document["paths"]
+    assert len(document["paths"]) >= 10
