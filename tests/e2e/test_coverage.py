@@ -78,8 +78,12 @@ def test_candidate_sites_drawn_on_the_map(page, settings):
     frame = page.locator("#map-frame")
     frame.scroll_into_view_if_needed()
     box = frame.bounding_box()
-    for dx, dy in ((0.3, 0.5), (0.6, 0.4)):
+    # Points in the middle of the map, clear of the controls along its edges.
+    for picked, (dx, dy) in enumerate(((0.35, 0.45), (0.5, 0.35)), start=1):
         page.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * dy)
+        page.wait_for_function(
+            f"() => document.getElementById('id_candidate_points').value.trim().split('\\n').length === {picked}"
+        )
     lines = page.input_value("#id_candidate_points").splitlines()
     assert len(lines) == 2 and all(line.count(",") == 1 for line in lines)
     run = start_run(page, sites=1)
