@@ -156,7 +156,7 @@ def test_an_import_cut_off_by_the_database_going_down_writes_nothing(cluster, re
             [*command, "--chunk-size", "2000"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        wait_for_copy(cluster, importing)
+        wait_for_import_transaction(cluster, importing)
         cluster.stop("immediate")
         time.sleep(DOWN_S)
         cluster.start_again()
@@ -171,19 +171,21 @@ def test_an_import_cut_off_by_the_database_going_down_writes_nothing(cluster, re
     assert_register_whole(register)
 
 
-def wait_for_copy(cluster: PrivateCluster, importing: subprocess.Popen) -> None:
+def wait_for_import_transaction(cluster: PrivateCluster, importing: subprocess.Popen) -> None:
+    """Until the import's transaction is open: it takes its advisory lock first and holds it
+    to the commit, so the whole import (reading, COPY, checks, writes) lies ahead. (Waiting
+    for a COPY statement to be seen missed the short COPYs of a fast machine.)"""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert importing.poll() is None, importing.communicate()
-        busy = cluster.psql(
+        holding = cluster.psql(
             "landledger_faults",
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-            "AND query LIKE 'COPY landledger_import_staging%'",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
         )
-        if busy != "0":
+        if holding != "0":
             return
         time.sleep(0.05)
-    raise AssertionError("the import never started copying rows")
+    raise AssertionError("the import never opened its transaction")
 
 
 def test_the_server_killed_with_sigkill_under_load_leaves_nothing_half_written(register, server):
