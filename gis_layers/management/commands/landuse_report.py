@@ -1,23 +1,20 @@
 import csv
 import io
 import json
-import pathlib
 
 from django.core.management.base import BaseCommand
 from django.template.loader import render_to_string
 
 from gis_layers.landuse_report import landuse_report
 from gis_layers.landuse_views import for_page
+from gis_layers.management.reports import add_report_arguments, write_report
 
 
 class Command(BaseCommand):
     help = "Land by current use, planned use and holder type per district; conformity; under-used parcels."
 
     def add_arguments(self, parser):
-        parser.add_argument("--format", choices=["json", "csv", "html"], default="json")
-        parser.add_argument(
-            "--output", type=pathlib.Path, help="file to write (default: standard output)"
-        )
+        add_report_arguments(parser)
 
     def handle(self, *args, format, output, **options):
         report = landuse_report()
@@ -63,8 +60,4 @@ class Command(BaseCommand):
         else:
             districts = [for_page(district) for district in report["districts"]]
             text = render_to_string("gis_layers/landuse.html", {"districts": districts})
-        if output:
-            output.write_text(text, encoding="utf-8")
-            self.stdout.write(f"written: {output}")
-        else:
-            self.stdout.write(text)
+        write_report(self.stdout, text, output)

@@ -1,10 +1,9 @@
-import pathlib
-
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from gis_layers.coverage import MODES, CoverageError, CoverageOptions, execute_run, start_run
 from gis_layers.coverage_report import render_report
+from gis_layers.management.reports import add_report_arguments, write_report
 from gis_layers.models import CoverageRun
 from registry.models import Condition, SecurityLevel, ShelterType
 
@@ -55,9 +54,7 @@ class Command(BaseCommand):
             default="public",
             help="include classified shelters up to this level (default: public only)",
         )
-        parser.add_argument("--format", choices=["json", "csv", "html"], default="json")
-        parser.add_argument("--output", type=pathlib.Path,
-                            help="file to write (default: standard output)")  # fmt: skip
+        add_report_arguments(parser)
 
     def handle(self, *args, **options):
         try:
@@ -87,8 +84,4 @@ class Command(BaseCommand):
         if run.status != CoverageRun.Status.DONE:
             raise CommandError(f"coverage run {run.pk} failed: {run.message}")
         text = render_report(run, options["format"])
-        if options["output"]:
-            options["output"].write_text(text, encoding="utf-8")
-            self.stdout.write(f"coverage run {run.pk}: written {options['output']}")
-        else:
-            self.stdout.write(text)
+        write_report(self.stdout, text, options["output"])

@@ -1,9 +1,9 @@
 import datetime
-import pathlib
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from gis_layers.management.reports import add_report_arguments, write_report
 from gis_layers.space_report import SpaceInputError, lodge_plan, plan_settings, space_report
 from gis_layers.space_views import export_text
 from registry.errors import RegisterError
@@ -32,10 +32,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--format", choices=["json", "csv", "html"], default="json")
-        parser.add_argument(
-            "--output", type=pathlib.Path, help="file to write (default: standard output)"
-        )
+        add_report_arguments(parser)
         parser.add_argument("--standard", type=int, help="standard id (default: the one in force)")
         parser.add_argument("--max-distance", type=float, help="metres from an agency's seat")
         parser.add_argument("--split-penalty", type=float, help="metres per extra building")
@@ -67,11 +64,7 @@ class Command(BaseCommand):
         except SpaceInputError as error:
             raise CommandError(str(error)) from error
         text = export_text(report, options["format"])
-        if options["output"]:
-            options["output"].write_text(text, encoding="utf-8")
-            self.stdout.write(f"written: {options['output']}")
-        else:
-            self.stdout.write(text)
+        write_report(self.stdout, text, options["output"])
         plan = report["plan"]
         if plan["reasons"]:
             raise CommandError("no feasible plan: " + " ".join(plan["reasons"]))
