@@ -62,7 +62,8 @@ if str(REPOSITORY) not in sys.path:
     # Run as a file, the script's own folder is on the path, not the repository root.
     sys.path.insert(0, str(REPOSITORY))
 
-BENCH_DATABASE = "landledger_bench_import"
+# Another checkout benchmarking on the same cluster names its own database here.
+BENCH_DATABASE = os.environ.get("LANDLEDGER_BENCH_IMPORT_DATABASE", "landledger_bench_import")
 TEMPLATE_DATABASE = "landledger_template"
 DATABASE_ROLE = "landledger"
 DATABASE_PASSWORD = "landledger"
