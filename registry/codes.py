@@ -43,6 +43,15 @@ _UNIT_CODE = re.compile(
     re.ASCII,  # full-width digits (０-９) are not code digits
 )
 
+# Exactly the codes parse_unit_code accepts (its layout and its rules on the parts), for
+# checking many at once, as an import does, at a fraction of the cost of parsing each. Codes
+# it refuses are parsed for the message that says what is wrong.
+WELL_FORMED_UNIT_CODE = re.compile(
+    rf"\d{{12}}[{''.join(OWNER_TYPES)}][{''.join(PARCEL_TYPES)}](?!00000)\d{{5}}"
+    rf"(?:[{''.join(sorted(set(FIXTURE_TYPES) - {'W'}))}]\d{{8}}|W0{{8}})",
+    re.ASCII,
+)
+
 
 @dataclass(frozen=True)
 class UnitCode:

@@ -4,6 +4,7 @@ then insert or update in a few set-based statements. All inside the caller's tra
 
 import json
 
+import numpy as np
 import shapely
 from django.conf import settings
 from django.db import connection
@@ -25,21 +26,15 @@ def create_staging() -> None:
 
 def copy_rows(rows: list[dict]) -> None:
     """COPY accepted rows (from :func:`check_chunk`) into the staging table."""
+    geometries = np.empty(len(rows), dtype=object)
+    geometries[:] = [row["geometry"] for row in rows]
+    # The whole chunk's EWKB in one call (None stays None: NULL).
+    wkb = shapely.to_wkb(shapely.set_srid(geometries, 4490), hex=True, include_srid=True)
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {STAGING} (row, key, attrs, geom) FROM STDIN") as copy:
-            for row in rows:
-                geometry = row["geometry"]
+            for row, geometry in zip(rows, wkb.tolist(), strict=True):
                 copy.write_row(
-                    (
-                        row["row"],
-                        row["key"],
-                        json.dumps(row["attrs"], ensure_ascii=False),
-                        None
-                        if geometry is None
-                        else shapely.to_wkb(
-                            shapely.set_srid(geometry, 4490), hex=True, include_srid=True
-                        ),
-                    )
+                    (row["row"], row["key"], json.dumps(row["attrs"], ensure_ascii=False), geometry)
                 )
 
 

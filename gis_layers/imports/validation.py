@@ -16,8 +16,8 @@ import shapely
 
 from gis_layers.analysis.geometry import polygonal_part
 from gis_layers.imports.crs import SourceCrs, remove_offset, storage_transformer
-from gis_layers.imports.schema import LayerKind
-from registry.codes import parse_unit_code
+from gis_layers.imports.schema import KINDS, LayerKind
+from registry.codes import WELL_FORMED_UNIT_CODE, parse_unit_code
 
 STORAGE_SRID = 4490
 
@@ -121,35 +121,13 @@ def _date(value, field: str) -> str | None:
         raise RowRejected(field, f"{text!r} is not a date YYYY-MM-DD") from error
 
 
-def attributes_of(kind: LayerKind, row: dict, *, land_use_codes: frozenset[str]) -> dict:
-    """The row's target values, converted and checked; raises RowRejected naming the field."""
+def attributes_of(kind: LayerKind, row: dict) -> dict:
+    """The row's target values, converted and checked; raises RowRejected naming the field.
+    (Parcels, the bulk of what is imported, are checked a column at a time instead:
+    :func:`parcel_attributes`.)"""
     for target in kind.targets:
         if target.required and _text(row.get(target.name)) == "":
             raise RowRejected(target.name, "required field is empty")
-    if kind.name == "parcels":
-        code = _text(row["unit_code"])
-        try:
-            parse_unit_code(code)
-        except Exception as error:  # ValidationError: its message says which part is wrong
-            raise RowRejected(
-                "unit_code", " ".join(getattr(error, "messages", [str(error)]))
-            ) from error
-        land_use = (
-            _text(row["land_use"]).zfill(4)
-            if _text(row["land_use"]).isdigit()
-            else _text(row["land_use"])
-        )
-        if land_use not in land_use_codes:
-            raise RowRejected(
-                "land_use", f"{land_use!r} is not a GB/T 21010-2017 second-level class"
-            )
-        return {
-            "unit_code": code,
-            "land_use": land_use,
-            "name": _text(row.get("name")),
-            "address": _text(row.get("address")),
-            "valid_from": _date(row.get("valid_from"), "valid_from"),
-        }
     if kind.name == "buildings":
         use = _text(row.get("use")).lower() or "other"
         return {
@@ -219,6 +197,70 @@ def attributes_of(kind: LayerKind, row: dict, *, land_use_codes: frozenset[str])
     raise ValueError(f"no attribute rules for kind {kind.name}")
 
 
+def _unit_code_problem(code: str) -> str | None:
+    """Why ``code`` is not a unit code, or None. The regular expression accepts exactly the
+    codes :func:`parse_unit_code` accepts, at a fraction of its cost; the parser says what
+    is wrong with the others."""
+    if WELL_FORMED_UNIT_CODE.fullmatch(code):
+        return None
+    try:
+        parse_unit_code(code)
+    except Exception as error:  # ValidationError: its message says which part is wrong
+        return " ".join(getattr(error, "messages", [str(error)]))
+    return None
+
+
+def parcel_attributes(
+    columns: dict[str, list], count: int, *, land_use_codes: frozenset[str]
+) -> list[dict | RowRejected]:
+    """Each parcel's target values, converted and checked a column at a time; a row's
+    first problem in the order of the kind's fields, as a RowRejected naming the field.
+    ``columns``: target name → the values of the chunk's rows (absent: all empty)."""
+    texts = {
+        target.name: [_text(value) for value in columns[target.name]]
+        if target.name in columns
+        else [""] * count
+        for target in KINDS["parcels"].targets
+    }
+    required = [target.name for target in KINDS["parcels"].targets if target.required]
+    code_problems = [_unit_code_problem(code) if code else None for code in texts["unit_code"]]
+    land_uses = [code.zfill(4) if code.isdigit() else code for code in texts["land_use"]]
+    results: list[dict | RowRejected] = []
+    for position in range(count):
+        empty = next((name for name in required if texts[name][position] == ""), None)
+        if empty is not None:
+            results.append(RowRejected(empty, "required field is empty"))
+            continue
+        if code_problems[position] is not None:
+            results.append(RowRejected("unit_code", code_problems[position]))
+            continue
+        land_use = land_uses[position]
+        if land_use not in land_use_codes:
+            results.append(
+                RowRejected("land_use", f"{land_use!r} is not a GB/T 21010-2017 second-level class")
+            )
+            continue
+        try:
+            valid_from = (
+                _date(columns["valid_from"][position], "valid_from")
+                if texts["valid_from"][position]
+                else None
+            )
+        except RowRejected as error:
+            results.append(error)
+            continue
+        results.append(
+            {
+                "unit_code": texts["unit_code"][position],
+                "land_use": land_use,
+                "name": texts["name"][position],
+                "address": texts["address"][position],
+                "valid_from": valid_from,
+            }
+        )
+    return results
+
+
 def _coerce_type(geometry, wanted: tuple[str, ...]):
     """Make single/multi match what the kind stores; None when it cannot."""
     kind = geometry.geom_type
@@ -274,90 +316,131 @@ def check_chunk(
     geometries[finite] = shapely.transform(
         geometries[finite], lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
     )
+    checked = present | kind.geometry_required
+    geometries, geometry_problems = _checked_geometries(
+        geometries,
+        checked=checked,
+        present=present,
+        finite=finite,
+        kind=kind,
+        source_crs=source_crs,
+        repair_invalid=repair_invalid,
+    )
+    # The values as a row's record would hold them (Python scalars, NA as None), a column
+    # at a time.
+    columns = chunk.drop(columns=[chunk.geometry.name, "_row"]).to_dict("list")
+    attributes = _attributes(kind, columns, len(chunk), land_use_codes=land_use_codes)
+    # Rows of kinds whose key is no attribute are keyed on the file's source_id, if any.
+    source_ids = (
+        [_text(value) for value in columns["source_id"]] if "source_id" in columns else None
+    )
     accepted = []
-    records = chunk.drop(columns=[chunk.geometry.name, "_row"]).to_dict("records")
-    for position, (row, geometry, record) in enumerate(zip(rows, geometries, records, strict=True)):
-        row = int(row)
-        if present[position] or kind.geometry_required:
-            geometry, problem = _checked_geometry(
-                geometry,
-                readable=bool(present[position]),
-                finite=bool(finite[position]),
-                kind=kind,
-                source_crs=source_crs,
-                repair_invalid=repair_invalid,
-            )
-            if problem is not None:
-                findings.append(Finding(row, "geometry", *problem))
-                if problem[0] == "rejected":
-                    continue
-        else:
-            geometry = None
-        try:
-            attrs = attributes_of(kind, record, land_use_codes=land_use_codes)
-        except RowRejected as error:
-            findings.append(Finding(row, error.field, "rejected", str(error)))
+    for position, (row, geometry, attrs) in enumerate(
+        zip(rows.tolist(), geometries, attributes, strict=True)
+    ):
+        problem = geometry_problems.get(position)
+        if problem is not None:
+            findings.append(Finding(row, "geometry", *problem))
+            if problem[0] == "rejected":
+                continue
+        if isinstance(attrs, RowRejected):
+            findings.append(Finding(row, attrs.field, "rejected", str(attrs)))
             continue
-        key = (
-            attrs.get(kind.key)
-            if kind.key in attrs
-            else _text(record.get("source_id")) or f"row {row}"
-        )
+        if kind.key in attrs:
+            key = attrs[kind.key]
+        else:
+            key = (source_ids[position] if source_ids is not None else "") or f"row {row}"
         accepted.append({"row": row, "key": key, "attrs": attrs, "geometry": geometry})
     return accepted, findings
 
 
-def _checked_geometry(
-    geometry,
+def _attributes(
+    kind: LayerKind, columns: dict[str, list], count: int, *, land_use_codes: frozenset[str]
+) -> list[dict | RowRejected]:
+    """Each row's target values, or the RowRejected that says why the row is refused."""
+    if kind.name == "parcels":
+        return parcel_attributes(columns, count, land_use_codes=land_use_codes)
+    results: list[dict | RowRejected] = []
+    for values in zip(*columns.values(), strict=True) if columns else [()] * count:
+        try:
+            results.append(attributes_of(kind, dict(zip(columns, values, strict=True))))
+        except RowRejected as error:
+            results.append(error)
+    return results
+
+
+def _checked_geometries(
+    geometries: np.ndarray,
     *,
-    readable: bool,
-    finite: bool,
+    checked: np.ndarray,
+    present: np.ndarray,
+    finite: np.ndarray,
     kind: LayerKind,
     source_crs: SourceCrs,
     repair_invalid: bool,
-):
-    """The row's geometry ready to store, and at most one (action, reason) to report; the
-    geometry is None when the row must be rejected."""
-    if not readable:
-        return None, (
+) -> tuple[np.ndarray, dict[int, tuple[str, str]]]:
+    """The chunk's geometries ready to store, a whole array at a time, and for each position
+    with a problem its (action, reason): at most one, the first of these checks it fails.
+    Rejected positions, and those not ``checked``, get None."""
+    problems: dict[int, tuple[str, str]] = {}
+    for position in np.flatnonzero(checked & ~present).tolist():
+        problems[position] = (
             "rejected",
             "no geometry, or one that cannot be read (a ring that does not close, too few points)",
         )
-    if not finite:
-        return None, ("rejected", "coordinates are NaN or infinite")
-    coerced = _coerce_type(geometry, kind.geometry)
-    if coerced is None:
-        return None, (
-            "rejected",
-            f"expected {' or '.join(kind.geometry)}, got {geometry.geom_type}",
-        )
+    for position in np.flatnonzero(checked & present & ~finite).tolist():
+        problems[position] = ("rejected", "coordinates are NaN or infinite")
+    ready = np.full(len(geometries), None, dtype=object)
+    candidates = np.flatnonzero(checked & present & finite)
+    wanted = np.isin(
+        shapely.get_type_id(geometries[candidates]),
+        [shapely.GeometryType[name.upper()] for name in kind.geometry],
+    )
+    ready[candidates[wanted]] = geometries[candidates[wanted]]
+    for position in candidates[~wanted].tolist():
+        coerced = _coerce_type(geometries[position], kind.geometry)
+        if coerced is None:
+            problems[position] = (
+                "rejected",
+                f"expected {' or '.join(kind.geometry)}, got {geometries[position].geom_type}",
+            )
+        ready[position] = coerced
+    candidates = candidates[shapely.is_geometry(ready[candidates])]
     # The range first: nothing outside it is stored, and repairing coordinates as large as
     # 1e308 overflows inside GEOS (an exception, not a finding). A transformation can also
     # turn finite input into NaN or infinity, which no comparison below would catch.
-    bounds = coerced.bounds
-    min_x, min_y, max_x, max_y = bounds
-    if not np.isfinite(bounds).all() or min_x < -180 or max_x > 180 or min_y < -90 or max_y > 90:
-        return None, (
+    min_x, min_y, max_x, max_y = shapely.bounds(ready[candidates]).T
+    with np.errstate(invalid="ignore"):
+        in_range = (
+            np.isfinite(min_x) & np.isfinite(min_y) & np.isfinite(max_x) & np.isfinite(max_y)
+            & (min_x >= -180) & (max_x <= 180) & (min_y >= -90) & (max_y <= 90)
+        )  # fmt: skip
+    for position in candidates[~in_range].tolist():
+        problems[position] = (
             "rejected",
             f"outside longitude/latitude after transformation from EPSG:{source_crs.epsg}: is the CRS right?",
         )
-    problem = None
-    if not shapely.is_valid(coerced):
-        reason = shapely.is_valid_reason(coerced)
-        polygonal = "Polygon" in kind.geometry[0]
-        try:
-            repaired = (
-                polygonal_part(shapely.make_valid(coerced))
-                if repair_invalid and polygonal
-                else None
-            )
-        except shapely.errors.GEOSException as error:
-            return None, (
-                "rejected",
-                f"invalid geometry: {reason}; it cannot be repaired ({error})",
-            )
-        repaired = _coerce_type(repaired, kind.geometry) if repaired is not None else None
-        if repaired is None:
-            return None, ("rejected", f"invalid geometry: {reason}")
-        coerced, problem = repaired, ("repaired", f"invalid geometry repaired: {reason}")
-    return coerced, problem
+        ready[position] = None
+    candidates = candidates[in_range]
+    invalid = candidates[~shapely.is_valid(ready[candidates])]
+    for position in invalid.tolist():
+        ready[position], problems[position] = _repaired(
+            ready[position], kind=kind, repair_invalid=repair_invalid
+        )
+    return ready, problems
+
+
+def _repaired(geometry, *, kind: LayerKind, repair_invalid: bool):
+    """An invalid geometry made valid, or None, and the (action, reason) to report."""
+    reason = shapely.is_valid_reason(geometry)
+    polygonal = "Polygon" in kind.geometry[0]
+    try:
+        repaired = (
+            polygonal_part(shapely.make_valid(geometry)) if repair_invalid and polygonal else None
+        )
+    except shapely.errors.GEOSException as error:
+        return None, ("rejected", f"invalid geometry: {reason}; it cannot be repaired ({error})")
+    repaired = _coerce_type(repaired, kind.geometry) if repaired is not None else None
+    if repaired is None:
+        return None, ("rejected", f"invalid geometry: {reason}")
+    return repaired, ("repaired", f"invalid geometry repaired: {reason}")

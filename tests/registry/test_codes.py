@@ -7,6 +7,7 @@ from registry.codes import (
     FIXTURE_TYPES,
     OWNER_TYPES,
     PARCEL_TYPES,
+    WELL_FORMED_UNIT_CODE,
     parse_unit_code,
     validate_division_code,
     validate_land_use_code_format,
@@ -80,3 +81,33 @@ def test_land_use_code_of_four_digits_passes_the_format_check():
 def test_division_code_must_be_six_digits(value):
     with pytest.raises(ValidationError, match="six digits"):
         validate_division_code(value)
+
+
+# Characters drawn from near every rule's edge: digits, full-width digits, zero runs, each
+# part's letters and letters of no part.
+NEAR_CODE_CHARACTERS = st.sampled_from("0000123456789０GJZXABSWFLQIY \n")
+
+
+@given(
+    text=st.one_of(
+        st.text(NEAR_CODE_CHARACTERS, min_size=26, max_size=30),
+        st.builds(
+            lambda body, owner, parcel, number, fixture, unit: (
+                f"{body}{owner}{parcel}{number}{fixture}{unit}"
+            ),
+            st.text("0123456789", min_size=12, max_size=12),
+            st.sampled_from("GJZX"),
+            st.sampled_from("ABSWYI"),
+            st.sampled_from(["00000", "00001", "10000", "0000０"]),
+            st.sampled_from("FLQWI"),
+            st.sampled_from(["00000000", "00010203", "0000000１"]),
+        ),
+    )
+)
+def test_the_well_formed_pattern_accepts_exactly_the_codes_the_parser_accepts(text):
+    try:
+        parse_unit_code(text)
+        parsed = True
+    except ValidationError:
+        parsed = False
+    assert bool(WELL_FORMED_UNIT_CODE.fullmatch(text)) == parsed
