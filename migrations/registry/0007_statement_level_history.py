@@ -3,12 +3,16 @@
 The triggers of 0004 and 0005 copied each changed row into registry_historyevent with a
 call of a PL/pgSQL function and a one-row INSERT per row: a bulk load of a million parcels
 made a million calls. Statement-level triggers with transition tables (the rows a statement
-inserted, updated or deleted) write the same history rows in one INSERT ... SELECT.
+inserted, updated or deleted) write the same history rows in one INSERT ... SELECT, and
+write a geometry's GeoJSON without querying spatial_ref_sys for each row as to_jsonb's cast
+of a geometry does.
 
 The rows are exactly those the row-level triggers wrote, in the same order (ids and
 ``changed_at`` rise with the rows of the statement): an UPDATE's old and new rows are paired
 on the table's key, which therefore must not change (no code changes a primary key; the
-trigger refuses it rather than record a row's history under the wrong key).
+trigger refuses it rather than record a row's history under the wrong key). One order
+differs: a statement that both inserts and updates (INSERT ... ON CONFLICT DO UPDATE) now
+records the rows it updated, then those it inserted, where row by row they were interleaved.
 
 PostgreSQL allows a transition table only in a trigger for one event, so each table has
 three triggers, one per event.
@@ -40,38 +44,51 @@ CREATE FUNCTION landledger_record_statement_history() RETURNS trigger LANGUAGE p
 DECLARE
     key text := TG_ARGV[0];
     acting_user text := COALESCE(current_setting('landledger.app_user', true), '');
+    columns text;
     paired bigint;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO registry_historyevent
-            (table_name, row_pk, operation, changed_at, transaction_id, db_user, app_user, old, new)
-        SELECT TG_TABLE_NAME, n.new_row ->> key, 'I', clock_timestamp(), txid_current(),
-               current_user, acting_user, NULL, n.new_row
-          FROM (SELECT to_jsonb(r) AS new_row FROM new_rows r) n;
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO registry_historyevent
-            (table_name, row_pk, operation, changed_at, transaction_id, db_user, app_user, old, new)
-        SELECT TG_TABLE_NAME, o.old_row ->> key, 'D', clock_timestamp(), txid_current(),
-               current_user, acting_user, o.old_row, NULL
-          FROM (SELECT to_jsonb(r) AS old_row FROM old_rows r) o;
-    ELSE
-        -- Sorted by the statement's order of the rows before the timestamps are taken, so
-        -- that ids and changed_at rise together, as they did row by row.
-        INSERT INTO registry_historyevent
-            (table_name, row_pk, operation, changed_at, transaction_id, db_user, app_user, old, new)
-        SELECT TG_TABLE_NAME, pairs.new_row ->> key, 'U', clock_timestamp(), txid_current(),
-               current_user, acting_user, pairs.old_row, pairs.new_row
-          FROM (SELECT o.old_row, n.new_row
-                  FROM (SELECT row_number() OVER () AS position, to_jsonb(r) AS new_row
-                          FROM new_rows r) n
-                  JOIN (SELECT to_jsonb(r) AS old_row FROM old_rows r) o
-                    ON o.old_row -> key = n.new_row -> key
-                 ORDER BY n.position) pairs;
-        GET DIAGNOSTICS paired = ROW_COUNT;
-        IF paired <> (SELECT count(*) FROM new_rows) THEN
-            RAISE EXCEPTION 'an UPDATE of % changed its key %: its history would be lost',
-                TG_TABLE_NAME, key USING ERRCODE = 'feature_not_supported';
-        END IF;
+    -- Each row as to_jsonb(row) writes it, but a geometry as ST_AsGeoJSON(g, 15, 2): the
+    -- same GeoJSON as to_jsonb's cast (15 decimals, the short CRS name), with the CRS looked
+    -- up once per statement, where the cast queries spatial_ref_sys once per value (most of
+    -- the cost of a parcel's history row).
+    SELECT string_agg(
+               CASE WHEN atttypid = 'geometry'::regtype
+                    THEN format('ST_AsGeoJSON(r.%1$I, 15, 2)::jsonb AS %1$I', attname)
+                    ELSE format('r.%I', attname) END,
+               ', ' ORDER BY attnum)
+      INTO columns
+      FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped;
+    IF TG_OP IN ('INSERT', 'DELETE') THEN
+        EXECUTE format(
+            'INSERT INTO registry_historyevent (table_name, row_pk, operation, changed_at, '
+            'transaction_id, db_user, app_user, old, new) '
+            'SELECT $1, changed.row_json ->> $2, left($4, 1), clock_timestamp(), txid_current(), '
+            'current_user, $3, CASE $4 WHEN ''DELETE'' THEN changed.row_json END, '
+            'CASE $4 WHEN ''INSERT'' THEN changed.row_json END '
+            'FROM (SELECT to_jsonb(v) AS row_json FROM (SELECT %s FROM %I r) v) changed',
+            columns, CASE TG_OP WHEN 'INSERT' THEN 'new_rows' ELSE 'old_rows' END)
+        USING TG_TABLE_NAME, key, acting_user, TG_OP;
+        RETURN NULL;
+    END IF;
+    -- Sorted by the statement's order of the rows before the timestamps are taken, so that
+    -- ids and changed_at rise together, as they did row by row.
+    EXECUTE format(
+        'INSERT INTO registry_historyevent (table_name, row_pk, operation, changed_at, '
+        'transaction_id, db_user, app_user, old, new) '
+        'SELECT $1, pairs.new_row ->> $2, ''U'', clock_timestamp(), txid_current(), '
+        'current_user, $3, pairs.old_row, pairs.new_row '
+        'FROM (SELECT o.row_json AS old_row, n.row_json AS new_row '
+        '      FROM (SELECT row_number() OVER () AS position, to_jsonb(v) AS row_json '
+        '              FROM (SELECT %1$s FROM new_rows r) v) n '
+        '      JOIN (SELECT to_jsonb(v) AS row_json FROM (SELECT %1$s FROM old_rows r) v) o '
+        '        ON o.row_json -> $2 = n.row_json -> $2 '
+        '     ORDER BY n.position) pairs',
+        columns)
+    USING TG_TABLE_NAME, key, acting_user;
+    GET DIAGNOSTICS paired = ROW_COUNT;
+    IF paired <> (SELECT count(*) FROM new_rows) THEN
+        RAISE EXCEPTION 'an UPDATE of % changed its key %: its history would be lost',
+            TG_TABLE_NAME, key USING ERRCODE = 'feature_not_supported';
     END IF;
     RETURN NULL;
 END $$;
