@@ -138,8 +138,11 @@ def parcel_as_of(*, unit_code: str, on: datetime.date | None = None) -> Parcel |
 
 
 def parcel_at_point(*, point: Point, as_of: datetime.date | None = None) -> Parcel | None:
+    """The parcel covering ``point`` on ``as_of`` (today when None); on a shared edge, the
+    lowest id, so that the same click always answers the same parcel."""
     return (
         Parcel.objects.filter(geom__intersects=point)
+        .select_related("district", "land_use", "title")
         .filter(in_force_on(as_of or datetime.date.today()))
         .order_by("id")
         .first()
