@@ -1405,7 +1405,7 @@ def main() -> None:
         if cursor.mogrify(sql, params) != bare.text(sql, params):
             raise RuntimeError("psycopg and Django's cursor compose the statement differently")
 
-    cookie = session_cookie(USERNAME, password)
+    cookie = session_cookie(user)
     host_waited = wait_for_xmin(bare, timeout_s=arguments.wait)
     connection.close()  # this process stays off the database while measuring, but for (a)
     with running_server(arguments.server, environment=DATABASE.environment) as port:
