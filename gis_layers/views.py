@@ -28,6 +28,7 @@ from gis_layers.exports import (
 from gis_layers.models import CoverageRun
 from gis_layers.tiles import LAYERS as TILE_LAYERS
 from gis_layers.tiles import TileRequestError, changes_tile, tile
+from registry.selectors import holds_permission
 
 
 class ExportForm(forms.Form):
@@ -158,7 +159,7 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
         return _tile_error(404, f"no layer {layer!r}; layers: {', '.join(TILE_LAYERS)}, changes")
     if not request.user.is_authenticated:
         return _tile_error(401, "log in to see the map's layers")
-    if not request.user.has_perm(spec.permission):
+    if not holds_permission(user=request.user, permission=spec.permission):
         return _tile_error(403, f"your role may not see the {layer} layer")
     try:
         data, etag = tile(
@@ -191,7 +192,7 @@ def changes_vector_tile(request, z: str, x: str, y: str):
     """``/tiles/changes/{z}/{x}/{y}.pbf?from=D1&to=D2``: parcels new, retired or transferred."""
     if not request.user.is_authenticated:
         return _tile_error(401, "log in to see the map's layers")
-    if not request.user.has_perm("registry.view_parcel"):
+    if not holds_permission(user=request.user, permission="registry.view_parcel"):
         return _tile_error(403, "your role may not see the parcels layer")
     try:
         since, until = _date_parameter(request, "from"), _date_parameter(request, "to")

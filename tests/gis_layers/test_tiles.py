@@ -351,3 +351,179 @@ def test_underused_tiles_of_a_past_date_leave_out_later_buildings(planner_client
 
     assert properties()["status"] in ("used", "underused")
     assert properties(as_of="2022-01-01")["status"] == "no_data"  # its building came later
+
+
+# --- the endpoint's own work: role check, cache row, rendering ------------------------------
+
+
+def test_a_user_removed_from_the_planner_role_is_refused_the_next_tile_at_once(client):
+    """Taken out of the role by a plain SQL statement (as another process or a script would:
+    no signal reaches this one), the user loses the layer on the very next request."""
+    from django.db import connection
+
+    planner = user(Role.PLANNER, "tiles-demoted")
+    client.force_login(planner)
+    x, y = tile_of(24.94, 60.17, 14)
+    assert get_tile(client, "parcels", 14, x, y).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM auth_user_groups ug USING auth_group g "
+            "WHERE g.id = ug.group_id AND ug.user_id = %s AND g.name = %s",
+            [planner.pk, Role.PLANNER.value],
+        )
+        assert cursor.rowcount == 1
+    refused = get_tile(client, "parcels", 14, x, y)
+    assert refused.status_code == 403
+    assert "may not see the parcels layer" in refused.json()["error"]
+    changes = {"from": "2024-01-01", "to": "2025-01-01"}
+    assert client.get(f"/tiles/changes/14/{x}/{y}.pbf", changes).status_code == 403
+
+
+def test_a_user_given_the_planner_role_sees_the_layer_at_once(client):
+    from django.contrib.auth.models import Group
+
+    registrar = user(Role.REGISTRAR, "tiles-promoted")
+    client.force_login(registrar)
+    assert client.get("/tiles/zoning/14/0/0.pbf").status_code == 403
+    registrar.groups.add(Group.objects.get(name=Role.PLANNER.value))
+    assert client.get("/tiles/zoning/14/0/0.pbf").status_code == 200
+
+
+def test_the_tile_permission_check_agrees_with_djangos(client):
+    """For every role and every layer's permission, and for a permission held directly, by
+    an inactive user and by a superuser: the one-query check says what ``has_perm`` says."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    from gis_layers.tiles import LAYERS
+    from registry.selectors import holds_permission
+
+    permissions = sorted({layer.permission for layer in LAYERS.values()} | {"registry.view_parcel"})
+    users = [user(role, f"tiles-check-{role.value}") for role in Role]
+    direct = get_user_model().objects.create_user("tiles-direct", password="x")
+    direct.user_permissions.add(Permission.objects.get(codename="view_zoningarea"))
+    inactive = user(Role.PLANNER, "tiles-inactive")
+    inactive.is_active = False
+    inactive.save()
+    superuser = get_user_model().objects.create_superuser("tiles-super", password="x")
+    answers = set()
+    for someone in [*users, direct, inactive, superuser]:
+        someone = get_user_model().objects.get(pk=someone.pk)  # no permission cache
+        for permission in permissions:
+            expected = someone.has_perm(permission)
+            assert holds_permission(user=someone, permission=permission) == expected, (
+                someone.username,
+                permission,
+            )
+            answers.add(expected)
+    assert answers == {True, False}
+    assert holds_permission(user=direct, permission="gis_layers.view_zoningarea")
+    assert not holds_permission(user=inactive, permission="registry.view_parcel")
+
+
+def test_the_tile_permission_check_is_one_query(planner_client, django_assert_num_queries):
+    from django.contrib.auth import get_user_model
+
+    from registry.selectors import holds_permission
+
+    planner = get_user_model().objects.get(username="tiles-planner")
+    with django_assert_num_queries(1):
+        assert holds_permission(user=planner, permission="registry.view_parcel")
+
+
+def _densest_parcel_tile(z: int) -> tuple[int, int]:
+    """The tile of zoom z holding the most current parcels of the demo."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) AS c FROM registry_parcel "
+            "WHERE valid_to IS NULL) p"
+        )
+        counts: dict[tuple[int, int], int] = {}
+        for lon, lat in cursor.fetchall():
+            address = tile_of(lon, lat, z)
+            counts[address] = counts.get(address, 0) + 1
+    return max(counts, key=counts.get)
+
+
+def test_the_cached_tile_is_byte_for_byte_the_rendered_one(planner_client):
+    """A tile large enough to be stored out of line: the row, the cold answer and the cached
+    answer are the bytes the renderer makes, and the row is stored uncompressed."""
+    from django.db import connection
+
+    from gis_layers.models import CachedTile
+    from gis_layers.tiles import LAYERS, render
+
+    x, y = _densest_parcel_tile(13)
+    rendered = render(LAYERS["parcels"], z=13, x=x, y=y)
+    assert len(rendered) > 8_000  # past the size PostgreSQL moves out of the row
+    cold = get_tile(planner_client, "parcels", 13, x, y)
+    row = CachedTile.objects.get(key=f"parcels/13/{x}/{y}/current/all")
+    cached = get_tile(planner_client, "parcels", 13, x, y)
+    assert cold.content == rendered
+    assert bytes(row.tile) == rendered
+    assert cached.content == rendered
+    assert cold["ETag"] == cached["ETag"] == f'"{row.etag}"'
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_column_size(tile), octet_length(tile) FROM gis_layers_cachedtile "
+            "WHERE key = %s",
+            [row.key],
+        )
+        stored, length = cursor.fetchone()
+    assert stored >= length  # not compressed: STORAGE EXTERNAL
+
+
+def test_the_cache_row_is_read_and_written_as_bytes_not_hex(planner_client):
+    """The two statements of the tile cache carry the tile as a binary parameter and read it
+    as a binary result: no hex text of twice its size on the wire."""
+    import psycopg
+    from django.db import connection
+
+    x, y = _densest_parcel_tile(14)
+    statements = []
+
+    def watch(execute, sql, params, many, context):
+        if "gis_layers_cachedtile" in sql:
+            statements.append((sql, context["cursor"]))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        get_tile(planner_client, "parcels", 14, x, y)
+        get_tile(planner_client, "parcels", 14, x, y)
+    assert [("INSERT" in sql) for sql, _ in statements] == [False, True, False]
+    for sql, wrapper in statements:
+        cursor = wrapper.cursor  # psycopg's, inside Django's wrapper
+        # Bound on the server (a ClientCursor writes the parameters into the text) ...
+        assert isinstance(cursor, psycopg.Cursor) and not isinstance(cursor, psycopg.ClientCursor)
+        assert cursor.format == psycopg.pq.Format.BINARY, sql  # ... and answered in binary
+
+
+def test_tiles_are_rendered_without_jit_compilation():
+    """JIT compiling the renderer's query cost more than it saved (docs/benchmarks.md): the
+    rendering turns it off for its own statement, and the connection keeps its setting."""
+    from django.db import connection
+
+    from gis_layers.tiles import LAYERS, render
+    from tests.registry.committed import in_own_connection
+
+    x, y = _densest_parcel_tile(14)
+
+    def only_without_jit(execute, sql, params, many, context):
+        # The tile keeps its features only where the statement ran with JIT off.
+        sql = sql.replace("FROM features", "FROM features WHERE current_setting('jit') = 'off'")
+        return execute(sql, params, many, context)
+
+    def render_then_show_jit() -> tuple[bytes, str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SET jit = on")
+        with connection.execute_wrapper(only_without_jit):
+            data = render(LAYERS["parcels"], z=14, x=x, y=y)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            return data, cursor.fetchone()[0]
+
+    data, afterwards = in_own_connection(render_then_show_jit)
+    assert len(mapbox_vector_tile.decode(data)["parcels"]["features"]) > 10
+    assert afterwards == "on"
