@@ -9,15 +9,13 @@ have seen (from a transaction its rendering's snapshot did not see) intersects t
 
 import datetime
 import hashlib
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-import psycopg
 from django.db import connection
-from psycopg.pq import Format
 
 from gis_layers.analysis.landuse import NO_DATA, NO_LIMIT, UNDERUSED, UNDERUSED_SHARE, USED
 from gis_layers.planning import MAIN_PLAN, SLIVER_M2
+from registry.db import server_bound_cursor
 from registry.selectors import clearance_of
 
 EXTENT = 4096
@@ -209,19 +207,6 @@ def render(
         return bytes(cursor.fetchone()[0] or b"")
 
 
-@contextmanager
-def _binary_cursor():
-    """A cursor that sends its parameters apart from the statement and reads its results in
-    binary, for the tile cache's rows: a tile then travels as its bytes, not as hex text twice
-    as long that both ends encode and decode (Django's cursor binds parameters into the text).
-    Wrapped as Django wraps its own cursors: errors, execute wrappers and query logging alike."""
-    connection.ensure_connection()
-    cursor = psycopg.Cursor(connection.connection)
-    cursor.format = Format.BINARY
-    with connection._prepare_cursor(cursor) as wrapped:
-        yield wrapped
-
-
 def _cache_key(layer: TileLayer, z, x, y, as_of, clearance, run) -> str:
     if layer.per_run:
         scope = f"run{run}"
@@ -246,7 +231,8 @@ def tile(
     # other layers spare the query.
     clearance = clearance_of(user=user) if layer.name == "shelters" else 0
     key = _cache_key(layer, z, x, y, as_of, clearance, run)
-    with _binary_cursor() as cursor:
+    # Bound on the server: the tile comes back as its bytes, the statement prepared.
+    with server_bound_cursor() as cursor:
         # The lookup and a snapshot in one round trip. The snapshot is taken before rendering:
         # a change from a transaction it does not see as committed may be missing from the
         # tile, so such a change invalidates it; one it sees never does, however long other
@@ -269,7 +255,7 @@ def tile(
         return bytes(cached), etag
     data = render(layer, z=z, x=x, y=y, as_of=as_of, clearance=clearance, run=run)
     etag = hashlib.sha256(data).hexdigest()[:32]
-    with _binary_cursor() as cursor:
+    with server_bound_cursor() as cursor:  # the tile sent as its bytes, not as hex text
         cursor.execute(
             "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, snapshot) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile, etag = EXCLUDED.etag, snapshot = EXCLUDED.snapshot",

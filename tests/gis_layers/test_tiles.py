@@ -431,6 +431,30 @@ def test_the_tile_permission_check_is_one_query(planner_client, django_assert_nu
         assert holds_permission(user=planner, permission="registry.view_parcel")
 
 
+def test_the_permission_check_is_planned_once_per_connection(planner_client):
+    """After a few runs on a connection its statement is prepared: PostgreSQL no longer
+    plans it on every tile request."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from registry.selectors import holds_permission
+
+    planner = get_user_model().objects.get(username="tiles-planner")
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ["%auth_group_permissions%"],
+            )
+            return cursor.fetchone()[0]
+
+    before = prepared()
+    for _ in range(6):
+        assert holds_permission(user=planner, permission="registry.view_parcel")
+    assert prepared() == before + 1
+
+
 def _densest_parcel_tile(z: int) -> tuple[int, int]:
     """The tile of zoom z holding the most current parcels of the demo."""
     from django.db import connection

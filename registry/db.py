@@ -1,0 +1,26 @@
+"""A cursor for the few statements on every map request that Django's own cursor makes dear.
+
+Django's PostgreSQL cursor binds parameters on the client: it writes them into the statement's
+text, so a bytea value travels as hex text twice its size, results come back as text too, and
+PostgreSQL parses and plans the statement afresh every time. The cursor here sends the
+parameters apart from the statement and reads results in binary; and a statement it has run a
+few times on a connection is prepared there (``prepare_threshold`` in settings), so that
+PostgreSQL plans it once.
+"""
+
+from contextlib import contextmanager
+
+import psycopg
+from django.db import connection
+from psycopg.pq import Format
+
+
+@contextmanager
+def server_bound_cursor():
+    """A cursor of the default connection that binds on the server and reads binary, wrapped
+    as Django wraps its own (database errors, execute wrappers, query logging)."""
+    connection.ensure_connection()
+    cursor = psycopg.Cursor(connection.connection)
+    cursor.format = Format.BINARY
+    with connection._prepare_cursor(cursor) as wrapped:
+        yield wrapped
