@@ -23,6 +23,8 @@ BUFFER = 64
 MAX_ZOOM = 22
 WEB_MERCATOR_WIDTH_M = 40_075_016.686
 WITHOUT_JIT = "SET LOCAL jit = off;"
+# The rows of an INSERT ... SELECT that turns synchronous_commit off for its own transaction.
+ASYNCHRONOUS_COMMIT = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous"
 
 
 @dataclass(frozen=True)
@@ -224,8 +226,11 @@ def tile(
     as_of: datetime.date | None,
     user,
     run: int | None = None,
+    held_etag: str | None = None,
 ) -> tuple[bytes, str]:
-    """The tile and its ETag, from the cache while nothing in it has changed."""
+    """The tile and its ETag, from the cache while nothing in it has changed. A cached tile
+    whose ETag is ``held_etag`` (the copy the client holds) is not read: its bytes come back
+    empty, for the client is told to keep its own (304)."""
     check_address(z, x, y)
     # Only the shelters layer depends on the clearance (its filter and its cache key): the
     # other layers spare the query.
@@ -241,23 +246,28 @@ def tile(
         # so it would pass for seen by a rendering that came before it (one transaction that
         # draws, changes, draws again: the tests).
         cursor.execute(
-            "SELECT c.tile, c.etag, pg_current_snapshot()::text "
+            "SELECT CASE WHEN c.etag = %s THEN NULL ELSE c.tile END, c.etag, pg_current_snapshot()::text "
             "FROM (SELECT) AS one LEFT JOIN gis_layers_cachedtile c ON c.key = %s AND NOT EXISTS ("
             "SELECT 1 FROM gis_layers_tilechange ch WHERE ch.layer = ANY(%s) "
             "AND (ch.transaction_id = txid_current_if_assigned() OR ("
             "ch.transaction_id >= pg_snapshot_xmin(c.snapshot::pg_snapshot)::text::bigint "
             "AND NOT pg_visible_in_snapshot(ch.transaction_id::text::xid8, c.snapshot::pg_snapshot))) "
             "AND ch.bbox && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4490))",
-            [key, layer.invalidated_by, z, x, y],
+            [held_etag, key, layer.invalidated_by, z, x, y],
         )
         cached, etag, snapshot = cursor.fetchone()
     if etag is not None:
-        return bytes(cached), etag
+        return bytes(cached or b""), etag
     data = render(layer, z=z, x=x, y=y, as_of=as_of, clearance=clearance, run=run)
     etag = hashlib.sha256(data).hexdigest()[:32]
+    # A cache row lost in a crash is only rendered again: on its own (autocommit), its commit
+    # need not wait for the disk. Inside a larger transaction the setting would cover the
+    # commit of all of it, so there it stays.
+    rows = "" if connection.in_atomic_block else ASYNCHRONOUS_COMMIT
     with server_bound_cursor() as cursor:  # the tile sent as its bytes, not as hex text
         cursor.execute(
-            "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, snapshot) VALUES (%s, %s, %s, %s, %s) "
+            "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, snapshot) "
+            f"SELECT %s, %s, %s, %s, %s {rows} "
             "ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile, etag = EXCLUDED.etag, snapshot = EXCLUDED.snapshot",
             [key, layer.name, data, etag, snapshot],
         )

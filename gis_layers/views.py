@@ -139,13 +139,18 @@ def _date_parameter(request, name: str) -> datetime.date | None:
         raise TileRequestError(f"{name}={text!r} is not a date YYYY-MM-DD") from error
 
 
+def _held_etag(request) -> str | None:
+    """The ETag of the copy the client holds (``If-None-Match``), unquoted."""
+    held = request.headers.get("If-None-Match", "")
+    return held[1:-1] if len(held) > 2 and held[0] == held[-1] == '"' else None
+
+
 def _tile_response(request, data: bytes, etag: str) -> HttpResponse:
-    quoted = f'"{etag}"'
-    if request.headers.get("If-None-Match") == quoted:
+    if _held_etag(request) == etag:
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile")
-    response["ETag"] = quoted
+    response["ETag"] = f'"{etag}"'
     # Tiles depend on the user's clearance: never shared caches, always revalidated.
     response["Cache-Control"] = "private, no-cache"
     return response
@@ -170,6 +175,7 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
             as_of=_date_parameter(request, "as_of"),
             user=request.user,
             run=_run_parameter(request) if spec.per_run else None,
+            held_etag=_held_etag(request),
         )
     except CoverageRun.DoesNotExist:
         return _tile_error(404, "no such coverage run")

@@ -19,6 +19,8 @@ from psycopg.pq import Format
 def server_bound_cursor():
     """A cursor of the default connection that binds on the server and reads binary, wrapped
     as Django wraps its own (database errors, execute wrappers, query logging)."""
+    # As Django opens its own cursors: a kept connection found broken is replaced.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     cursor = psycopg.Cursor(connection.connection)
     cursor.format = Format.BINARY

@@ -551,3 +551,84 @@ def test_tiles_are_rendered_without_jit_compilation():
     data, afterwards = in_own_connection(render_then_show_jit)
     assert len(mapbox_vector_tile.decode(data)["parcels"]["features"]) > 10
     assert afterwards == "on"
+
+
+def _synchronous_commit_of_the_cache_write(z: int, x: int, y: int) -> tuple[str, str]:
+    """Draws a parcel tile cold: synchronous_commit as the cache row's INSERT ran with it, and
+    as the connection has it afterwards."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.db import connection
+
+    from gis_layers.tiles import LAYERS, tile
+
+    seen = []
+
+    def report_setting(execute, sql, params, many, context):
+        if not sql.startswith("INSERT INTO gis_layers_cachedtile"):
+            return execute(sql, params, many, context)
+        sql += " RETURNING current_setting('synchronous_commit')"
+        result = execute(sql, params, many, context)
+        seen.append(context["cursor"].fetchone()[0])
+        return result
+
+    with connection.execute_wrapper(report_setting):
+        # The user counts only for the shelters' clearance.
+        tile(layer=LAYERS["parcels"], z=z, x=x, y=y, as_of=None, user=AnonymousUser())
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return seen[0], cursor.fetchone()[0]
+
+
+def test_a_cache_row_written_on_its_own_does_not_wait_for_the_disk(planner_client):
+    """Autocommit, as a tile request runs: the row's own transaction commits asynchronously
+    (a row lost in a crash is only drawn again); the connection keeps its setting."""
+    from gis_layers.models import CachedTile
+    from tests.registry.committed import in_own_connection
+
+    x, y = _densest_parcel_tile(16)
+    key = f"parcels/16/{x}/{y}/current/all"
+    try:
+        assert in_own_connection(_synchronous_commit_of_the_cache_write, 16, x, y) == ("off", "on")
+        assert CachedTile.objects.filter(key=key).exists()  # committed: seen from here
+    finally:
+        in_own_connection(lambda: CachedTile.objects.filter(key=key).delete())
+
+
+def test_a_cache_row_written_inside_a_transaction_leaves_its_commit_alone(planner_client):
+    """Inside a larger transaction (as this test runs) the setting would cover all of it."""
+    x, y = _densest_parcel_tile(16)
+    assert _synchronous_commit_of_the_cache_write(16, x, y) == ("on", "on")
+
+
+def test_a_tile_the_client_holds_is_not_read_again_until_it_changes(planner_client):
+    """Revalidation (If-None-Match, as browsers send for every tile: no-cache) answers 304
+    without reading the tile's bytes; once a feature in it changes, the new tile comes."""
+    from django.contrib.auth import get_user_model
+
+    from gis_layers.tiles import LAYERS, tile
+
+    x, y = _densest_parcel_tile(16)
+    first = get_tile(planner_client, "parcels", 16, x, y)
+    assert first.status_code == 200 and len(first.content) > 1000
+    held = first["ETag"].strip('"')
+    planner = get_user_model().objects.get(username="tiles-planner")
+
+    def cached(held_etag):
+        return tile(
+            layer=LAYERS["parcels"], z=16, x=x, y=y, as_of=None, user=planner, held_etag=held_etag
+        )
+
+    assert cached(held) == (b"", held)
+    assert cached("0" * 32) == (first.content, held)
+    assert cached(None) == (first.content, held)
+    revalidated = get_tile(
+        planner_client, "parcels", 16, x, y, headers={"If-None-Match": f'"{held}"'}
+    )
+    assert revalidated.status_code == 304 and revalidated.content == b""
+    assert revalidated["ETag"] == first["ETag"]
+    parcel_id = decode(first)["parcels"]["features"][0]["id"]
+    Parcel.objects.filter(pk=parcel_id).update(land_use_id="0810")
+    renewed = get_tile(planner_client, "parcels", 16, x, y, headers={"If-None-Match": f'"{held}"'})
+    assert renewed.status_code == 200 and renewed["ETag"] != first["ETag"]
+    changed = decode(renewed)["parcels"]["features"]
+    assert next(f for f in changed if f["id"] == parcel_id)["properties"]["land_use"] == "0810"
