@@ -455,6 +455,21 @@ def test_the_permission_check_is_planned_once_per_connection(planner_client):
     assert prepared() == before + 1
 
 
+def test_the_tile_cache_lookup_is_never_prepared(planner_client):
+    """Its plan depends on the tile's size: a generic plan would search all the change notes
+    in a large tile by their boxes."""
+    from django.db import connection
+
+    x, y = _densest_parcel_tile(15)
+    for _ in range(8):
+        assert get_tile(planner_client, "parcels", 15, x, y).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert any("auth_group_permissions" in statement for statement in statements)
+    assert not any("gis_layers_tilechange" in statement for statement in statements)
+
+
 def _densest_parcel_tile(z: int) -> tuple[int, int]:
     """The tile of zoom z holding the most current parcels of the demo."""
     from django.db import connection
