@@ -251,6 +251,10 @@ class Bare:
         started = time.perf_counter()
         with self.connection.cursor() as cursor:
             cursor.execute(sql, params)
+            # The renderer's query string sets something for its own statement first (JIT
+            # off): the tile is its last result.
+            while cursor.nextset():
+                pass
             data = bytes(cursor.fetchone()[0] or b"")
         return data, time.perf_counter() - started
 
@@ -772,6 +776,8 @@ def zoom_table(results: list[Measured]) -> str:
 def jit_effect(tiles: list[Tile], *, bare: Bare, clearance: int) -> dict[int, tuple[float, float]]:
     """The bare query of the heaviest zooms' tiles with PostgreSQL's JIT compilation on (the
     server's default) and off: zoom → (median s with, median s without)."""
+    from gis_layers.tiles import WITHOUT_JIT
+
     effect = {}
     for z in ZOOMS[:2]:
         chosen = [tile for tile in tiles if tile.z == z][:JIT_TILES]
@@ -779,7 +785,9 @@ def jit_effect(tiles: list[Tile], *, bare: Bare, clearance: int) -> dict[int, tu
             continue
         times: dict[str, list[float]] = {"on": [], "off": []}
         for tile in chosen:
-            statement = renderer_statement(tile, clearance=clearance)
+            sql, params = renderer_statement(tile, clearance=clearance)
+            # Without the renderer's own "JIT off", so that the session's setting decides.
+            statement = (sql.removeprefix(WITHOUT_JIT), params)
             for setting in ("off", "on"):
                 bare.execute(f"SET jit = {setting}")
                 times[setting].append(statistics.median(bare.run(*statement)[1] for _ in range(3)))
