@@ -8,11 +8,16 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup system-packages browser-packages database migrate static demo demo-users lint reset-db load faults hostile restore-drill
+.PHONY: run serve test setup system-packages browser-packages database migrate static demo demo-users lint reset-db load faults hostile restore-drill
 
 run: setup demo-users
 	@echo "LandLedger is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	$(PYTHON) manage.py runserver $(HOST):$(PORT)
+
+# As in production: gunicorn with config/gunicorn.conf.py (DEBUG off; set SECRET_KEY and
+# ALLOWED_HOSTS in the environment).
+serve: setup
+	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi:application
 
 test: setup browser-packages
 	$(VENV)/bin/ruff check --quiet .

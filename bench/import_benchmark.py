@@ -36,11 +36,11 @@ import cProfile
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import platform
 import pstats
 import re
-import secrets
 import shlex
 import shutil
 import statistics
@@ -62,21 +62,12 @@ if str(REPOSITORY) not in sys.path:
     # Run as a file, the script's own folder is on the path, not the repository root.
     sys.path.insert(0, str(REPOSITORY))
 
-# Another checkout benchmarking on the same cluster names its own database here.
-BENCH_DATABASE = os.environ.get("LANDLEDGER_BENCH_IMPORT_DATABASE", "landledger_bench_import")
-TEMPLATE_DATABASE = "landledger_template"
-DATABASE_ROLE = "landledger"
-DATABASE_PASSWORD = "landledger"
-DATABASE_HOST = "127.0.0.1"
-DATABASE_PORT = "5432"
-DATABASE_URL = (
-    f"postgis://{DATABASE_ROLE}:{DATABASE_PASSWORD}@{DATABASE_HOST}:{DATABASE_PORT}/"
-    f"{BENCH_DATABASE}"
-)
-OGR_CONNECTION = (
-    f"PG:host={DATABASE_HOST} dbname={BENCH_DATABASE} user={DATABASE_ROLE} "
-    f"password={DATABASE_PASSWORD}"
-)
+from bench import benchdb  # noqa: E402  (after the path is set)
+from bench.benchdb import BenchDatabase  # noqa: E402
+
+DEFAULT_DATABASE = "landledger_bench_import"
+# The database measured: the default, or the one --database names (set by main).
+DATABASE = BenchDatabase(DEFAULT_DATABASE)
 OGR_TABLE = "bench_bare_parcels"
 # The import's INSERT (gis_layers/imports/staging.py, _write_parcels), from the bare table.
 FLOOR_SQL = (
@@ -128,37 +119,6 @@ CREATE_RETRIES = 20  # createdb fails while another session is cloning the templ
 # --- the database ------------------------------------------------------------------------
 
 
-def as_postgres(*command: str) -> list[str]:
-    """``command`` run as the cluster's superuser, who alone may clone the template."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return ["sudo", "-u", "postgres", *command]
-
-
-def bench_database_exists() -> bool:
-    query = f"SELECT 1 FROM pg_database WHERE datname = '{BENCH_DATABASE}'"
-    result = subprocess.run(
-        as_postgres("psql", "-X", "-tA", "-d", "postgres", "-c", query),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip() == "1"
-
-
-def subprocess_environment() -> dict[str, str]:
-    """The environment of every Django process: the bench database, ``DEBUG`` off as in
-    production (with it on, Django keeps every statement it sends in memory)."""
-    return {
-        **os.environ,
-        "DATABASE_URL": DATABASE_URL,
-        "PGPASSWORD": DATABASE_PASSWORD,  # psql's
-        "DEBUG": "0",
-        # Settings refuse the development key with DEBUG off; nobody signs in here.
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-    }
-
-
 def recreate_database() -> float:
     """Drop ``landledger_bench_import`` if present, clone it from the template, migrate it and
     add district 990101. Returns the time it took, s (never part of a measurement)."""
@@ -166,28 +126,7 @@ def recreate_database() -> float:
 
     started = time.monotonic()
     connection.close()  # dropdb refuses while this process is connected
-    if bench_database_exists():
-        subprocess.run(as_postgres("dropdb", BENCH_DATABASE), check=True)
-    for attempt in range(CREATE_RETRIES):
-        created = subprocess.run(
-            as_postgres("createdb", "-O", DATABASE_ROLE, "-T", TEMPLATE_DATABASE, BENCH_DATABASE),
-            capture_output=True,
-            text=True,
-        )
-        if created.returncode == 0:
-            break
-        # Only one session at a time may copy a template (tests clone it too): wait, retry.
-        if "is being accessed by other users" not in created.stderr:
-            raise RuntimeError(f"createdb failed: {created.stderr.strip()}")
-        time.sleep(1 + attempt)
-    else:
-        raise RuntimeError(f"createdb failed {CREATE_RETRIES} times: {created.stderr.strip()}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPOSITORY,
-        env=subprocess_environment(),
-        check=True,
-    )
+    DATABASE.ensure(recreate=True)
     from registry.models import District
 
     District.objects.get_or_create(
@@ -195,16 +134,6 @@ def recreate_database() -> float:
         defaults={"name": "Benchmark district", "is_synthetic_code": True},
     )
     return time.monotonic() - started
-
-
-def setup_django() -> None:
-    """Point Django at the bench database; must run before anything imports the models."""
-    for name, value in subprocess_environment().items():
-        os.environ[name] = value
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
 
 
 def rows(sql: str, params=()) -> list[tuple]:
@@ -343,18 +272,18 @@ class BackendSampler:
         import psycopg
 
         with psycopg.connect(
-            host=DATABASE_HOST,
-            port=DATABASE_PORT,
-            dbname=BENCH_DATABASE,
-            user=DATABASE_ROLE,
-            password=DATABASE_PASSWORD,
+            host=benchdb.HOST,
+            port=benchdb.PORT,
+            dbname=DATABASE.name,
+            user=benchdb.ROLE,
+            password=benchdb.PASSWORD,
             autocommit=True,
         ) as connection:
             while not self._stop.is_set():
                 pids = connection.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = %s "
                     "AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
-                    [BENCH_DATABASE],
+                    [DATABASE.name],
                 ).fetchall()
                 total = sum(private_memory_kib(pid) for (pid,) in pids)
                 self.peak_kib = max(self.peak_kib, total)
@@ -380,7 +309,7 @@ def measure(command: list[str]) -> Run:
         completed = subprocess.run(
             ["/usr/bin/time", "-v", "-o", usage.name, *command],
             cwd=REPOSITORY,
-            env=subprocess_environment(),
+            env=DATABASE.environment,
             capture_output=True,
             text=True,
         )
@@ -405,7 +334,7 @@ def ogr2ogr_command(path: Path) -> list[str]:
         "ogr2ogr",
         "-f",
         "PostgreSQL",
-        OGR_CONNECTION,
+        DATABASE.ogr_connection,
         str(path),
         "-nln",
         OGR_TABLE,
@@ -419,21 +348,7 @@ def ogr2ogr_command(path: Path) -> list[str]:
 
 def floor_command() -> list[str]:
     # One statement, so psql commits it alone: the deferred checks run at its COMMIT.
-    return [
-        "psql",
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-h",
-        DATABASE_HOST,
-        "-U",
-        DATABASE_ROLE,
-        "-d",
-        BENCH_DATABASE,
-        "-c",
-        FLOOR_SQL,
-    ]
+    return [*DATABASE.psql(), "-c", FLOOR_SQL]
 
 
 def import_command(path: Path, *, dry_run: bool, report: Path) -> list[str]:
@@ -996,8 +911,8 @@ def render_section(
         section_heading(features),
         _prose(
             f"""Command, from the repository root, as root or as a user who may `sudo -u
-            postgres` (it works only in the database `{BENCH_DATABASE}`, which it drops and
-            clones again from `{TEMPLATE_DATABASE}`, migrates and gives district {DISTRICT}
+            postgres` (it works only in the database `{DATABASE.name}`, which it drops and
+            clones again from `{benchdb.TEMPLATE_DATABASE}`, migrates and gives district {DISTRICT}
             before each write into the register, so that every repeat inserts
             {features:,} parcels into the same empty register; deleting them instead would
             leave twice as many rows more in the append-only history each time):"""
@@ -1025,14 +940,14 @@ def render_section(
         + shlex.join(ogr2ogr_command(path)[:4])
         + " \\\n    "
         + shlex.join(ogr2ogr_command(path)[4:])
-        + f"\nPGPASSWORD={DATABASE_PASSWORD} "
+        + f"\nPGPASSWORD={benchdb.PASSWORD} "
         + shlex.join(floor_command()[:-2])
         # Double quotes read better than shlex's quoting of the SQL's single quotes; the
         # statement holds nothing the shell would expand inside them.
         + f' -c \\\n    "{FLOOR_SQL}"'
-        + f"\nDATABASE_URL={DATABASE_URL} DEBUG=0 SECRET_KEY=... \\\n"
+        + f"\nDATABASE_URL={DATABASE.url} DEBUG=0 SECRET_KEY=... \\\n"
         f"    .venv/bin/python manage.py import_layer parcels {file_name} --dry-run\n"
-        f"DATABASE_URL={DATABASE_URL} DEBUG=0 SECRET_KEY=... \\\n"
+        f"DATABASE_URL={DATABASE.url} DEBUG=0 SECRET_KEY=... \\\n"
         f"    .venv/bin/python manage.py import_layer parcels {file_name}\n```",
         _prose(
             f"""Machine: {host["cpus"]} CPUs (`nproc`), {host["memory"]} of memory,
@@ -1108,6 +1023,10 @@ def parse_arguments() -> argparse.Namespace:
         help="profile even when the ratio meets the goal",
     )
     parser.add_argument(
+        "--database", default=DEFAULT_DATABASE, help=f"the database (default {DEFAULT_DATABASE})"
+    )
+    parser.add_argument("--summary", type=Path, help="also write the medians here, as JSON")
+    parser.add_argument(
         "--no-doc", action="store_true", help="print the section instead of writing the doc"
     )
     arguments = parser.parse_args()
@@ -1136,7 +1055,9 @@ def main() -> None:
     generated_s = generate_file(path, features=features, seed=arguments.seed)
     print(f"{path}: generated in {generated_s:.1f} s" if generated_s else f"{path}: reused")
 
-    setup_django()
+    global DATABASE
+    DATABASE = BenchDatabase(arguments.database)
+    DATABASE.setup_django()
     from django.db import connection
 
     series = {name: Series(name) for name in ("ogr2ogr", "sql", "dry run", "import")}
@@ -1181,6 +1102,24 @@ def main() -> None:
         f"ratio {ratio:.3f}; ogr2ogr + INSERT {series['floor'].rate(features):,.0f}/s"
     )
 
+    if arguments.summary:
+        arguments.summary.parent.mkdir(parents=True, exist_ok=True)
+        arguments.summary.write_text(
+            json.dumps(
+                {
+                    name: {
+                        "wall_s": serie.wall_s,
+                        "runs_s": [run.wall_s for run in serie.runs],
+                        "per_s": serie.rate(features),
+                        "peak_rss_mib": serie.peak_rss_mib,
+                        "backend_peak_mib": serie.backend_peak_mib,
+                    }
+                    for name, serie in series.items()
+                }
+                | {"features": features, "file_mib": path.stat().st_size / 2**20},
+                indent=1,
+            )
+        )
     profile = None
     profile_features = min(arguments.profile_features, features)
     if profile_features and (ratio < RATIO_GOAL or arguments.profile):

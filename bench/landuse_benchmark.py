@@ -36,7 +36,6 @@ import math
 import os
 import platform
 import resource
-import secrets
 import shlex
 import statistics
 import subprocess
@@ -52,18 +51,15 @@ if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
 from doc_sections import load_average, memory_gib, operating_system, replace_section  # noqa: E402  (a module beside this script)
-from tile_benchmark import _prose, _table, as_postgres  # noqa: E402
+from tile_benchmark import _prose, _table  # noqa: E402
 
 from bench import synthetic_city  # noqa: E402  (after the path is set)
+from bench.benchdb import BenchDatabase  # noqa: E402
 
 DEFAULT_DATABASE = "landledger_bench_landuse"
-TEMPLATE_DATABASE = "landledger_template"
-DATABASE_ROLE = "landledger"
-DATABASE_URL = "postgis://landledger:landledger@127.0.0.1:5432/{name}"
 DOC = REPOSITORY / "docs" / "benchmarks.md"
 SECTION_HEADING = "## Land use: conformity and intensity"
 SCRATCH = Path("var") / "bench-landuse"  # the city's load report, kept for later runs
-CREATE_RETRIES = 20  # createdb fails while another session is cloning the template too
 # Numbers compared between (a) and (b); the rest (planned use, conformity, status) must be equal.
 NUMBERS = ("share", "permitted_far", "far", "coverage", "addable_gfa_m2")
 
@@ -71,53 +67,12 @@ NUMBERS = ("share", "permitted_far", "far", "coverage", "addable_gfa_m2")
 # --- the database ------------------------------------------------------------------------
 
 
-def database_exists(name: str) -> bool:
-    result = subprocess.run(
-        as_postgres("psql", "-X", "-tA", "-d", "postgres", "-c",
-                    f"SELECT 1 FROM pg_database WHERE datname = '{name}'"),
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return result.stdout.strip() == "1"
-
-
-def create_database(name: str) -> None:
-    for attempt in range(CREATE_RETRIES):
-        created = subprocess.run(
-            as_postgres("createdb", "-O", DATABASE_ROLE, "-T", TEMPLATE_DATABASE, name),
-            capture_output=True,
-            text=True,
-        )
-        if created.returncode == 0:
-            return
-        # Only one session at a time may copy a template (tests clone it too): wait, retry.
-        if "is being accessed by other users" not in created.stderr:
-            raise RuntimeError(f"createdb failed: {created.stderr.strip()}")
-        time.sleep(1 + attempt)
-    raise RuntimeError(f"createdb failed {CREATE_RETRIES} times: {created.stderr.strip()}")
-
-
 def setup(name: str) -> str:
-    """Create (when missing) and migrate the bench database; point Django at it, with DEBUG
-    off as in production (with it on, Django keeps every query in memory)."""
-    url = DATABASE_URL.format(name=name)
-    environment = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-    }
-    if not database_exists(name):
-        create_database(name)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPOSITORY, env=environment, check=True,
-    )  # fmt: skip
-    os.environ.update(environment)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    return url
+    """Create (when missing) and migrate the bench database; point Django at it."""
+    database = BenchDatabase(name)
+    database.ensure()
+    database.setup_django()
+    return database.url
 
 
 def prepare_city(*, parcels: int, buildings: int, seed: int) -> dict:

@@ -209,19 +209,19 @@ def start_server(
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
         "LANDLEDGER_BASEMAP_URL": "",
+        # The production server's own settings (config/gunicorn.conf.py), sized here.
+        "LANDLEDGER_BIND": f"127.0.0.1:{port}",
+        "LANDLEDGER_WORKERS": str(workers),
+        "LANDLEDGER_THREADS": str(threads),
     }
     command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-        "--timeout", "120", "--graceful-timeout", "30",
-        # Longer than any client pauses between two requests: with gunicorn's default of 2 s,
-        # a client that paused about that long sent its next request on a connection the
-        # server was closing, and got a reset (19 of 39,008 requests in the first long run).
-        "--keep-alive", "75",
-        # Several servers run side by side here (tests, benchmarks): no shared control socket.
-        "--no-control-socket",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "config/gunicorn.conf.py",
+        "config.wsgi:application",
+    ]
     server = subprocess.Popen(
         command, cwd=REPOSITORY, env=env, stdout=log.open("a"), stderr=subprocess.STDOUT
     )

@@ -19,6 +19,7 @@ over the seeds are written to the section "Space redistribution" of ``docs/bench
 """
 
 import argparse
+import json
 import shlex
 import statistics
 import sys
@@ -300,6 +301,7 @@ def main() -> None:
     parser.add_argument("--mip-rel-gap", type=float, default=1e-4)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--summary", type=Path, help="also write the results here, as JSON")
     args = parser.parse_args()
     load_at_start = load_average()
     results = [run(seed, args) for seed in args.seeds]
@@ -318,6 +320,9 @@ def main() -> None:
     command = ".venv/bin/python bench/space_benchmark.py " + shlex.join(sys.argv[1:])
     text = section(results, args, command.strip(), host)
     print(text)
+    if args.summary:
+        args.summary.parent.mkdir(parents=True, exist_ok=True)
+        args.summary.write_text(json.dumps(results, indent=1, default=float))
     if not args.no_write:
         replace_section(text, heading=SECTION_HEADING, doc=DOC)
 

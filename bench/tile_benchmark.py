@@ -35,7 +35,6 @@ import argparse
 import cProfile
 import dataclasses
 import hashlib
-import http.client
 import io
 import json
 import math
@@ -46,14 +45,12 @@ import re
 import secrets
 import shlex
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import textwrap
 import time
 from collections import defaultdict
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -65,18 +62,18 @@ if str(REPOSITORY) not in sys.path:
 
 from doc_sections import load_average, memory_gib, operating_system, replace_section  # noqa: E402  (a module beside this script)
 
-from bench import synthetic_city  # noqa: E402  (after the path is set)
-
-BENCH_DATABASE = "landledger_bench_tiles"
-TEMPLATE_DATABASE = "landledger_template"
-DATABASE_ROLE = "landledger"
-DATABASE_PASSWORD = "landledger"
-DATABASE_HOST = "127.0.0.1"
-DATABASE_PORT = "5432"
-DATABASE_URL = (
-    f"postgis://{DATABASE_ROLE}:{DATABASE_PASSWORD}@{DATABASE_HOST}:{DATABASE_PORT}/"
-    f"{BENCH_DATABASE}"
+from bench import benchdb, synthetic_city  # noqa: E402  (after the path is set)
+from bench.benchdb import (  # noqa: E402
+    BenchDatabase,
+    http_get,
+    running_server,
+    server_command,
+    session_cookie,
 )
+
+DEFAULT_DATABASE = "landledger_bench_tiles"
+# The database measured: the default, or the one --database names (set by main).
+DATABASE = BenchDatabase(DEFAULT_DATABASE)
 DOC = REPOSITORY / "docs" / "benchmarks.md"
 SECTION_HEADING = "## Vector tiles: endpoint against bare ST_AsMVT"
 DOC_WIDTH = 96
@@ -91,9 +88,6 @@ DENSE_RADIUS_M = 3_000.0
 COLD_OVER_BARE_GOAL = 1.3  # the cold endpoint's time at most this many times the bare query's
 COLD_OVER_CACHED_GOAL = 20.0  # a cached tile at least this many times faster than a cold one
 USERNAME = "bench-tiles-planner"
-HTTP_TIMEOUT_S = 600
-SERVER_START_TIMEOUT_S = 60
-CREATE_RETRIES = 20  # createdb fails while another session is cloning the template too
 TOP_FUNCTIONS = 12  # rows of each cProfile table in the doc
 JIT_TILES = 8  # tiles per zoom of the JIT comparison
 # What a measured request runs: a change here during a run invalidates its repeats.
@@ -110,75 +104,8 @@ MEASURED_CODE = (
 # --- the database ------------------------------------------------------------------------
 
 
-def as_postgres(*command: str) -> list[str]:
-    """``command`` run as the cluster's superuser, who alone may clone the template."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return ["sudo", "-u", "postgres", *command]
-
-
-def create_command() -> list[str]:
-    return as_postgres("createdb", "-O", DATABASE_ROLE, "-T", TEMPLATE_DATABASE, BENCH_DATABASE)
-
-
-def database_exists() -> bool:
-    query = f"SELECT 1 FROM pg_database WHERE datname = '{BENCH_DATABASE}'"
-    result = subprocess.run(
-        as_postgres("psql", "-X", "-tA", "-d", "postgres", "-c", query),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip() == "1"
-
-
-def create_database() -> None:
-    for attempt in range(CREATE_RETRIES):
-        created = subprocess.run(create_command(), capture_output=True, text=True)
-        if created.returncode == 0:
-            return
-        # Only one session at a time may copy a template (tests clone it too): wait, retry.
-        if "is being accessed by other users" not in created.stderr:
-            raise RuntimeError(f"createdb failed: {created.stderr.strip()}")
-        time.sleep(1 + attempt)
-    raise RuntimeError(f"createdb failed {CREATE_RETRIES} times: {created.stderr.strip()}")
-
-
-def subprocess_environment() -> dict[str, str]:
-    """The environment of every Django process, this one included: the bench database,
-    ``DEBUG`` off as in production, one secret key (the server must accept the session this
-    process signs in)."""
-    return {
-        **os.environ,
-        "DATABASE_URL": DATABASE_URL,
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-    }
-
-
-ENVIRONMENT = subprocess_environment()
-
-
-def migrate() -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPOSITORY,
-        env=ENVIRONMENT,
-        check=True,
-    )
-
-
-def setup_django() -> None:
-    """Point Django at the bench database; must run before anything imports the models."""
-    os.environ.update(ENVIRONMENT)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-
-
 def load_report_path(parcels: int, seed: int) -> Path:
-    return SCRATCH / f"city-seed{seed}-{parcels}.json"
+    return SCRATCH / f"city-{DATABASE.name}-seed{seed}-{parcels}.json"
 
 
 def prepare_city(*, parcels: int, seed: int, batch: int) -> dict:
@@ -186,17 +113,13 @@ def prepare_city(*, parcels: int, seed: int, batch: int) -> dict:
     from the report of the run that filled it, when that was an earlier run)."""
     from django.db import connection
 
-    if not database_exists():
-        create_database()
-    migrate()
+    DATABASE.ensure()
     try:
         done = synthetic_city.city_state(parcels=parcels, seed=seed)
     except synthetic_city.CityMismatch as mismatch:
-        print(f"{mismatch}: dropping {BENCH_DATABASE}", flush=True)
+        print(f"{mismatch}: dropping {DATABASE.name}", flush=True)
         connection.close()  # dropdb refuses while this process is connected
-        subprocess.run(as_postgres("dropdb", BENCH_DATABASE), check=True)
-        create_database()
-        migrate()
+        DATABASE.ensure(recreate=True)
         done = 0
     path = load_report_path(parcels, seed)
     if done == parcels and path.exists():
@@ -310,11 +233,11 @@ class Bare:
         import psycopg
 
         self.connection = psycopg.connect(
-            host=DATABASE_HOST,
-            port=DATABASE_PORT,
-            dbname=BENCH_DATABASE,
-            user=DATABASE_ROLE,
-            password=DATABASE_PASSWORD,
+            host=benchdb.HOST,
+            port=benchdb.PORT,
+            dbname=DATABASE.name,
+            user=benchdb.ROLE,
+            password=benchdb.PASSWORD,
             autocommit=True,
             cursor_factory=psycopg.ClientCursor,
         )
@@ -328,6 +251,10 @@ class Bare:
         started = time.perf_counter()
         with self.connection.cursor() as cursor:
             cursor.execute(sql, params)
+            # The renderer's query string sets something for its own statement first (JIT
+            # off): the tile is its last result.
+            while cursor.nextset():
+                pass
             data = bytes(cursor.fetchone()[0] or b"")
         return data, time.perf_counter() - started
 
@@ -337,89 +264,11 @@ class Bare:
             return cursor.fetchall() if cursor.description else []
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((DATABASE_HOST, 0))
-        return probe.getsockname()[1]
-
-
-def server_command(kind: str, port: int) -> list[str]:
-    if kind == "gunicorn":
-        return [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "sync",
-            "--timeout", str(HTTP_TIMEOUT_S), "--log-level", "warning",
-        ]  # fmt: skip
-    return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-
-
 def doc_server_command(kind: str) -> str:
     """The server's command as the doc shows it (relative, port 8000)."""
     command = server_command(kind, 8000)
     command[0] = ".venv/bin/python"
     return shlex.join(command)
-
-
-def http_get(port: int, path: str, cookie: str = "") -> tuple[int, bytes, float]:
-    """Status, body and the time from sending the request to having read the body, s. A new
-    connection each time: gunicorn's sync worker closes it after every response."""
-    started = time.perf_counter()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT_S)
-    try:
-        connection.request("GET", path, headers={"Cookie": cookie} if cookie else {})
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    return response.status, body, time.perf_counter() - started
-
-
-@contextmanager
-def running_server(kind: str):
-    """The application served on a free port; yields the port."""
-    port = free_port()
-    process = subprocess.Popen(
-        server_command(kind, port),
-        cwd=REPOSITORY,
-        env=ENVIRONMENT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the {kind} server stopped:\n{process.stderr.read()[-2000:]}")
-            try:
-                if http_get(port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the {kind} server did not answer in {SERVER_START_TIMEOUT_S} s"
-                )
-            time.sleep(0.2)
-        yield port
-    finally:
-        process.terminate()  # this process's own child, by its id
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def session_cookie(username: str, password: str) -> str:
-    """A planner's session, signed in through Django's auth as a login would."""
-    from django.conf import settings
-    from django.test import Client
-
-    client = Client()
-    if not client.login(username=username, password=password):
-        raise RuntimeError(f"{username} could not log in")
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
 @dataclasses.dataclass
@@ -927,6 +776,8 @@ def zoom_table(results: list[Measured]) -> str:
 def jit_effect(tiles: list[Tile], *, bare: Bare, clearance: int) -> dict[int, tuple[float, float]]:
     """The bare query of the heaviest zooms' tiles with PostgreSQL's JIT compilation on (the
     server's default) and off: zoom → (median s with, median s without)."""
+    from gis_layers.tiles import WITHOUT_JIT
+
     effect = {}
     for z in ZOOMS[:2]:
         chosen = [tile for tile in tiles if tile.z == z][:JIT_TILES]
@@ -934,7 +785,9 @@ def jit_effect(tiles: list[Tile], *, bare: Bare, clearance: int) -> dict[int, tu
             continue
         times: dict[str, list[float]] = {"on": [], "off": []}
         for tile in chosen:
-            statement = renderer_statement(tile, clearance=clearance)
+            sql, params = renderer_statement(tile, clearance=clearance)
+            # Without the renderer's own "JIT off", so that the session's setting decides.
+            statement = (sql.removeprefix(WITHOUT_JIT), params)
             for setting in ("off", "on"):
                 bare.execute(f"SET jit = {setting}")
                 times[setting].append(statistics.median(bare.run(*statement)[1] for _ in range(3)))
@@ -955,7 +808,7 @@ def binary_probe(bare: Bare, data: bytes, runs: int = 5) -> dict[str, float]:
         "VALUES (%s, 'probe', %s, '', '') ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile"
     )
     select = "SELECT tile FROM gis_layers_cachedtile WHERE key = %s"
-    server = psycopg.connect(bare.connection.info.dsn, password=DATABASE_PASSWORD, autocommit=True)
+    server = psycopg.connect(bare.connection.info.dsn, password=benchdb.PASSWORD, autocommit=True)
     times: dict[str, list[float]] = defaultdict(list)
     try:
         for _ in range(runs):
@@ -1178,15 +1031,15 @@ def render_section(
         SECTION_HEADING,
         _prose(
             f"""Command, from the repository root, as root or as a user who may `sudo -u
-            postgres` (it works only in the database `{BENCH_DATABASE}`, which it clones from
-            `{TEMPLATE_DATABASE}` when missing and migrates, and fills with the synthetic city
+            postgres` (it works only in the database `{DATABASE.name}`, which it clones from
+            `{benchdb.TEMPLATE_DATABASE}` when missing and migrates, and fills with the synthetic city
             unless it already holds it):"""
         ),
         f"```sh\n{command}\n```",
         "```sh\n"
-        + shlex.join(create_command())
-        + f"\nDATABASE_URL={DATABASE_URL} .venv/bin/python manage.py migrate\n```",
-        *city_paragraphs(facts=facts, load=load, seed=arguments.seed, database_url=DATABASE_URL),
+        + shlex.join(DATABASE.create_command())
+        + f"\nDATABASE_URL={DATABASE.url} .venv/bin/python manage.py migrate\n```",
+        *city_paragraphs(facts=facts, load=load, seed=arguments.seed, database_url=DATABASE.url),
         _prose(
             f"""Machine: {host["cpus"]} CPUs (`nproc`), {host["memory"]} of memory,
             {host["system"]}, PostgreSQL {host["postgresql"]} with PostGIS {host["postgis"]}
@@ -1222,7 +1075,7 @@ def render_section(
             anywhere in the cluster (the cache's watermark, below, would otherwise be older
             than the city). The server:"""
         ),
-        f"```sh\nDATABASE_URL={DATABASE_URL} DEBUG=0 SECRET_KEY=... \\\n"
+        f"```sh\nDATABASE_URL={DATABASE.url} DEBUG=0 SECRET_KEY=... \\\n"
         f"    {doc_server_command(arguments.server)}\n```",
         _prose(
             f"""A tile's time is the median of its {arguments.repeats} repeats; a zoom's
@@ -1446,6 +1299,13 @@ def parse_arguments() -> argparse.Namespace:
         help="longest wait, s, for older transactions in the cluster to end (default 1800)",
     )
     parser.add_argument(
+        "--no-profile", action="store_true", help="never profile, even when a goal is missed"
+    )
+    parser.add_argument(
+        "--database", default=DEFAULT_DATABASE, help=f"the database (default {DEFAULT_DATABASE})"
+    )
+    parser.add_argument("--summary", type=Path, help="also write the medians here, as JSON")
+    parser.add_argument(
         "--no-doc", action="store_true", help="print the section instead of writing the doc"
     )
     arguments = parser.parse_args()
@@ -1478,6 +1338,39 @@ def save_results(results: list[Measured], path: Path) -> None:
     path.write_text(json.dumps(rows, indent=0))
 
 
+def write_summary(results: list[Measured], *, misses: int, path: Path) -> None:
+    """The figures the harness tabulates: medians over the tiles, ms, and the ratios."""
+
+    def medians(chosen: list[Measured]) -> dict:
+        return {
+            "tiles": len(chosen),
+            "bare_ms": 1000 * statistics.median(statistics.median(r.bare) for r in chosen),
+            "cold_ms": 1000 * statistics.median(statistics.median(r.cold) for r in chosen),
+            "cached_ms": 1000 * statistics.median(statistics.median(r.cached) for r in chosen),
+            "cold_over_bare": statistics.median(r.cold_over_bare for r in chosen),
+            "cold_over_cached": statistics.median(r.cold_over_cached for r in chosen),
+            # All tiles together: what a map page waits for, not the typical tile.
+            "sum_cold_over_bare": sum(statistics.median(r.cold) for r in chosen)
+            / sum(statistics.median(r.bare) for r in chosen),
+            "sum_cold_over_cached": sum(statistics.median(r.cold) for r in chosen)
+            / sum(statistics.median(r.cached) for r in chosen),
+        }
+
+    summary = {
+        "all": medians(results),
+        "by_zoom": {
+            str(z): medians([r for r in results if r.tile.z == z])
+            for z in ZOOMS
+            if any(r.tile.z == z for r in results)
+        },
+        "cache_misses": misses,
+        "different_bytes": sum(1 for r in results if r.different),
+        "different_features": sum(1 for r in results if r.different and not r.same_features),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=1))
+
+
 def main() -> None:
     arguments = parse_arguments()
     # Ended by SIGTERM, still stop the server it started (the finally blocks run).
@@ -1485,7 +1378,9 @@ def main() -> None:
     os.chdir(REPOSITORY)  # the scratch directory and the doc's commands are relative to it
     load_at_start = load_average()
     command = ".venv/bin/python bench/tile_benchmark.py " + shlex.join(sys.argv[1:])
-    setup_django()
+    global DATABASE
+    DATABASE = BenchDatabase(arguments.database)
+    DATABASE.setup_django()
     from django.db import connection
 
     from registry.roles import Role
@@ -1518,10 +1413,10 @@ def main() -> None:
         if cursor.mogrify(sql, params) != bare.text(sql, params):
             raise RuntimeError("psycopg and Django's cursor compose the statement differently")
 
-    cookie = session_cookie(USERNAME, password)
+    cookie = session_cookie(user)
     host_waited = wait_for_xmin(bare, timeout_s=arguments.wait)
     connection.close()  # this process stays off the database while measuring, but for (a)
-    with running_server(arguments.server) as port:
+    with running_server(arguments.server, environment=DATABASE.environment) as port:
         results, misses = measure(
             tiles,
             bare=bare,
@@ -1548,7 +1443,9 @@ def main() -> None:
     missed = over_bare > COLD_OVER_BARE_GOAL or over_cached < COLD_OVER_CACHED_GOAL
     parts = tops = jit = probe = None
     profiled_zoom = None
-    if missed or arguments.profile:
+    if arguments.summary:
+        write_summary(results, misses=misses, path=arguments.summary)
+    if (missed or arguments.profile) and not arguments.no_profile:
         parts = anatomy(tiles, user=user, bare=bare)
         jit = jit_effect(tiles, bare=bare, clearance=clearance)
         largest = max(results, key=lambda result: result.size).tile

@@ -20,6 +20,7 @@ the journal's advisory lock. After every LandLedger run, ``pgbench -c N -j N -T 
 
 import argparse
 import datetime
+import json
 import multiprocessing
 import os
 import queue
@@ -43,16 +44,13 @@ if str(REPOSITORY) not in sys.path:
     # Run as a file, the script's own folder is on the path, not the repository root.
     sys.path.insert(0, str(REPOSITORY))
 
-BENCH_DATABASE = "landledger_bench"
-TEMPLATE_DATABASE = "landledger_template"
-DATABASE_ROLE = "landledger"
-DATABASE_PASSWORD = "landledger"
-DATABASE_HOST = "127.0.0.1"
-DATABASE_PORT = "5432"
-DATABASE_URL = (
-    f"postgis://{DATABASE_ROLE}:{DATABASE_PASSWORD}@{DATABASE_HOST}:{DATABASE_PORT}/"
-    f"{BENCH_DATABASE}"
-)
+from bench import benchdb  # noqa: E402  (after the path is set)
+from bench.benchdb import BenchDatabase  # noqa: E402
+
+DEFAULT_DATABASE = "landledger_bench"
+# The database measured: the default, or the one --database names (set by main; the
+# approvers, spawned, are given its name).
+DATABASE = BenchDatabase(DEFAULT_DATABASE)
 DOC = REPOSITORY / "docs" / "benchmarks.md"
 SECTION_HEADING = "## Transfers: registered acts per second"
 DOC_WIDTH = 96
@@ -81,48 +79,6 @@ APPROVAL_TIMEOUT_S = 600
 
 
 # --- the database ------------------------------------------------------------------------
-
-
-def as_postgres(*command: str) -> list[str]:
-    """``command`` run as the cluster's superuser, who alone may clone the template."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return ["sudo", "-u", "postgres", *command]
-
-
-def bench_database_exists() -> bool:
-    query = f"SELECT 1 FROM pg_database WHERE datname = '{BENCH_DATABASE}'"
-    result = subprocess.run(
-        as_postgres("psql", "-X", "-tA", "-d", "postgres", "-c", query),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip() == "1"
-
-
-def ensure_bench_database(*, recreate: bool) -> None:
-    """Create ``landledger_bench`` from the template if missing (dropping it first if asked)."""
-    if recreate and bench_database_exists():
-        subprocess.run(as_postgres("dropdb", BENCH_DATABASE), check=True)
-    if not bench_database_exists():
-        subprocess.run(
-            as_postgres("createdb", "-O", DATABASE_ROLE, "-T", TEMPLATE_DATABASE, BENCH_DATABASE),
-            check=True,
-        )
-
-
-def setup_django() -> None:
-    """Point Django at the bench database; must run before anything imports the models."""
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    # As in production: with DEBUG on, Django would also keep every statement it sends, which
-    # costs time and memory in the measured code. Settings refuse the development key then.
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    import django
-
-    django.setup()
 
 
 # --- synthetic titles ----------------------------------------------------------------------
@@ -323,10 +279,10 @@ def profile_one_approval(title: BenchTitle) -> ApprovalProfile:
 # --- the timed approval phase --------------------------------------------------------------
 
 
-def approver_process(tasks, results, barrier) -> None:
+def approver_process(database: str, tasks, results, barrier) -> None:
     """One client: its own Django and database connection; approves each batch of act ids it
     is handed once every client is ready, and reports (start s, end s, latencies s)."""
-    setup_django()
+    BenchDatabase(database).setup_django()
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -398,7 +354,9 @@ class Approvers:
         self.barrier = context.Barrier(clients)
         self.tasks = [context.Queue() for _ in range(clients)]
         self.processes = [
-            context.Process(target=approver_process, args=(tasks, self.results, self.barrier))
+            context.Process(
+                target=approver_process, args=(DATABASE.name, tasks, self.results, self.barrier)
+            )
             for tasks in self.tasks
         ]
         for process in self.processes:
@@ -455,16 +413,15 @@ def pgbench(*arguments: str) -> str:
     command = [
         pgbench_binary(),
         "-h",
-        DATABASE_HOST,
+        benchdb.HOST,
         "-p",
-        DATABASE_PORT,
+        benchdb.PORT,
         "-U",
-        DATABASE_ROLE,
+        benchdb.ROLE,
         *arguments,
-        BENCH_DATABASE,
+        DATABASE.name,
     ]
-    environment = {**os.environ, "PGPASSWORD": DATABASE_PASSWORD}
-    result = subprocess.run(command, capture_output=True, text=True, env=environment)
+    result = subprocess.run(command, capture_output=True, text=True, env=DATABASE.environment)
     if result.returncode != 0:
         sys.exit(f"pgbench failed:\n{result.stderr}")
     return result.stdout
@@ -511,7 +468,7 @@ def verify_journal() -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", "verify_journal"],
         cwd=REPOSITORY,
-        env={**os.environ, "DATABASE_URL": DATABASE_URL},
+        env=DATABASE.environment,
         capture_output=True,
         text=True,
     )
@@ -597,13 +554,13 @@ def render_section(
         if len(configurations) > 1
         else ""
     )
-    connect = f"-h {DATABASE_HOST} -U {DATABASE_ROLE}"
+    connect = f"-h {benchdb.HOST} -U {benchdb.ROLE}"
     blocks = [
         SECTION_HEADING,
         _prose(
             f"""Command, from the repository root, as root or as a user who may `sudo -u
-            postgres` (it works only in the database `{BENCH_DATABASE}`: cloned from
-            `{TEMPLATE_DATABASE}` when missing, `--recreate` drops it first, then
+            postgres` (it works only in the database `{DATABASE.name}`: cloned from
+            `{benchdb.TEMPLATE_DATABASE}` when missing, `--recreate` drops it first, then
             migrated):"""
         ),
         f"```sh\n{command}\n```",
@@ -611,8 +568,8 @@ def render_section(
             """Beside it, on the same database and machine, the script runs pgbench (once
             `-i`, then one run right after each LandLedger run):"""
         ),
-        f"```sh\npgbench {connect} -i -q -s 1 {BENCH_DATABASE}\n"
-        f"pgbench {connect} -c N -j N -T {arguments.pgbench_seconds} {BENCH_DATABASE}\n```",
+        f"```sh\npgbench {connect} -i -q -s 1 {DATABASE.name}\n"
+        f"pgbench {connect} -c N -j N -T {arguments.pgbench_seconds} {DATABASE.name}\n```",
         _prose(
             f"""Machine: {host["cpus"]} CPUs (`nproc`), {host["memory"]} of memory,
             {host["system"]}, PostgreSQL {host["postgresql"]} with PostGIS {host["postgis"]}
@@ -647,7 +604,7 @@ def render_section(
             runs."""
         ),
         _prose(f"""The journal was verified afterwards and passed ("{journal}"):"""),
-        f"```sh\nDATABASE_URL={DATABASE_URL} \\\n"
+        f"```sh\nDATABASE_URL={DATABASE.url} \\\n"
         "    .venv/bin/python manage.py verify_journal\n```",
         _prose(
             f"""What this means for the ratio: each approval is one durable transaction, like
@@ -711,8 +668,12 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument(
         "--recreate",
         action="store_true",
-        help=f"drop and re-create {BENCH_DATABASE} first, for figures from a fresh register",
+        help="drop and re-create the database first, for figures from a fresh register",
     )
+    parser.add_argument(
+        "--database", default=DEFAULT_DATABASE, help=f"the database (default {DEFAULT_DATABASE})"
+    )
+    parser.add_argument("--summary", type=Path, help="also write the medians here, as JSON")
     parser.add_argument(
         "--no-doc", action="store_true", help="print the section instead of writing the doc"
     )
@@ -731,12 +692,12 @@ def main() -> None:
     arguments = parse_arguments()
     load_at_start = load_average()
     command = ".venv/bin/python bench/transfer_benchmark.py " + shlex.join(sys.argv[1:])
-    ensure_bench_database(recreate=arguments.recreate)
-    setup_django()
-    from django.core.management import call_command
+    global DATABASE
+    DATABASE = BenchDatabase(arguments.database)
+    DATABASE.ensure(recreate=arguments.recreate)
+    DATABASE.setup_django()
     from django.db import connection
 
-    call_command("migrate", interactive=False, verbosity=0)
     titles = ensure_titles(arguments.titles)
     profile = profile_one_approval(titles[0])
     pgbench("-i", "-q", "-s", "1")
@@ -769,6 +730,25 @@ def main() -> None:
     host["load"] = f"{load_at_start} at the start, {load_average()} at the end"
     journal = verify_journal()
     print(journal)
+    if arguments.summary:
+        arguments.summary.parent.mkdir(parents=True, exist_ok=True)
+        arguments.summary.write_text(
+            json.dumps(
+                {
+                    str(c.clients): {
+                        "acts_per_s": c.acts_per_s,
+                        "runs_acts_per_s": c.runs_acts_per_s,
+                        "latency_ms": c.latency_ms,
+                        "queued": c.queued,
+                        "pgbench_tps": c.tps,
+                        "ratio": c.ratio,
+                    }
+                    for c in configurations
+                }
+                | {"journal": journal},
+                indent=1,
+            )
+        )
     section = render_section(
         command=command,
         arguments=arguments,

@@ -137,6 +137,12 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_flag(
     "DATABASE_TRANSACTION_POOLING", default=False
 )
+# The statements bound on the server (registry/db.py: the map's permission check and tile
+# cache; Django's own cursor binds on the client and never prepares) are prepared once a
+# connection has run one 5 times: PostgreSQL then plans it once. Not behind the pooler, where
+# the next transaction may run on a server connection that never saw it prepared.
+if not DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"]:
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 # A streaming read replica of the same database, for reads that may lag (config/routers.py).
 if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(

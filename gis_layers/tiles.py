@@ -15,12 +15,16 @@ from django.db import connection
 
 from gis_layers.analysis.landuse import NO_DATA, NO_LIMIT, UNDERUSED, UNDERUSED_SHARE, USED
 from gis_layers.planning import MAIN_PLAN, SLIVER_M2
+from registry.db import server_bound_cursor
 from registry.selectors import clearance_of
 
 EXTENT = 4096
 BUFFER = 64
 MAX_ZOOM = 22
 WEB_MERCATOR_WIDTH_M = 40_075_016.686
+WITHOUT_JIT = "SET LOCAL jit = off;"
+# The rows of an INSERT ... SELECT that turns synchronous_commit off for its own transaction.
+ASYNCHRONOUS_COMMIT = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous"
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,14 @@ def render(
         f"SELECT ST_AsMVT(features.*, %s, {EXTENT}, 'geom', 'id') FROM features"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [z, x, y, pixel_m / 2, *join_params, *params, layer.name])
+        # Without JIT compilation: for a heavy tile PostgreSQL judged it worth compiling, and
+        # the compiling took longer than it saved (at zoom 12, 189 ms with it, 93 ms without:
+        # docs/benchmarks.md). SET LOCAL in the same query string, whose statements run as one
+        # transaction: no round trip more, and the connection's own setting stays.
+        cursor.execute(
+            f"{WITHOUT_JIT} {sql}", [z, x, y, pixel_m / 2, *join_params, *params, layer.name]
+        )
+        cursor.nextset()  # past the SET
         return bytes(cursor.fetchone()[0] or b"")
 
 
@@ -215,14 +226,21 @@ def tile(
     as_of: datetime.date | None,
     user,
     run: int | None = None,
+    held_etag: str | None = None,
 ) -> tuple[bytes, str]:
-    """The tile and its ETag, from the cache while nothing in it has changed."""
+    """The tile and its ETag, from the cache while nothing in it has changed. A cached tile
+    whose ETag is ``held_etag`` (the copy the client holds) is not read: its bytes come back
+    empty, for the client is told to keep its own (304)."""
     check_address(z, x, y)
     # Only the shelters layer depends on the clearance (its filter and its cache key): the
     # other layers spare the query.
     clearance = clearance_of(user=user) if layer.name == "shelters" else 0
     key = _cache_key(layer, z, x, y, as_of, clearance, run)
-    with connection.cursor() as cursor:
+    # Bound on the server: the tile comes back as its bytes. Planned anew every time, never
+    # prepared: a generic plan, blind to the tile's size, searched the change notes by their
+    # boxes, all 30,686 of a tile at zoom 12, where a plan for the tile reads only those since
+    # the cached tile's snapshot, by layer and transaction.
+    with server_bound_cursor(prepared=False) as cursor:
         # The lookup and a snapshot in one round trip. The snapshot is taken before rendering:
         # a change from a transaction it does not see as committed may be missing from the
         # tile, so such a change invalidates it; one it sees never does, however long other
@@ -231,23 +249,28 @@ def tile(
         # so it would pass for seen by a rendering that came before it (one transaction that
         # draws, changes, draws again: the tests).
         cursor.execute(
-            "SELECT c.tile, c.etag, pg_current_snapshot()::text "
+            "SELECT CASE WHEN c.etag = %s THEN NULL ELSE c.tile END, c.etag, pg_current_snapshot()::text "
             "FROM (SELECT) AS one LEFT JOIN gis_layers_cachedtile c ON c.key = %s AND NOT EXISTS ("
             "SELECT 1 FROM gis_layers_tilechange ch WHERE ch.layer = ANY(%s) "
             "AND (ch.transaction_id = txid_current_if_assigned() OR ("
             "ch.transaction_id >= pg_snapshot_xmin(c.snapshot::pg_snapshot)::text::bigint "
             "AND NOT pg_visible_in_snapshot(ch.transaction_id::text::xid8, c.snapshot::pg_snapshot))) "
             "AND ch.bbox && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4490))",
-            [key, layer.invalidated_by, z, x, y],
+            [held_etag, key, layer.invalidated_by, z, x, y],
         )
         cached, etag, snapshot = cursor.fetchone()
     if etag is not None:
-        return bytes(cached), etag
+        return bytes(cached or b""), etag
     data = render(layer, z=z, x=x, y=y, as_of=as_of, clearance=clearance, run=run)
     etag = hashlib.sha256(data).hexdigest()[:32]
-    with connection.cursor() as cursor:
+    # A cache row lost in a crash is only rendered again: on its own (autocommit), its commit
+    # need not wait for the disk. Inside a larger transaction the setting would cover the
+    # commit of all of it, so there it stays.
+    rows = "" if connection.in_atomic_block else ASYNCHRONOUS_COMMIT
+    with server_bound_cursor() as cursor:  # the tile sent as its bytes, not as hex text
         cursor.execute(
-            "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, snapshot) VALUES (%s, %s, %s, %s, %s) "
+            "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, snapshot) "
+            f"SELECT %s, %s, %s, %s, %s {rows} "
             "ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile, etag = EXCLUDED.etag, snapshot = EXCLUDED.snapshot",
             [key, layer.name, data, etag, snapshot],
         )

@@ -28,6 +28,7 @@ from gis_layers.exports import (
 from gis_layers.models import CoverageRun
 from gis_layers.tiles import LAYERS as TILE_LAYERS
 from gis_layers.tiles import TileRequestError, changes_tile, tile
+from registry.selectors import holds_permission
 
 
 class ExportForm(forms.Form):
@@ -138,13 +139,18 @@ def _date_parameter(request, name: str) -> datetime.date | None:
         raise TileRequestError(f"{name}={text!r} is not a date YYYY-MM-DD") from error
 
 
+def _held_etag(request) -> str | None:
+    """The ETag of the copy the client holds (``If-None-Match``), unquoted."""
+    held = request.headers.get("If-None-Match", "")
+    return held[1:-1] if len(held) > 2 and held[0] == held[-1] == '"' else None
+
+
 def _tile_response(request, data: bytes, etag: str) -> HttpResponse:
-    quoted = f'"{etag}"'
-    if request.headers.get("If-None-Match") == quoted:
+    if _held_etag(request) == etag:
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile")
-    response["ETag"] = quoted
+    response["ETag"] = f'"{etag}"'
     # Tiles depend on the user's clearance: never shared caches, always revalidated.
     response["Cache-Control"] = "private, no-cache"
     return response
@@ -158,7 +164,7 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
         return _tile_error(404, f"no layer {layer!r}; layers: {', '.join(TILE_LAYERS)}, changes")
     if not request.user.is_authenticated:
         return _tile_error(401, "log in to see the map's layers")
-    if not request.user.has_perm(spec.permission):
+    if not holds_permission(user=request.user, permission=spec.permission):
         return _tile_error(403, f"your role may not see the {layer} layer")
     try:
         data, etag = tile(
@@ -169,6 +175,7 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
             as_of=_date_parameter(request, "as_of"),
             user=request.user,
             run=_run_parameter(request) if spec.per_run else None,
+            held_etag=_held_etag(request),
         )
     except CoverageRun.DoesNotExist:
         return _tile_error(404, "no such coverage run")
@@ -191,7 +198,7 @@ def changes_vector_tile(request, z: str, x: str, y: str):
     """``/tiles/changes/{z}/{x}/{y}.pbf?from=D1&to=D2``: parcels new, retired or transferred."""
     if not request.user.is_authenticated:
         return _tile_error(401, "log in to see the map's layers")
-    if not request.user.has_perm("registry.view_parcel"):
+    if not holds_permission(user=request.user, permission="registry.view_parcel"):
         return _tile_error(403, "your role may not see the parcels layer")
     try:
         since, until = _date_parameter(request, "from"), _date_parameter(request, "to")

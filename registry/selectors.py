@@ -9,6 +9,7 @@ from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.crypto import constant_time_compare
 
+from registry.db import server_bound_cursor
 from registry.models import (
     ActStatus,
     Certificate,
@@ -36,6 +37,34 @@ def clearance_of(*, user) -> int:
         return SecurityLevel.CONFIDENTIAL
     level = Clearance.objects.filter(user=user).values_list("level", flat=True).first()
     return SecurityLevel.PUBLIC if level is None else level
+
+
+def holds_permission(*, user, permission: str) -> bool:
+    """``user.has_perm(permission)`` as Django's ModelBackend answers it (active users only;
+    superusers hold everything; otherwise a permission of the user's own or of one of their
+    groups) in one query. has_perm reads all of the user's permissions and all of their
+    groups' in two ORM queries to check one, on every tile of the map. Nothing is cached
+    between requests: a user taken out of a role, by whatever means, is refused at once."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    app_label, codename = permission.split(".", 1)
+    # The permission's id first (an InitPlan), then two index lookups: a join of all five
+    # tables took the planner longer than the query took to run.
+    with server_bound_cursor() as cursor:
+        cursor.execute(
+            "WITH asked AS (SELECT p.id FROM auth_permission p "
+            "JOIN django_content_type ct ON ct.id = p.content_type_id "
+            "WHERE ct.app_label = %s AND p.codename = %s) "
+            "SELECT EXISTS (SELECT 1 FROM auth_user_user_permissions "
+            "WHERE user_id = %s AND permission_id = (SELECT id FROM asked)) "
+            "OR EXISTS (SELECT 1 FROM auth_user_groups ug "
+            "JOIN auth_group_permissions gp ON gp.group_id = ug.group_id "
+            "WHERE ug.user_id = %s AND gp.permission_id = (SELECT id FROM asked))",
+            [app_label, codename, user.pk, user.pk],
+        )
+        return cursor.fetchone()[0]
 
 
 def shelters_visible_to(*, user) -> QuerySet[Shelter]:
@@ -138,8 +167,11 @@ def parcel_as_of(*, unit_code: str, on: datetime.date | None = None) -> Parcel |
 
 
 def parcel_at_point(*, point: Point, as_of: datetime.date | None = None) -> Parcel | None:
+    """The parcel covering ``point`` on ``as_of`` (today when None); on a shared edge, the
+    lowest id, so that the same click always answers the same parcel."""
     return (
         Parcel.objects.filter(geom__intersects=point)
+        .select_related("district", "land_use", "title")
         .filter(in_force_on(as_of or datetime.date.today()))
         .order_by("id")
         .first()

@@ -4,7 +4,8 @@ extent.
 PostGIS transforms each geometry to the asked CRS, flips it to latitude/longitude where that
 CRS's axis order says so, and writes the GeoJSON text (``ST_AsGeoJSON``); Python only joins
 the texts. A page is one ``LIMIT``/``OFFSET`` query ordered by primary key (a stable order
-for paging) plus a ``COUNT``, so no layer is ever read whole into memory.
+for paging) that also counts every match (``count(*) OVER ()``: the matching rows are found
+once, for the page and its count), so no layer is ever read whole into memory.
 """
 
 import datetime
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.contrib.gis.db.models import Extent, GeometryField
 from django.contrib.gis.db.models.functions import AsGeoJSON, Transform
 from django.contrib.gis.geos import GEOSGeometry, LineString, Point, Polygon
-from django.db.models import Count, F, Func, Max, Min, Q, QuerySet
+from django.db.models import Count, F, Func, Max, Min, Q, QuerySet, Window
 from django.utils import timezone
 
 from gis_layers.ogc.collections import Collection
@@ -27,6 +28,7 @@ STORAGE_SRID = settings.LANDLEDGER_STORAGE_SRID
 # Decimal places of coordinates: every served CRS is in degrees, and 1e-9° is about 0.1 mm.
 DECIMALS = 9
 GEOMETRY = "ogc_geometry"
+MATCHED = "ogc_matched"
 
 
 @dataclass(frozen=True)
@@ -138,11 +140,14 @@ def feature_page(
         rows = rows.filter(
             **{f"{collection.geometry_field}__intersects": _envelope_geometry(query.bbox, srid)}
         )
-    page = list(rows.order_by("pk")[query.offset : query.offset + query.limit])
-    if 0 < len(page) < query.limit or (query.offset == 0 and not page):
-        # A short page is the last one: what came before it and on it is everything.
-        matched = query.offset + len(page)
+    counted = rows.annotate(**{MATCHED: Window(Count("pk"))})
+    page = list(counted.order_by("pk")[query.offset : query.offset + query.limit])
+    if page:
+        matched = page[0][MATCHED]
+    elif query.offset == 0:
+        matched = 0
     else:
+        # Past the last page no row carries the count.
         matched = rows.count()
     features = _features(page, collection, fields, user=user, holders_on=holders_date(query.period))
     return FeaturePage(features, matched)

@@ -128,5 +128,5 @@ def backwards() -> str:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("gis_layers", "0011_parcels_touched_tile_change")]
+    dependencies = [("gis_layers", "0012_cached_tile_stored_uncompressed")]
     operations = [migrations.RunSQL(forwards(), backwards())]

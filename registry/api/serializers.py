@@ -8,6 +8,7 @@ not a date, base64 that does not decode, a title id that does not exist) and nam
 
 import base64
 import binascii
+import math
 from typing import Any
 
 from django.conf import settings
@@ -65,6 +66,22 @@ class AsOfQuerySerializer(serializers.Serializer):
         required=False,
         help_text="Legal date YYYY-MM-DD to read the register on; today when omitted.",
     )
+
+
+class PointQuerySerializer(AsOfQuerySerializer):
+    lon = serializers.FloatField(
+        min_value=-180, max_value=180, help_text="Longitude, degrees (CGCS2000, EPSG:4490)."
+    )
+    lat = serializers.FloatField(
+        min_value=-90, max_value=90, help_text="Latitude, degrees (CGCS2000, EPSG:4490)."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        # NaN passes the range checks (every comparison with it is false): refuse it here.
+        for name in ("lon", "lat"):
+            if not math.isfinite(attrs[name]):
+                raise serializers.ValidationError({name: ["must be a finite number"]})
+        return attrs
 
 
 class TitleSearchQuerySerializer(serializers.Serializer):
@@ -240,6 +257,15 @@ class ParcelFeatureSerializer(GeoFeatureModelSerializer):
     def get_title(self, parcel: Parcel) -> int | None:
         title = getattr(parcel, "title", None)
         return title.pk if title is not None else None
+
+
+class ParcelAtPointSerializer(serializers.Serializer):
+    """The parcel at a point on a date, with the holders of its title's rights then (only for
+    roles that may read rights; otherwise ``holders`` is absent)."""
+
+    as_of = serializers.DateField()
+    parcel = ParcelFeatureSerializer()
+    holders = HoldingSerializer(many=True, required=False)
 
 
 class ParcelLineageSerializer(serializers.Serializer):

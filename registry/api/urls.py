@@ -14,6 +14,8 @@ urlpatterns = [
     path("titles/", views.TitleSearchView.as_view(), name="title-list"),
     path("titles/<int:title_id>/", views.TitleDetailView.as_view(), name="title-detail"),
     path("titles/<int:title_id>/chain/", views.TitleChainView.as_view(), name="title-chain"),
+    # Before the unit-code route, which would otherwise take "at" for a code.
+    path("parcels/at/", views.ParcelAtPointView.as_view(), name="parcel-at-point"),
     path("parcels/<str:unit_code>/", views.ParcelDetailView.as_view(), name="parcel-detail"),
     path(
         "parcels/<str:unit_code>/lineage/",

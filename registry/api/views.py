@@ -29,6 +29,7 @@ free connection or no disk space left              ``database_busy`` or ``disk_f
 import datetime
 
 from django.conf import settings
+from django.contrib.gis.geos import Point
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
@@ -55,8 +56,10 @@ from registry.api.serializers import (
     ErrorSerializer,
     ExamineActSerializer,
     LodgeActSerializer,
+    ParcelAtPointSerializer,
     ParcelFeatureSerializer,
     ParcelLineageSerializer,
+    PointQuerySerializer,
     RejectActSerializer,
     TitleChainSerializer,
     TitleOnDateSerializer,
@@ -78,6 +81,7 @@ from registry.selectors import (
     acts_visible_to,
     holders_as_of,
     parcel_as_of,
+    parcel_at_point,
     parcel_lineage,
     rights_as_of,
     search_titles,
@@ -404,6 +408,38 @@ class ParcelDetailView(RegisterAPIView):
         if parcel is None:
             _refuse_missing_parcel(unit_code, on)
         return Response(ParcelFeatureSerializer(parcel).data)
+
+
+class ParcelAtPointView(RegisterAPIView):
+    required_permissions = {"GET": "registry.view_parcel"}
+
+    @extend_schema(
+        tags=["parcels"],
+        summary="The parcel at a point, with its holders",
+        parameters=[PointQuerySerializer],
+        responses={200: ParcelAtPointSerializer, **_errors(400, 403, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        """The parcel covering the point (longitude, latitude) on ``as_of`` (today when
+        omitted), and who held its title's rights then. Holders are given only to roles that
+        may read rights; such a reading is recorded in the audit log, as a title's is."""
+        query = _query(PointQuerySerializer, request)
+        on = query.get("as_of") or timezone.localdate()
+        parcel = parcel_at_point(point=Point(query["lon"], query["lat"], srid=4490), as_of=on)
+        if parcel is None:
+            raise exceptions.NotFound(f"no parcel covers {query['lon']}, {query['lat']} on {on}")
+        body = {"as_of": on, "parcel": parcel}
+        title = getattr(parcel, "title", None)
+        if title is not None and request.user.has_perm("registry.view_right"):
+            body["holders"] = holders_as_of(title=title, on=on)
+            record_audit(
+                user=request.user,
+                action="read",
+                object_type="title",
+                object_id=title.pk,
+                detail={"as_of": on.isoformat(), "at": [query["lon"], query["lat"]]},
+            )
+        return Response(ParcelAtPointSerializer(body).data)
 
 
 class ParcelLineageView(RegisterAPIView):

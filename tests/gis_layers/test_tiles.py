@@ -351,3 +351,299 @@ def test_underused_tiles_of_a_past_date_leave_out_later_buildings(planner_client
 
     assert properties()["status"] in ("used", "underused")
     assert properties(as_of="2022-01-01")["status"] == "no_data"  # its building came later
+
+
+# --- the endpoint's own work: role check, cache row, rendering ------------------------------
+
+
+def test_a_user_removed_from_the_planner_role_is_refused_the_next_tile_at_once(client):
+    """Taken out of the role by a plain SQL statement (as another process or a script would:
+    no signal reaches this one), the user loses the layer on the very next request."""
+    from django.db import connection
+
+    planner = user(Role.PLANNER, "tiles-demoted")
+    client.force_login(planner)
+    x, y = tile_of(24.94, 60.17, 14)
+    assert get_tile(client, "parcels", 14, x, y).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM auth_user_groups ug USING auth_group g "
+            "WHERE g.id = ug.group_id AND ug.user_id = %s AND g.name = %s",
+            [planner.pk, Role.PLANNER.value],
+        )
+        assert cursor.rowcount == 1
+    refused = get_tile(client, "parcels", 14, x, y)
+    assert refused.status_code == 403
+    assert "may not see the parcels layer" in refused.json()["error"]
+    changes = {"from": "2024-01-01", "to": "2025-01-01"}
+    assert client.get(f"/tiles/changes/14/{x}/{y}.pbf", changes).status_code == 403
+
+
+def test_a_user_given_the_planner_role_sees_the_layer_at_once(client):
+    from django.contrib.auth.models import Group
+
+    registrar = user(Role.REGISTRAR, "tiles-promoted")
+    client.force_login(registrar)
+    assert client.get("/tiles/zoning/14/0/0.pbf").status_code == 403
+    registrar.groups.add(Group.objects.get(name=Role.PLANNER.value))
+    assert client.get("/tiles/zoning/14/0/0.pbf").status_code == 200
+
+
+def test_the_tile_permission_check_agrees_with_djangos(client):
+    """For every role and every layer's permission, and for a permission held directly, by
+    an inactive user and by a superuser: the one-query check says what ``has_perm`` says."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    from gis_layers.tiles import LAYERS
+    from registry.selectors import holds_permission
+
+    permissions = sorted({layer.permission for layer in LAYERS.values()} | {"registry.view_parcel"})
+    users = [user(role, f"tiles-check-{role.value}") for role in Role]
+    direct = get_user_model().objects.create_user("tiles-direct", password="x")
+    direct.user_permissions.add(Permission.objects.get(codename="view_zoningarea"))
+    inactive = user(Role.PLANNER, "tiles-inactive")
+    inactive.is_active = False
+    inactive.save()
+    superuser = get_user_model().objects.create_superuser("tiles-super", password="x")
+    answers = set()
+    for someone in [*users, direct, inactive, superuser]:
+        someone = get_user_model().objects.get(pk=someone.pk)  # no permission cache
+        for permission in permissions:
+            expected = someone.has_perm(permission)
+            assert holds_permission(user=someone, permission=permission) == expected, (
+                someone.username,
+                permission,
+            )
+            answers.add(expected)
+    assert answers == {True, False}
+    assert holds_permission(user=direct, permission="gis_layers.view_zoningarea")
+    assert not holds_permission(user=inactive, permission="registry.view_parcel")
+
+
+def test_the_tile_permission_check_is_one_query(planner_client, django_assert_num_queries):
+    from django.contrib.auth import get_user_model
+
+    from registry.selectors import holds_permission
+
+    planner = get_user_model().objects.get(username="tiles-planner")
+    with django_assert_num_queries(1):
+        assert holds_permission(user=planner, permission="registry.view_parcel")
+
+
+def test_the_permission_check_is_planned_once_per_connection(planner_client):
+    """After a few runs on a connection its statement is prepared: PostgreSQL no longer
+    plans it on every tile request."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from registry.selectors import holds_permission
+
+    planner = get_user_model().objects.get(username="tiles-planner")
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ["%auth_group_permissions%"],
+            )
+            return cursor.fetchone()[0]
+
+    before = prepared()
+    for _ in range(6):
+        assert holds_permission(user=planner, permission="registry.view_parcel")
+    assert prepared() == before + 1
+
+
+def test_the_tile_cache_lookup_is_never_prepared(planner_client):
+    """Its plan depends on the tile's size: a generic plan would search all the change notes
+    in a large tile by their boxes."""
+    from django.db import connection
+
+    x, y = _densest_parcel_tile(15)
+    for _ in range(8):
+        assert get_tile(planner_client, "parcels", 15, x, y).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert any("auth_group_permissions" in statement for statement in statements)
+    assert not any("gis_layers_tilechange" in statement for statement in statements)
+
+
+def _densest_parcel_tile(z: int) -> tuple[int, int]:
+    """The tile of zoom z holding the most current parcels of the demo."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) AS c FROM registry_parcel "
+            "WHERE valid_to IS NULL) p"
+        )
+        counts: dict[tuple[int, int], int] = {}
+        for lon, lat in cursor.fetchall():
+            address = tile_of(lon, lat, z)
+            counts[address] = counts.get(address, 0) + 1
+    return max(counts, key=counts.get)
+
+
+def test_the_cached_tile_is_byte_for_byte_the_rendered_one(planner_client):
+    """A tile large enough to be stored out of line: the row, the cold answer and the cached
+    answer are the bytes the renderer makes, and the row is stored uncompressed."""
+    from django.db import connection
+
+    from gis_layers.models import CachedTile
+    from gis_layers.tiles import LAYERS, render
+
+    x, y = _densest_parcel_tile(13)
+    rendered = render(LAYERS["parcels"], z=13, x=x, y=y)
+    assert len(rendered) > 8_000  # past the size PostgreSQL moves out of the row
+    cold = get_tile(planner_client, "parcels", 13, x, y)
+    row = CachedTile.objects.get(key=f"parcels/13/{x}/{y}/current/all")
+    cached = get_tile(planner_client, "parcels", 13, x, y)
+    assert cold.content == rendered
+    assert bytes(row.tile) == rendered
+    assert cached.content == rendered
+    assert cold["ETag"] == cached["ETag"] == f'"{row.etag}"'
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_column_size(tile), octet_length(tile) FROM gis_layers_cachedtile "
+            "WHERE key = %s",
+            [row.key],
+        )
+        stored, length = cursor.fetchone()
+    assert stored >= length  # not compressed: STORAGE EXTERNAL
+
+
+def test_the_cache_row_is_read_and_written_as_bytes_not_hex(planner_client):
+    """The two statements of the tile cache carry the tile as a binary parameter and read it
+    as a binary result: no hex text of twice its size on the wire."""
+    import psycopg
+    from django.db import connection
+
+    x, y = _densest_parcel_tile(14)
+    statements = []
+
+    def watch(execute, sql, params, many, context):
+        if "gis_layers_cachedtile" in sql:
+            statements.append((sql, context["cursor"]))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        get_tile(planner_client, "parcels", 14, x, y)
+        get_tile(planner_client, "parcels", 14, x, y)
+    assert [("INSERT" in sql) for sql, _ in statements] == [False, True, False]
+    for sql, wrapper in statements:
+        cursor = wrapper.cursor  # psycopg's, inside Django's wrapper
+        # Bound on the server (a ClientCursor writes the parameters into the text) ...
+        assert isinstance(cursor, psycopg.Cursor) and not isinstance(cursor, psycopg.ClientCursor)
+        assert cursor.format == psycopg.pq.Format.BINARY, sql  # ... and answered in binary
+
+
+def test_tiles_are_rendered_without_jit_compilation():
+    """JIT compiling the renderer's query cost more than it saved (docs/benchmarks.md): the
+    rendering turns it off for its own statement, and the connection keeps its setting."""
+    from django.db import connection
+
+    from gis_layers.tiles import LAYERS, render
+    from tests.registry.committed import in_own_connection
+
+    x, y = _densest_parcel_tile(14)
+
+    def only_without_jit(execute, sql, params, many, context):
+        # The tile keeps its features only where the statement ran with JIT off.
+        sql = sql.replace("FROM features", "FROM features WHERE current_setting('jit') = 'off'")
+        return execute(sql, params, many, context)
+
+    def render_then_show_jit() -> tuple[bytes, str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SET jit = on")
+        with connection.execute_wrapper(only_without_jit):
+            data = render(LAYERS["parcels"], z=14, x=x, y=y)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            return data, cursor.fetchone()[0]
+
+    data, afterwards = in_own_connection(render_then_show_jit)
+    assert len(mapbox_vector_tile.decode(data)["parcels"]["features"]) > 10
+    assert afterwards == "on"
+
+
+def _synchronous_commit_of_the_cache_write(z: int, x: int, y: int) -> tuple[str, str]:
+    """Draws a parcel tile cold: synchronous_commit as the cache row's INSERT ran with it, and
+    as the connection has it afterwards."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.db import connection
+
+    from gis_layers.tiles import LAYERS, tile
+
+    seen = []
+
+    def report_setting(execute, sql, params, many, context):
+        if not sql.startswith("INSERT INTO gis_layers_cachedtile"):
+            return execute(sql, params, many, context)
+        sql += " RETURNING current_setting('synchronous_commit')"
+        result = execute(sql, params, many, context)
+        seen.append(context["cursor"].fetchone()[0])
+        return result
+
+    with connection.execute_wrapper(report_setting):
+        # The user counts only for the shelters' clearance.
+        tile(layer=LAYERS["parcels"], z=z, x=x, y=y, as_of=None, user=AnonymousUser())
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return seen[0], cursor.fetchone()[0]
+
+
+def test_a_cache_row_written_on_its_own_does_not_wait_for_the_disk(planner_client):
+    """Autocommit, as a tile request runs: the row's own transaction commits asynchronously
+    (a row lost in a crash is only drawn again); the connection keeps its setting."""
+    from gis_layers.models import CachedTile
+    from tests.registry.committed import in_own_connection
+
+    x, y = _densest_parcel_tile(16)
+    key = f"parcels/16/{x}/{y}/current/all"
+    try:
+        assert in_own_connection(_synchronous_commit_of_the_cache_write, 16, x, y) == ("off", "on")
+        assert CachedTile.objects.filter(key=key).exists()  # committed: seen from here
+    finally:
+        in_own_connection(lambda: CachedTile.objects.filter(key=key).delete())
+
+
+def test_a_cache_row_written_inside_a_transaction_leaves_its_commit_alone(planner_client):
+    """Inside a larger transaction (as this test runs) the setting would cover all of it."""
+    x, y = _densest_parcel_tile(16)
+    assert _synchronous_commit_of_the_cache_write(16, x, y) == ("on", "on")
+
+
+def test_a_tile_the_client_holds_is_not_read_again_until_it_changes(planner_client):
+    """Revalidation (If-None-Match, as browsers send for every tile: no-cache) answers 304
+    without reading the tile's bytes; once a feature in it changes, the new tile comes."""
+    from django.contrib.auth import get_user_model
+
+    from gis_layers.tiles import LAYERS, tile
+
+    x, y = _densest_parcel_tile(16)
+    first = get_tile(planner_client, "parcels", 16, x, y)
+    assert first.status_code == 200 and len(first.content) > 1000
+    held = first["ETag"].strip('"')
+    planner = get_user_model().objects.get(username="tiles-planner")
+
+    def cached(held_etag):
+        return tile(
+            layer=LAYERS["parcels"], z=16, x=x, y=y, as_of=None, user=planner, held_etag=held_etag
+        )
+
+    assert cached(held) == (b"", held)
+    assert cached("0" * 32) == (first.content, held)
+    assert cached(None) == (first.content, held)
+    revalidated = get_tile(
+        planner_client, "parcels", 16, x, y, headers={"If-None-Match": f'"{held}"'}
+    )
+    assert revalidated.status_code == 304 and revalidated.content == b""
+    assert revalidated["ETag"] == first["ETag"]
+    parcel_id = decode(first)["parcels"]["features"][0]["id"]
+    Parcel.objects.filter(pk=parcel_id).update(land_use_id="0810")
+    renewed = get_tile(planner_client, "parcels", 16, x, y, headers={"If-None-Match": f'"{held}"'})
+    assert renewed.status_code == 200 and renewed["ETag"] != first["ETag"]
+    changed = decode(renewed)["parcels"]["features"]
+    assert next(f for f in changed if f["id"] == parcel_id)["properties"]["land_use"] == "0810"

@@ -45,6 +45,7 @@ API_PATHS = [
     "/api/titles/",
     "/api/titles/{title_id}/",
     "/api/titles/{title_id}/chain/",
+    "/api/parcels/at/",
     "/api/parcels/{unit_code}/",
     "/api/parcels/{unit_code}/lineage/",
     "/api/acts/",
@@ -249,6 +250,79 @@ def test_parcel_is_a_geojson_feature_and_answers_as_of():
     assert before.status_code == 404
     assert "did not exist on 2023-12-31" in before.json()["message"]
     assert "from 2024-01-01 to date" in before.json()["message"]
+
+
+def test_parcel_at_a_point_gives_the_holders_then_and_audits_the_reading():
+    parcel, title = parcel_with_title(geom=factories.square(x=116.9085))
+    neighbour, _ = parcel_with_title(geom=factories.square(x=116.9095))
+    transfer_chain(title)
+    registrar = user(Role.REGISTRAR)
+    client = logged_in(registrar)
+    inside = {"lon": 116.9087, "lat": 39.9102}
+
+    def at(**params):
+        response = client.get("/api/parcels/at/", {**inside, **params})
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    now = at()
+    assert now["parcel"]["id"] == parcel.unit_code
+    assert now["parcel"]["properties"]["title"] == title.pk
+    assert [h["party"] for h in now["holders"]] == ["C"]
+    assert [h["party"] for h in at(as_of="2024-06-01")["holders"]] == ["B"]
+    assert at(as_of="2024-01-01")["holders"][0]["share"] == "1/1"
+    neighbour_answer = client.get("/api/parcels/at/", {"lon": 116.9097, "lat": 39.9102}).json()
+    assert neighbour_answer["parcel"]["id"] == neighbour.unit_code
+    readings = AuditEvent.objects.filter(
+        user=registrar, action="read", object_type="title", object_id=str(title.pk)
+    )
+    assert readings.count() == 3
+    assert readings.order_by("id").last().detail == {
+        "as_of": "2024-01-01",
+        "at": [116.9087, 39.9102],
+    }
+
+
+def test_parcel_at_a_point_shows_no_holders_to_a_role_that_may_not_read_rights():
+    _, title = parcel_with_title(geom=factories.square(x=116.9105))
+    land_use_right(title, party("A"))
+    response = logged_in(Role.CIVIL_DEFENCE).get(
+        "/api/parcels/at/", {"lon": 116.9107, "lat": 39.9102}
+    )
+    assert response.status_code == 200
+    assert "holders" not in response.json()
+    assert not AuditEvent.objects.filter(object_type="title", object_id=str(title.pk)).exists()
+
+
+def test_parcel_at_a_point_outside_any_parcel_or_before_it_existed_is_404():
+    parcel_with_title(geom=factories.square(x=116.9115))
+    client = logged_in(Role.PLANNER)
+    empty = client.get("/api/parcels/at/", {"lon": 116.95, "lat": 10.0})
+    assert empty.status_code == 404
+    assert empty.json()["message"].startswith("no parcel covers 116.95, 10.0 on ")
+    before = client.get(
+        "/api/parcels/at/", {"lon": 116.9117, "lat": 39.9102, "as_of": "2023-12-31"}
+    )
+    assert before.status_code == 404
+    assert before.json()["message"] == "no parcel covers 116.9117, 39.9102 on 2023-12-31"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"lat": "39.9"}, "lon"),
+        ({"lon": "181", "lat": "39.9"}, "lon"),
+        ({"lon": "116.4", "lat": "-91"}, "lat"),
+        ({"lon": "nan", "lat": "39.9"}, "lon"),
+        ({"lon": "116.4", "lat": "inf"}, "lat"),
+        ({"lon": "east", "lat": "39.9"}, "lon"),
+        ({"lon": "116.4", "lat": "39.9", "as_of": "2024-02-30"}, "as_of"),
+    ],
+)
+def test_parcel_at_a_point_refuses_a_bad_point_naming_the_field(params, field):
+    response = logged_in(Role.PLANNER).get("/api/parcels/at/", params)
+    assert response.status_code == 400
+    assert list(response.json()["field_errors"]) == [field]
 
 
 def test_unknown_or_malformed_unit_code_is_404_or_400():

@@ -52,6 +52,13 @@ ENDPOINTS = [
     # A parcel is a spatial unit every role may see on the map; its lineage is the register's.
     Endpoint("parcel", "GET", "/api/parcels/{unit_code}/", EVERY_ROLE, permission="view_parcel"),
     Endpoint(
+        "parcel-at-point",
+        "GET",
+        "/api/parcels/at/?lon={lon}&lat={lat}",
+        EVERY_ROLE,
+        permission="view_parcel",
+    ),
+    Endpoint(
         "lineage",
         "GET",
         "/api/parcels/{unit_code}/lineage/",
@@ -122,6 +129,8 @@ def scene() -> dict:
         "placeholders": {
             "title": title.pk,
             "unit_code": title.parcel.unit_code,
+            "lon": 116.95025,
+            "lat": 39.91025,
             "lodged": lodged.pk,
             "examined": examined.pk,
         },

@@ -53,6 +53,7 @@ FIELDS = [
     (Role.AUDITOR, "/api/titles/", ["q", "limit"]),
     (Role.AUDITOR, "/api/titles/{title}/", ["as_of"]),
     (Role.AUDITOR, "/api/parcels/{unit_code}/", ["as_of"]),
+    (Role.AUDITOR, "/api/parcels/at/", ["lon", "lat", "as_of"]),
     (Role.AUDITOR, "/api/acts/", ["status", "limit", "offset"]),
     (Role.PLANNER, "/map/search/", ["q"]),
     (Role.PLANNER, "/map/", ["as_of"]),
