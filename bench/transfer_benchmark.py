@@ -70,7 +70,9 @@ TRANSFER_EFFECTIVE = datetime.date(2024, 6, 1)
 PARCEL_SIDE_DEG = 0.0005  # about 43 m x 56 m near Beijing
 PARCEL_PITCH_DEG = 0.001  # twice the side, so neighbours never touch
 PARCELS_PER_ROW = 100
-ORIGIN = (116.20, 39.80)  # longitude, latitude in degrees (EPSG:4490)
+# Longitude, latitude in degrees (EPSG:4490): west of the synthetic city of the harness, which
+# at its largest reaches from 115.98° E, so that these parcels never overlap its own.
+ORIGIN = (115.50, 39.00)
 JOURNAL_LOCK_SQL = "hashtext('landledger.journal')"
 APPROVER_APPLICATION = "landledger-bench-approver"  # how the sampler tells approvers apart
 SAMPLE_INTERVAL_S = 0.05  # pg_stat_activity sampling during the approval phase
