@@ -21,6 +21,7 @@ from registry.models import (
     ParcelLineage,
     RegistrationAct,
     Right,
+    RightHolder,
     SecurityLevel,
     Shelter,
     Title,
@@ -137,24 +138,45 @@ def rights_as_of(
     )
 
 
+def holders_by(rights: QuerySet[Right], *, key: str) -> dict[object, list[dict]]:
+    """The holders of ``rights``, one row per share (right, kind, party, party_id and the
+    share as "parts/denominator"), grouped by each right's ``key`` (a lookup such as
+    ``title_id`` or ``title__parcel_id``); rights ordered by kind, rank and id, and holders
+    by name within a right. One query, whatever the number of rights and holders."""
+    shares = (
+        RightHolder.objects.filter(right__in=rights)
+        .order_by("right__kind", "right__rank", "right_id", "party__name", "party_id")
+        .values_list(
+            f"right__{key}",
+            "right_id",
+            "right__kind",
+            "party__name",
+            "party_id",
+            "share_parts",
+            "right__share_denominator",
+        )
+    )
+    holders: dict[object, list[dict]] = {}
+    for group, right_id, kind, party, party_id, parts, denominator in shares:
+        holders.setdefault(group, []).append(
+            {
+                "right": right_id,
+                "kind": kind,
+                "party": party,
+                "party_id": party_id,
+                "share": f"{parts}/{denominator}",
+            }
+        )
+    return holders
+
+
 def holders_as_of(*, title: Title, on: datetime.date | None = None, kinds=None) -> list[dict]:
-    """Who held which right on ``on``: one row per holder with the share as a fraction."""
-    rows = []
-    rights = rights_as_of(title=title, on=on)
+    """Who held which right of the title on ``on`` (today when None), as ``holders_by``
+    lists them; only rights of ``kinds`` when given."""
+    rights = Right.objects.filter(title=title).filter(in_force_on(on or datetime.date.today()))
     if kinds is not None:
         rights = rights.filter(kind__in=kinds)
-    for right in rights:
-        for share in right.shares.all():
-            rows.append(
-                {
-                    "right": right.pk,
-                    "kind": right.kind,
-                    "party": share.party.name,
-                    "party_id": share.party_id,
-                    "share": f"{share.share_parts}/{right.share_denominator}",
-                }
-            )
-    return rows
+    return holders_by(rights, key="title_id").get(title.pk, [])
 
 
 def parcel_as_of(*, unit_code: str, on: datetime.date | None = None) -> Parcel | None:

@@ -722,8 +722,8 @@ def test_title_detail_takes_a_fixed_number_of_queries(django_assert_num_queries)
     land_use_right(title, party("A"), party("B"), party("C"))
     client = logged_in(Role.PLANNER)
     # Session, user, user and group permissions, clearance, title, then rights, shares and
-    # parties twice (rights_as_of and holders_as_of), then the audit row: none per holder.
-    with django_assert_num_queries(13):
+    # parties (rights_as_of), the holders in one, then the audit row: none per holder.
+    with django_assert_num_queries(11):
         assert client.get(f"/api/titles/{title.pk}/").status_code == 200
 
 
