@@ -56,18 +56,24 @@ HISTORY_STEP_DAYS = 14  # between two of its transfers
 HISTORY_VERSIONS = 100
 PAGE = 1000
 
-# The holders of a parcel's title on a day, as ``registry.selectors.holders_as_of`` lists them
-# (every right in force, by kind, rank and id; each right's holders in the order stored).
-HOLDERS_SQL = """
-    SELECT coalesce(json_agg(json_build_object(
-        'right', r.id, 'kind', r.kind, 'party', pa.name, 'party_id', pa.id,
-        'share', h.share_parts || '/' || r.share_denominator)
-        ORDER BY r.kind, r.rank, r.id, h.id), '[]')
-    FROM registry_title t JOIN registry_right r ON r.title_id = t.id
-    JOIN registry_rightholder h ON h.right_id = r.id JOIN registry_party pa ON pa.id = h.party_id
-    WHERE t.parcel_id = p.id AND r.valid_from <= %(on)s
-      AND (r.valid_to IS NULL OR r.valid_to > %(on)s)
-"""
+
+def holders_sql(title: str, kinds: tuple[str, ...] = ()) -> str:
+    """The holders on %(on)s of the title matching ``title`` (a condition on ``t``), as
+    ``registry.selectors.holders_by`` lists them (rights by kind, rank and id; each right's
+    holders by name), as a JSON array; only rights of ``kinds`` when given."""
+    of_kinds = f"AND r.kind IN ({', '.join(repr(kind) for kind in kinds)})" if kinds else ""
+    return f"""
+        SELECT coalesce(json_agg(json_build_object(
+            'right', r.id, 'kind', r.kind, 'party', pa.name, 'party_id', pa.id,
+            'share', h.share_parts || '/' || r.share_denominator)
+            ORDER BY r.kind, r.rank, r.id, pa.name, pa.id), '[]')
+        FROM registry_title t JOIN registry_right r ON r.title_id = t.id
+        JOIN registry_rightholder h ON h.right_id = r.id JOIN registry_party pa ON pa.id = h.party_id
+        WHERE {title} {of_kinds} AND r.valid_from <= %(on)s
+          AND (r.valid_to IS NULL OR r.valid_to > %(on)s)
+    """
+
+
 POINT_SQL = f"""
     SELECT json_build_object(
         'unit_code', p.unit_code, 'district', d.code, 'district_name', d.name,
@@ -75,7 +81,7 @@ POINT_SQL = f"""
         'address', p.address, 'area_m2', p.area_m2, 'valid_from', p.valid_from,
         'valid_to', p.valid_to, 'title', (SELECT t.id FROM registry_title t WHERE t.parcel_id = p.id),
         'geometry', ST_AsGeoJSON(p.geom)::json,
-        'holders', ({HOLDERS_SQL}))
+        'holders', ({holders_sql("t.parcel_id = p.id")}))
     FROM registry_parcel p JOIN registry_district d ON d.id = p.district_id
     JOIN registry_landuseclass lu ON lu.code = p.land_use_id
     WHERE ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4490))
@@ -84,7 +90,7 @@ POINT_SQL = f"""
 """
 # A page of the OGC API's parcels as its GeoJSON (CRS84, 9 decimals, holders of ownership and
 # land-use rights), with the number matched.
-OGC_PAGE_SQL = """
+OGC_PAGE_SQL = f"""
     WITH matched AS (
         SELECT p.* FROM registry_parcel p
         WHERE ST_Intersects(
@@ -104,31 +110,13 @@ OGC_PAGE_SQL = """
                 'land_use', page.land_use_id, 'land_use_name_zh', lu.name_zh,
                 'land_use_name_en', lu.name_en, 'area_m2', page.area_m2, 'district', d.code,
                 'district_name', d.name, 'valid_from', page.valid_from, 'valid_to', page.valid_to,
-                'holders', (
-                    SELECT coalesce(json_agg(json_build_object(
-                        'right', r.id, 'kind', r.kind, 'party', pa.name, 'party_id', pa.id,
-                        'share', h.share_parts || '/' || r.share_denominator)
-                        ORDER BY r.kind, r.rank, r.id, pa.name, pa.id), '[]')
-                    FROM registry_title t JOIN registry_right r ON r.title_id = t.id
-                    JOIN registry_rightholder h ON h.right_id = r.id
-                    JOIN registry_party pa ON pa.id = h.party_id
-                    WHERE t.parcel_id = page.id AND r.kind IN ('ownership', 'land_use_right')
-                      AND r.valid_from <= %(on)s AND (r.valid_to IS NULL OR r.valid_to > %(on)s))))
+                'holders', ({holders_sql("t.parcel_id = page.id", ("ownership", "land_use_right"))})))
             ORDER BY page.id), '[]'))
     FROM page JOIN registry_district d ON d.id = page.district_id
     JOIN registry_landuseclass lu ON lu.code = page.land_use_id
 """
 # A title's rights in force on a day with their holders: what the API's title answer is made of.
-TITLE_SQL = """
-    SELECT coalesce(json_agg(json_build_object(
-        'right', r.id, 'kind', r.kind, 'party', pa.name, 'party_id', pa.id,
-        'share', h.share_parts || '/' || r.share_denominator)
-        ORDER BY r.kind, r.rank, r.id, h.id), '[]')
-    FROM registry_right r JOIN registry_rightholder h ON h.right_id = r.id
-    JOIN registry_party pa ON pa.id = h.party_id
-    WHERE r.title_id = %(title)s AND r.valid_from <= %(on)s
-      AND (r.valid_to IS NULL OR r.valid_to > %(on)s)
-"""
+TITLE_SQL = holders_sql("t.id = %(title)s")
 EXPORT_SQL = (
     "SELECT p.unit_code, p.land_use_id AS land_use, p.name, p.address, p.valid_from, "
     "p.valid_to, p.area_m2, d.code AS district, p.geom FROM registry_parcel p "
