@@ -19,9 +19,11 @@ run: setup demo-users
 serve: setup
 	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi:application
 
+# Two processes, each with a test database of its own; a file's tests stay together in one
+# (a module's private PostgreSQL cluster, a browser session and a live server are made once).
 test: setup browser-packages
 	$(VENV)/bin/ruff check --quiet .
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2 --dist loadfile
 
 setup: system-packages $(STAMP) database migrate static demo
 

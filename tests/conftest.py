@@ -54,6 +54,8 @@ def english(settings):
 
 
 def pytest_collection_modifyitems(items):
-    """Browser tests last: their live server commits and flushes the database, and the other
-    tests run faster in rollback transactions on the demo loaded once."""
+    """Browser tests last in a serial run: their session commits the demo accounts to the test
+    database (their live server reads only what is committed). Under ``make test`` (``-n 2
+    --dist loadfile``) each process has a database of its own and takes whole files in turn,
+    so other files may follow them there; no test relies on those accounts being absent."""
     items.sort(key=lambda item: "/e2e/" in str(item.path))

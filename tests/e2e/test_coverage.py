@@ -76,11 +76,12 @@ def test_candidate_sites_drawn_on_the_map(page, settings):
     page.goto("/shelters/coverage/")
     page.wait_for_function("() => window.landledger !== undefined")
     frame = page.locator("#map-frame")
-    frame.scroll_into_view_if_needed()
     box = frame.bounding_box()
-    # Points in the middle of the map, clear of the controls along its edges.
+    # Points in the middle of the map, clear of the controls along its edges. Clicked through
+    # the locator: Playwright waits until the map stands still and aims where it is then
+    # (the page may still move while it loads).
     for picked, (dx, dy) in enumerate(((0.35, 0.45), (0.5, 0.35)), start=1):
-        page.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * dy)
+        frame.click(position={"x": box["width"] * dx, "y": box["height"] * dy})
         page.wait_for_function(
             f"() => document.getElementById('id_candidate_points').value.trim().split('\\n').length === {picked}"
         )

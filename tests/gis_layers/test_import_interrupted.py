@@ -74,7 +74,8 @@ def wait_until_the_import_writes(timeout_s: float = 60) -> None:
             cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                "AND state = 'active' AND query LIKE 'COPY landledger_import_staging%%'"
+                "AND datname = current_database() AND state = 'active' "
+                "AND query LIKE 'COPY landledger_import_staging%%'"
             )
             if cursor.fetchone()[0]:
                 return
