@@ -50,7 +50,9 @@ def _verdict(value: float, target: float, *, at_most: bool) -> str:
         return f"met ({_x(value) if at_most else f'{value:.2f}'})"
     factor = value / target if at_most else target / value
     shown = _x(value) if at_most else f"{value:.3f}"
-    return f"missed: {shown}, {factor:.1f} times off the target"
+    # Near the target a factor such as "1.0 times" hides the miss: say it in per cent.
+    off = f"{(factor - 1) * 100:.0f} % off" if factor < 1.5 else f"{factor:.1f} times off"
+    return f"missed: {shown}, {off} the target"
 
 
 def targets(results: dict[str, dict]) -> list[str]:
