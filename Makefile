@@ -21,9 +21,13 @@ serve: setup
 
 # Two processes, each with a test database of its own; a file's tests stay together in one
 # (a module's private PostgreSQL cluster, a browser session and a live server are made once).
+# The API fuzzing runs on its own afterwards: schemathesis gives all its operations one test
+# id, and xdist would run only one of them.
+FUZZ_TESTS := tests/reliability/test_api_fuzz.py
 test: setup browser-packages
 	$(VENV)/bin/ruff check --quiet .
-	$(PYTHON) -m pytest -n 2 --dist loadfile
+	$(PYTHON) -m pytest -n 2 --dist loadfile --ignore=$(FUZZ_TESTS)
+	$(PYTHON) -m pytest $(FUZZ_TESTS)
 
 setup: system-packages $(STAMP) database migrate static demo
 

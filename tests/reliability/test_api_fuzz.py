@@ -26,7 +26,15 @@ from schemathesis.checks import not_a_server_error
 from registry.roles import Role
 from tests.registry.register import user
 
-pytestmark = pytest.mark.hostile
+pytestmark = [
+    pytest.mark.hostile,
+    # schemathesis gives every operation the same test id, and pytest-xdist runs one test per
+    # id: in a worker only one operation would be fuzzed, so the module runs in one process.
+    pytest.mark.skipif(
+        "PYTEST_XDIST_WORKER" in os.environ,
+        reason="run in one process: `pytest tests/reliability/test_api_fuzz.py`",
+    ),
+]
 LONG = os.environ.get("RELIABILITY_LONG") == "1"
 # Everything the API serves must be answered for these, whatever comes in.
 ROLES = [None, *Role]
