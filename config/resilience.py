@@ -17,6 +17,8 @@ import logging
 import sys
 from dataclasses import dataclass
 
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -96,6 +98,25 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.warning("%s on %s %s: %s", reason.rule, request.method, request.path, exception)
         return unavailable_response(request, reason)
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's, but a changed session that cannot be saved because the database went away
+    is that failure (503 with ``Retry-After``, from :func:`server_error`), not a 400 saying
+    the session was deleted meanwhile: Django reads every failed update of a session row as
+    its deletion (``SessionInterrupted``), whatever the database said."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except SessionInterrupted as interrupted:
+            # SessionInterrupted is raised while handling UpdateError, itself raised while
+            # handling the database's error.
+            update_error = interrupted.__context__
+            database_error = update_error.__context__ if update_error is not None else None
+            if database_error is not None and unavailability(database_error) is not None:
+                raise database_error from interrupted
+            raise
 
 
 def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpResponse:
