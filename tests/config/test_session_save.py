@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.db import connection
+
+from tests.registry.committed import url_of_test_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,13 +59,9 @@ session.delete()
 
 @pytest.mark.django_db
 def test_a_session_the_database_fails_to_save_is_a_503_to_retry():
-    db = connection.settings_dict
-    dsn = f"host={db['HOST']} port={db['PORT']} dbname={db['NAME']} user={db['USER']}"
-    if db["PASSWORD"]:
-        dsn += f" password={db['PASSWORD']}"
-    url = f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    url = url_of_test_database()
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, dsn],
+        [sys.executable, "-c", SCRIPT, url.replace("postgis://", "postgresql://")],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": url},
         capture_output=True,

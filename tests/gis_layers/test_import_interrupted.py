@@ -16,7 +16,7 @@ import shapely
 from django.db import connection
 
 from registry.models import Parcel
-from tests.registry.committed import as_database_superuser
+from tests.registry.committed import as_database_superuser, url_of_test_database
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,9 +56,7 @@ def command(path: Path) -> list[str]:
 
 
 def environment() -> dict:
-    db = connection.settings_dict
-    url = f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return {**os.environ, "DATABASE_URL": url}
+    return {**os.environ, "DATABASE_URL": url_of_test_database()}
 
 
 def imported_count() -> int:

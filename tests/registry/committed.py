@@ -10,6 +10,13 @@ import threading
 from django.db import connection, connections
 
 
+def url_of_test_database() -> str:
+    """The test database as a ``DATABASE_URL``, for a process of its own (an import, a
+    server) that works on it outside the test's transaction."""
+    db = connection.settings_dict
+    return f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 def in_own_connection(function, *args, **kwargs):
     """Run ``function`` in a thread with its own autocommit connection; return its result."""
     outcome = {}

@@ -12,21 +12,21 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.registry.committed import url_of_test_database
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.load
 
 
 def test_a_short_load_serves_every_request_and_registers_each_act_once(django_db_setup, tmp_path):
-    db = connection.settings_dict
-    url = f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     result = subprocess.run(
         [
-            sys.executable, "bench/load_test.py", "--existing", "--database", db["NAME"],
+            sys.executable, "bench/load_test.py", "--existing", "--database", connection.settings_dict["NAME"],
             "--duration", "15", "--registrars", "4", "--readers", "2", "--workers", "2",
             "--out", str(tmp_path),
         ],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
+        env={**os.environ, "DATABASE_URL": url_of_test_database()},
         capture_output=True,
         text=True,
         timeout=300,
