@@ -3,6 +3,7 @@ handling, bad input refused with the right message and nothing written, idempote
 
 import io
 import json
+import pathlib
 import zipfile
 
 import geopandas as gpd
@@ -12,11 +13,13 @@ import pytest
 import shapely
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from gis_layers.demo.sources import bubenec_path, helsinki_pbf_path
 from gis_layers.imports.crs import wgs84_to_gcj02
 from gis_layers.imports.errors import ImportRefusal
 from gis_layers.imports.pipeline import run_import
+from gis_layers.management.commands import import_layer
 from gis_layers.models import ImportRun, PopulationCell, RoadSegment
 from registry.models import AuditEvent, Building, Parcel, Shelter
 
@@ -125,6 +128,29 @@ def test_dry_run_writes_nothing_and_exits_zero(tmp_path):
     squares(3).to_file(path, driver="FlatGeobuf")
     assert "nothing written (dry run)" in imported("parcels", path, dry_run=True)
     assert not Parcel.objects.filter(unit_code__startswith="990101009009").exists()
+
+
+def test_two_imports_of_one_file_in_the_same_second_keep_two_reports(tmp_path, monkeypatch):
+    monkeypatch.setattr(import_layer, "REPORTS_DIRECTORY", tmp_path / "reports")
+    frozen = timezone.now()
+    monkeypatch.setattr(import_layer.timezone, "now", lambda: frozen)
+    path = tmp_path / "plan.v2.fgb"
+    squares(2).to_file(path, driver="FlatGeobuf")
+    named = [
+        line.removeprefix("report: ").split(" and ")
+        for run in range(3)
+        for line in imported("parcels", path, dry_run=True).splitlines()
+        if line.startswith("report: ")
+    ]
+    stem = f"{frozen:%Y%m%d-%H%M%S}-parcels-plan_v2"
+    assert [pathlib.Path(csv).name for csv, _ in named] == [
+        f"{stem}.csv",
+        f"{stem}-2.csv",
+        f"{stem}-3.csv",
+    ]
+    for csv, html in named:
+        assert pathlib.Path(csv).read_text(encoding="utf-8").startswith("file,row,field")
+        assert "plan.v2.fgb" in pathlib.Path(html).read_text(encoding="utf-8")
 
 
 def test_three_dimensional_geometries_are_flattened_and_reported(tmp_path):

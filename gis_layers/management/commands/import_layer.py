@@ -1,3 +1,4 @@
+import itertools
 import pathlib
 
 from django.core.management.base import BaseCommand, CommandError
@@ -11,6 +12,22 @@ from gis_layers.imports.pipeline import DEFAULT_CHUNK, read_mapping, run_import
 from gis_layers.imports.schema import KINDS
 
 SHOWN_FINDINGS = 25
+REPORTS_DIRECTORY = pathlib.Path("var/import-reports")
+
+
+def unused_report_base(directory: pathlib.Path, stem: str) -> pathlib.Path:
+    """``directory/stem``, or ``stem-2``, ``stem-3``, ... when a report of that name exists:
+    two imports of the same file in the same second (two registrars, a script) each keep
+    their own report. The CSV is created here, exclusively, so that two processes cannot
+    both take one name."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count(1):
+        base = directory / (stem if number == 1 else f"{stem}-{number}")
+        try:
+            base.with_suffix(".csv").open("x").close()
+        except FileExistsError:
+            continue
+        return base
 
 
 class Command(BaseCommand):
@@ -42,7 +59,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--report",
             type=pathlib.Path,
-            help="base path of the CSV and HTML report (default: var/import-reports/...)",
+            help="base path of the CSV and HTML report (default: var/import-reports/TIME-KIND-NAME)",
         )
         parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
         parser.add_argument(
@@ -96,8 +113,10 @@ class Command(BaseCommand):
             ) from error
         finally:
             bar.close()
-        base = report or pathlib.Path("var/import-reports") / (
-            f"{timezone.now():%Y%m%d-%H%M%S}-{kind}-{path.stem}"
+        # No dot from the file's name in the report's: its suffixes would replace what follows.
+        base = report or unused_report_base(
+            REPORTS_DIRECTORY,
+            f"{timezone.now():%Y%m%d-%H%M%S}-{kind}-{path.stem.replace('.', '_')}",
         )
         csv_path, html_path = result.write(base)
         self.stdout.write(result.summary())
