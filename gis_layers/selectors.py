@@ -1,13 +1,34 @@
 from gis_layers.models import DatasetLoad
-from registry.models import Building, Parcel
-from registry.selectors import shelters_visible_to
+from registry.models import Building, Parcel, SecurityLevel
+from registry.selectors import clearance_of, shelters_visible_to
+
+# The keys of DatasetLoad.counts and .repaired that count shelters of every classification,
+# or their inspections.
+ALL_SHELTERS_KEYS = {"shelters", "inspections"}
 
 
 def demo_inventory(*, user) -> dict:
-    """Counts of what is loaded, with shelters limited to the user's clearance."""
+    """Counts of what is loaded, with shelters limited to the user's clearance. A dataset's
+    own counts of shelters were taken over all classifications: only a user cleared for
+    the highest sees them, for anyone else they would give away how many are hidden."""
+    cleared_for_all = clearance_of(user=user) >= max(SecurityLevel)
     return {
         "parcels": Parcel.objects.count(),
         "buildings": Building.objects.count(),
         "shelters": shelters_visible_to(user=user).count(),
-        "datasets": list(DatasetLoad.objects.all()),
+        "datasets": [
+            {
+                "dataset": load.dataset,
+                "loaded_at": load.loaded_at,
+                "counts": _shown(load.counts, cleared_for_all),
+                "repaired": _shown(load.repaired, cleared_for_all),
+            }
+            for load in DatasetLoad.objects.all()
+        ],
     }
+
+
+def _shown(counts: dict, cleared_for_all: bool) -> dict:
+    if cleared_for_all:
+        return counts
+    return {key: value for key, value in counts.items() if key not in ALL_SHELTERS_KEYS}

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.management import call_command
 
+from gis_layers.models import DatasetLoad
 from registry.models import Parcel, SecurityLevel, Shelter
 from registry.roles import Role
 from registry.selectors import shelters_visible_to
@@ -96,6 +97,26 @@ def test_landing_page_says_what_each_role_can_do(client, demo_users):
         assert role.value in page
     assert "your role" in page
     assert "OpenStreetMap contributors" in page
+
+
+def test_landing_page_counts_of_all_shelters_only_for_users_cleared_for_all(client, demo_users):
+    """The datasets table gives each load's counts; those of shelters and inspections were
+    taken over every classification, and would show the uncleared how many are hidden."""
+    users, _ = demo_users
+    assert DatasetLoad.objects.filter(counts__has_key="shelters").exists()
+    # The demo has shelters a planner is not cleared for.
+    assert Shelter.objects.filter(classification__gt=SecurityLevel.PUBLIC).exists()
+    for role, sees_all in [
+        (Role.PLANNER, False),
+        (Role.CIVIL_DEFENCE, False),
+        (Role.AUDITOR, True),
+    ]:
+        client.force_login(users[role.value])
+        page = client.get("/").content.decode()
+        datasets = page.split('id="datasets"')[1].split("</table>")[0]
+        assert ("shelters: " in datasets) is sees_all, role
+        assert ("inspections: " in datasets) is sees_all, role
+        assert "buildings: " in datasets  # the other counts stay
 
 
 def test_anonymous_user_is_sent_to_the_login_page(client):
