@@ -129,6 +129,9 @@ def execute_run(run_id: int, *, step: Step | None = None) -> CoverageRun:
                 summary=results["summary"],
                 finished_at=timezone.now(),
             )
+            # A shelter classified higher while the run computed raises its clearance, as
+            # one classified higher later does (the trigger of gis_layers 0014).
+            _rows("SELECT landledger_raise_coverage_run_clearance(%s, NULL)", [run_id])
     except CoverageError as error:
         _fail(run_id, str(error))
     except Exception as error:
@@ -313,12 +316,15 @@ def _candidates(options: CoverageOptions, clearance: int, srid: int) -> pd.DataF
             "ST_X(c.g), ST_Y(c.g), ST_X(p.g), ST_Y(p.g) FROM registry_building b "
             "JOIN registry_title t ON t.parcel_id = b.parcel_id, ST_PointOnSurface(b.footprint) c(g), "
             "ST_Transform(c.g, %s) p(g) WHERE b.valid_to IS NULL AND NOT b.is_underground "
-            "AND NOT EXISTS (SELECT 1 FROM registry_shelter s WHERE s.building_id = b.id AND s.valid_to IS NULL) "
+            # A shelter above the run's clearance does not exist for it: leaving its building
+            # out of the sites would give it away by its absence.
+            "AND NOT EXISTS (SELECT 1 FROM registry_shelter s WHERE s.building_id = b.id AND s.valid_to IS NULL "
+            "  AND s.classification <= %s) "
             "AND EXISTS (SELECT 1 FROM registry_right r JOIN registry_rightholder h ON h.right_id = r.id "
             "  JOIN registry_party pa ON pa.id = h.party_id WHERE r.title_id = t.id AND r.valid_to IS NULL "
             "  AND r.kind IN ('state_ownership', 'land_use_right') AND pa.kind IN ('state', 'agency')) "
             "ORDER BY b.id",
-            [srid],
+            [srid, clearance],
         )
     return pd.DataFrame(rows, columns=["building", "name", "lon", "lat", "x", "y"])
 

@@ -12,9 +12,17 @@ from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from pyproj import Transformer
 
-from gis_layers.coverage import CoverageOptions, execute_run, start_run
+from gis_layers import coverage
+from gis_layers.coverage import CoverageOptions, _candidates, execute_run, start_run
 from gis_layers.models import CoverageCell, CoverageRun, CoverageShelter, PopulationCell
-from registry.models import Agency, District, SecurityLevel, StaffEstablishment
+from registry.models import (
+    Agency,
+    Building,
+    District,
+    SecurityLevel,
+    Shelter,
+    StaffEstablishment,
+)
 from registry.roles import Role
 from tests.gis_layers.test_tiles import tile_of
 from tests.registry import factories
@@ -162,6 +170,55 @@ def test_classified_shelters_count_only_in_runs_cleared_for_them(town):
     assert town_totals(public)["uncovered"] == pytest.approx(20)
     assert town_totals(cleared)["uncovered"] == pytest.approx(0)
     assert "secret" not in json.dumps(public.summary)
+
+
+def test_a_shelter_classified_higher_later_takes_its_runs_out_of_sight(client, town):
+    make = town["shelter"]
+    make("flooded", 1000, 50, condition="dangerous").save()
+    planner = user(Role.PLANNER, "coverage-planner")
+    held, left_out = run_for(options(), who=planner), run_for(options(), who=planner)
+    Shelter.objects.filter(pk=town["shelters"]["B"].pk).update(classification=SecurityLevel.SECRET)
+    Shelter.objects.filter(name="flooded").update(classification=SecurityLevel.INTERNAL)
+    held.refresh_from_db()
+    left_out.refresh_from_db()
+    # Each run held both: B in its catchments, "flooded" in its list of shelters left out.
+    assert held.clearance == left_out.clearance == SecurityLevel.SECRET
+    client.force_login(planner)
+    lon, lat = storage_point(250).coords
+    x, y = tile_of(lon, lat, 15)
+    assert client.get(f"/shelters/coverage/{held.pk}/").status_code == 404
+    assert client.get(f"/tiles/catchments/15/{x}/{y}.pbf", {"run": held.pk}).status_code == 404
+    # Only a classification raised counts: lowering it again leaves the runs where they are.
+    Shelter.objects.filter(pk=town["shelters"]["B"].pk).update(classification=SecurityLevel.PUBLIC)
+    held.refresh_from_db()
+    assert held.clearance == SecurityLevel.SECRET
+
+
+def test_a_run_finishing_after_a_shelter_was_classified_higher_follows_it(town, monkeypatch):
+    computed = coverage._analyse
+
+    def classified_meanwhile(*args, **kwargs):
+        results = computed(*args, **kwargs)
+        Shelter.objects.filter(pk=town["shelters"]["A"].pk).update(
+            classification=SecurityLevel.INTERNAL
+        )
+        return results
+
+    monkeypatch.setattr(coverage, "_analyse", classified_meanwhile)
+    finished = run_for(options())
+    assert finished.status == CoverageRun.Status.DONE
+    assert finished.clearance == SecurityLevel.INTERNAL
+
+
+def test_buildings_with_shelters_above_the_clearance_stay_candidate_sites(demo):
+    public = _candidates(options(), SecurityLevel.PUBLIC, 32650)
+    building = Building.objects.get(pk=int(public["building"].iloc[0]))
+    factories.shelter(
+        name="hidden", building=building, classification=SecurityLevel.SECRET,
+        location=building.footprint.point_on_surface,
+    ).save()  # fmt: skip
+    assert building.pk in set(_candidates(options(), SecurityLevel.PUBLIC, 32650)["building"])
+    assert building.pk not in set(_candidates(options(), SecurityLevel.SECRET, 32650)["building"])
 
 
 def test_recommended_sites_cover_the_uncovered(town):
