@@ -891,6 +891,13 @@ def lodge_act(
         raise InvalidApplication("an act concerns at least one title")
     if not isinstance(payload, dict):
         raise InvalidApplication("the application's details must be an object")
+    if effective_date > timezone.localdate():
+        # The register shows what is in force today as its current state (map, search,
+        # certificates): an act dated ahead would show parcels and holders not yet in force.
+        raise InvalidApplication(
+            f"the act takes effect on {effective_date}, after today ({timezone.localdate()}): "
+            "lodge it on or after the day it takes effect"
+        )
     with transaction.atomic(durable=True):
         _name_app_user(lodged_by)
         current = dict(

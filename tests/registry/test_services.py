@@ -1,9 +1,12 @@
 """The register's rules, each shown refusing what it must with its message, and leaving the
 register exactly as it was."""
 
+import datetime
+
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from registry.errors import ConflictError, InvalidApplication, NotAllowed, RuleViolation
 from registry.models import (
@@ -284,6 +287,21 @@ def test_rejection_needs_a_reason_and_changes_no_title():
     reject_act(act=act, decider=user(Role.SUPERVISOR), reason="deed not notarised")
     assert RegistrationAct.objects.get(pk=act.pk).status == ActStatus.REJECTED
     assert snapshot(title) == before
+
+
+def test_an_act_dated_after_today_is_refused_and_nothing_is_lodged():
+    _, title = parcel_with_title()
+    before = (snapshot(title), RegistrationAct.objects.count())
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    with pytest.raises(InvalidApplication, match=f"takes effect on {tomorrow}, after today"):
+        lodge_act(
+            act_type="first",
+            titles=[title],
+            lodged_by=user(Role.REGISTRAR),
+            effective_date=tomorrow,
+            payload={"right": {"kind": "state_ownership", **holders(party("State", "state"))}},
+        )
+    assert (snapshot(title), RegistrationAct.objects.count()) == before
 
 
 def test_planner_cannot_lodge():
