@@ -27,7 +27,9 @@ allocation       ``{"allocations": [{"party": agency party id, "blocks": [space 
 """
 
 import datetime
+import getpass
 import hashlib
+import os
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -119,13 +121,26 @@ def _name_app_user(user) -> None:
 
 
 def record_audit(*, user, action: str, object_type: str, object_id, detail=None) -> None:
+    """``user`` is None for what runs without a user of the register (an import or export
+    from the command line): the event then names the operating-system account that ran it,
+    so that the log still says by whom."""
+    detail = dict(detail or {})
+    if user is None:
+        detail["os_account"] = operating_system_account()
     AuditEvent.objects.create(
         user=user if user is not None and user.is_authenticated else None,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
-        detail=detail or {},
+        detail=detail,
     )
+
+
+def operating_system_account() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for the process's user id (a bare container)
+        return f"uid {os.getuid()}"
 
 
 def _require(user, permission: str, step: str) -> None:

@@ -2,6 +2,7 @@
 clearance, the audit event, the command and the web page with its role checks."""
 
 import datetime
+import getpass
 import io
 import zipfile
 
@@ -357,7 +358,13 @@ def test_command_exports_parcels_as_of_a_date(demo, tmp_path):
     assert info(path)["features"] == count
     event = AuditEvent.objects.filter(action="export").first()
     assert event.user is None and event.object_id == "parcels.gpkg"
-    assert event.detail == {"rows": count, "as_of": "2025-03-02", "format": "gpkg"}
+    # No user of the register: the operating-system account that ran the command says by whom.
+    assert event.detail == {
+        "rows": count,
+        "as_of": "2025-03-02",
+        "format": "gpkg",
+        "os_account": getpass.getuser(),
+    }
 
 
 def test_command_says_a_csv_is_in_epsg_4490_and_how_to_reimport_it(demo, tmp_path):
