@@ -33,7 +33,7 @@ from django.db import models, transaction
 from django.db.models import Count, F, Func, Value, Window
 from django.utils import timezone
 
-from gis_layers.models import PopulationCell, RoadSegment
+from gis_layers.models import PopulationCell, RoadSegment, ZoningArea
 from registry.models import Building, Parcel, SecurityLevel, Shelter
 from registry.selectors import in_force_on, shelters_visible_to
 from registry.services.acts import record_audit
@@ -246,6 +246,29 @@ LAYERS: dict[str, Layer] = {
         },
         order_by="id",
         temporal=True,
+    ),
+    "zoning": Layer(
+        kind="zoning",
+        model=ZoningArea,
+        permission="gis_layers.view_zoningarea",
+        geometry_field="geom",
+        geometry_type="MultiPolygon",
+        columns=(
+            SOURCE_ID,
+            Column("planned_use", pa.string(), _field("planned_use"), "plan_use"),
+            Column("plan_name", pa.string(), _field("plan_name")),
+            Column("plan_date", pa.date32(), _field("plan_date")),
+            Column("max_far", pa.float64(), _field("max_far")),
+        ),
+        values={
+            **SOURCE_VALUES,
+            "planned_use": "planned_use",
+            "plan_name": "plan_name",
+            "plan_date": "plan_date",
+            "max_far": "max_far",
+        },
+        order_by="id",
+        temporal=False,
     ),
     "roads": Layer(
         kind="roads",

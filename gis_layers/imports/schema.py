@@ -117,7 +117,9 @@ KINDS: dict[str, LayerKind] = {
         targets=(
             SOURCE_ID,
             Target(
-                "planned_use", ("planned_use", "规划用途", "用地用海分类", "ydyhfl", "code"), True
+                "planned_use",
+                ("planned_use", "plan_use", "规划用途", "用地用海分类", "ydyhfl", "code"),
+                True,
             ),
             Target("plan_name", ("plan_name", "规划名称")),
             Target("plan_date", ("plan_date", "批复日期")),

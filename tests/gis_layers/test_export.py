@@ -50,6 +50,7 @@ IMPORTED_TARGETS = {
     "shelters": {target.name for target in KINDS["shelters"].targets},
     "roads": {"source_id", "name", "highway"},
     "population": {"source_id", "residents"},
+    "zoning": {target.name for target in KINDS["zoning"].targets},
 }
 
 
@@ -335,8 +336,8 @@ def test_an_unknown_suffix_is_refused_naming_the_accepted_ones(demo, tmp_path, n
 
 
 def test_an_unknown_kind_and_a_missing_directory_are_refused(demo, tmp_path):
-    with pytest.raises(ExportRefusal, match="unknown kind 'zoning'; export one of parcels"):
-        export_layer(kind="zoning", path=tmp_path / "zoning.gpkg", user=None)
+    with pytest.raises(ExportRefusal, match="unknown kind 'agencies'; export one of parcels"):
+        export_layer(kind="agencies", path=tmp_path / "agencies.gpkg", user=None)
     with pytest.raises(ExportRefusal, match="does not exist"):
         export_layer(kind="parcels", path=tmp_path / "nowhere" / "parcels.gpkg", user=None)
 
@@ -394,7 +395,7 @@ def test_command_with_user_applies_their_clearance(demo, tmp_path):
         (["parcels", "parcels.xlsx"], "use one of .gpkg, .geojson, .fgb, .csv, .shp.zip"),
         (["parcels", "parcels.gpkg", "--as-of", "2025-02-30"], "is not a date YYYY-MM-DD"),
         (["parcels", "parcels.gpkg", "--user", "nobody"], "no user named 'nobody'"),
-        (["zoning", "zoning.gpkg"], "invalid choice: 'zoning'"),
+        (["agencies", "agencies.gpkg"], "invalid choice: 'agencies'"),
         (["parcels", "parcels.gpkg", "--chunk-size", "0"], "'0' is not a whole number of at least"),
     ],
 )
@@ -503,7 +504,7 @@ def test_web_csv_export_is_text_with_a_wkt_column(client, demo, tmp_path):
 @pytest.mark.parametrize(
     "form, message",
     [
-        ({"kind": "zoning", "format": "gpkg"}, "Unknown layer “zoning”: choose one of parcels"),
+        ({"kind": "agencies", "format": "gpkg"}, "Unknown layer “agencies”: choose one of parcels"),
         ({"kind": "parcels", "format": "xlsx"}, "Unknown format “xlsx”: choose one of .gpkg"),
         ({"kind": "parcels", "format": "gpkg", "as_of": "2025-02-30"}, "Enter the date as"),
         ({"kind": "parcels", "format": "gpkg", "as_of": "next week"}, "Enter the date as"),

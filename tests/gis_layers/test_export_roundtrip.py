@@ -5,7 +5,7 @@ import pytest
 
 from gis_layers.exports import FORMATS, LAYERS, export_layer
 from gis_layers.imports.pipeline import run_import
-from gis_layers.models import ImportRun
+from gis_layers.models import ImportRun, ZoningArea
 from registry.models import Building, Parcel, Shelter
 from registry.roles import Role
 from tests.registry.register import user
@@ -16,6 +16,7 @@ KINDS = [
     pytest.param("parcels", Parcel, id="parcels"),
     pytest.param("buildings", Building, id="buildings"),
     pytest.param("shelters", Shelter, id="shelters"),
+    pytest.param("zoning", ZoningArea, id="zoning"),
 ]
 
 
