@@ -301,7 +301,7 @@ def _network(srid: int) -> analysis.WalkingNetwork:
 
 def _candidates(options: CoverageOptions, clearance: int, srid: int) -> pd.DataFrame:
     """Candidate sites: the user's points, else buildings on state-held parcels (held by the
-    State or an agency) that have no shelter yet."""
+    State or an agency) without a shelter the run may see."""
     if options.candidate_points:
         lon, lat = np.array(options.candidate_points, dtype=float).T
         rows = _rows(
