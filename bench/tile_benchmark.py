@@ -864,8 +864,7 @@ def city_paragraphs(*, facts: dict, load: dict, seed: int, database_url: str) ->
             116.4° E, 39.9° N, cut finer towards the centre (a tile of zoom 12 is about
             7.5 km wide there); {counts["registry_building"]:,} buildings and
             {counts["registry_shelter"]:,} shelters. Land uses (GB/T 21010): {uses}, and
-            {len(facts["uses"]) - 6} other classes. No titles: the layer's `title_id` is
-            null, but its subquery still runs for every parcel. The database then holds
+            {len(facts["uses"]) - 6} other classes. No titles. The database then holds
             {counts["gis_layers_tilechange"]:,} tile-change notes and
             {counts["registry_historyevent"]:,} history rows ({facts["database_size"]})."""
         )

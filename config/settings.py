@@ -8,7 +8,7 @@ import datetime
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -18,12 +18,38 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET_KEY = "landledger-development-only-not-for-production"
 DEFAULT_DATABASE_URL = "postgis://landledger:landledger@127.0.0.1:5432/landledger"
 DEFAULT_BASEMAP_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+# Tianditu's vector map in Web Mercator; its hosts are t0 to t7, and every request carries
+# the deployment's key.
+TIANDITU_BASEMAP_URL = "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk="
+TIANDITU_SUBDOMAINS = "01234567"
+
+
+def basemap_settings(environ) -> dict[str, str]:
+    """The basemap's URL, the subdomains Leaflet puts for its ``{s}``, and its attribution.
+    LANDLEDGER_BASEMAP_URL if set (empty: none); otherwise Tianditu where
+    LANDLEDGER_TIANDITU_KEY is set, OpenStreetMap where not. Leaflet's own subdomains, "abc",
+    name no Tianditu host: a Tianditu URL defaults to theirs."""
+    key = environ.get("LANDLEDGER_TIANDITU_KEY", "").strip()
+    if key:
+        url, attribution = TIANDITU_BASEMAP_URL + quote(key, safe=""), "© 天地图 Tianditu"
+    else:
+        url, attribution = DEFAULT_BASEMAP_URL, "© OpenStreetMap contributors"
+    url = environ.get("LANDLEDGER_BASEMAP_URL", url)
+    host = urlsplit(url).hostname or ""
+    subdomains = TIANDITU_SUBDOMAINS if ".tianditu." in f".{host}" else "abc"
+    return {
+        "url": url,
+        "subdomains": environ.get("LANDLEDGER_BASEMAP_SUBDOMAINS", subdomains),
+        "attribution": environ.get("LANDLEDGER_BASEMAP_ATTRIBUTION", attribution),
+    }
+
+
+_basemap = basemap_settings(os.environ)
 
 
 def _basemap_origins() -> list[str]:
     """The basemap's origin (scheme and host), which map pages load their tiles from."""
-    url = os.environ.get("LANDLEDGER_BASEMAP_URL", DEFAULT_BASEMAP_URL)
-    parts = urlsplit(url)
+    parts = urlsplit(_basemap["url"])
     if not (parts.scheme and parts.netloc):
         return []
     # Leaflet fills {s} with a subdomain letter; CSP allows only a whole leading label as *.
@@ -277,10 +303,9 @@ SPECTACULAR_SETTINGS = {
 LANDLEDGER_STORAGE_SRID = 4490
 # Tolerance in m² below which two current parcels are not considered overlapping.
 # Basemap tiles behind every map; set LANDLEDGER_BASEMAP_URL to "" for plain mode (offline).
-LANDLEDGER_BASEMAP_URL = os.environ.get("LANDLEDGER_BASEMAP_URL", DEFAULT_BASEMAP_URL)
-LANDLEDGER_BASEMAP_ATTRIBUTION = os.environ.get(
-    "LANDLEDGER_BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors"
-)
+LANDLEDGER_BASEMAP_URL = _basemap["url"]
+LANDLEDGER_BASEMAP_SUBDOMAINS = _basemap["subdomains"]
+LANDLEDGER_BASEMAP_ATTRIBUTION = _basemap["attribution"]
 # Uploaded layers wait here between their check and the user's confirmation.
 LANDLEDGER_UPLOAD_DIR = os.environ.get("LANDLEDGER_UPLOAD_DIR", str(BASE_DIR / "var" / "uploads"))
 LANDLEDGER_UPLOAD_MAX_BYTES = int(os.environ.get("LANDLEDGER_UPLOAD_MAX_MB", "200")) * 2**20

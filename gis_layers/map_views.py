@@ -5,9 +5,10 @@ import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Min, Q
-from django.http import Http404, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -15,7 +16,17 @@ from gis_layers.analysis.landuse import UNDERUSED_SHARE
 from gis_layers.maps import planner_map
 from gis_layers.models import ZoningArea
 from gis_layers.tiles import LAYERS as TILE_LAYERS
-from registry.models import ActStatus, Building, LandUseClass, Parcel, RegistrationAct, Title
+from gis_layers.tiles import TRANSFERS_PERMISSION
+from registry.models import (
+    ActStatus,
+    Building,
+    Condition,
+    LandUseClass,
+    Parcel,
+    RegistrationAct,
+    ShelterType,
+    Title,
+)
 from registry.selectors import holders_as_of, in_force_on, search_titles, shelters_visible_to
 
 LAYER_LABELS = {
@@ -36,6 +47,18 @@ VISIBLE_AT_START = {"parcels", "buildings", "shelters"}
 
 def _label(english: str, chinese: str) -> str:
     return chinese if translation.get_language().startswith("zh") else english
+
+
+def _changes_legend(user) -> dict:
+    """The change view's legend, for users who may see parcels (map.js offers the view only
+    with it). Transfers are registration acts: the tiles hold them, and the legend names them,
+    only for users who may read the acts."""
+    if not user.has_perm("registry.view_parcel"):
+        return {}
+    kinds = [["new", _("new parcel")], ["retired", _("retired parcel")]]
+    if user.has_perm(TRANSFERS_PERMISSION):
+        kinds.append(["transferred", _("transferred")])
+    return {"changes": {"title": _("Changes between the dates"), "items": kinds}}
 
 
 def map_config(user, *, visible: set[str] = VISIBLE_AT_START, run=None) -> dict:
@@ -94,6 +117,14 @@ def map_config(user, *, visible: set[str] = VISIBLE_AT_START, run=None) -> dict:
                     ["no_limit", _("the plan sets no FAR")],
                 ],
             },
+            # Shelters: the marker's shape by type (map.js draws the shapes), its colour by
+            # condition.
+            "shelters": {
+                "title": _label(*LAYER_LABELS["shelters"]),
+                "shapes": [[value, str(label)] for value, label in ShelterType.choices],
+                "items": [[value, str(label)] for value, label in Condition.choices],
+            },
+            **_changes_legend(user),
         },
         "text": {
             "legend": _("Current land use (GB/T 21010)"),
@@ -123,29 +154,39 @@ def map_page(request):
     )
 
 
-def _as_of(request) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(
-            request.GET.get("as_of") or datetime.date.today().isoformat()
-        )
-    except ValueError as error:
-        raise Http404("bad date") from error
+# The layers whose features the server describes in a popup; the map asks for a parcel's
+# popup from the layers drawn over parcels (changes, conformity, under-used) and shows the
+# coverage layers' own figures without asking.
+POPUP_LAYERS = ("parcels", "buildings", "shelters", "zoning")
+
+
+def _refusal(status: int, message: str) -> HttpResponse:
+    """A refused popup: the map shows the answer in the popup, so the reason is its text."""
+    return HttpResponse(
+        format_html('<div class="landledger-popup">{}</div>', message), status=status
+    )
 
 
 @login_required
 @require_GET
 def popup(request, layer: str, fid: int):
     """What a click on a feature shows: only what the user's role may see."""
-    spec = TILE_LAYERS.get(layer)
-    if spec is None or not request.user.has_perm(spec.permission):
-        raise Http404("no such layer for you")
-    on = _as_of(request)
+    if layer not in POPUP_LAYERS:
+        return _refusal(
+            404, f"no popup for the layer {layer!r}; layers with popups: {', '.join(POPUP_LAYERS)}"
+        )
+    if not request.user.has_perm(TILE_LAYERS[layer].permission):
+        # As if there were no such layer: the role may not know what it holds.
+        return _refusal(404, f"your role may not see the {layer} layer")
+    text = request.GET.get("as_of") or ""
+    try:
+        on = datetime.date.fromisoformat(text) if text else datetime.date.today()
+    except ValueError:
+        return _refusal(400, f"as_of={text!r} is not a date; give it as YYYY-MM-DD")
     context = {"layer": layer, "on": on}
     if layer == "parcels":
         parcel = Parcel.objects.select_related("land_use", "district").filter(pk=fid).first()
-        if parcel is None:
-            raise Http404("no such parcel")
-        title = Title.objects.filter(parcel=parcel).first()
+        title = Title.objects.filter(parcel=parcel).first() if parcel else None
         context.update(parcel=parcel, title=title)
         if title is not None and request.user.has_perm("registry.view_right"):
             context["holders"] = holders_as_of(title=title, on=on)
@@ -160,10 +201,10 @@ def popup(request, layer: str, fid: int):
     elif layer == "shelters":
         # A classified shelter the user may not see does not exist for them.
         context["shelter"] = shelters_visible_to(user=request.user).filter(pk=fid).first()
-    else:
+    elif layer == "zoning":
         context["zone"] = ZoningArea.objects.filter(pk=fid).first()
     if not any(context.get(key) for key in ("parcel", "building", "shelter", "zone")):
-        raise Http404("no such feature")
+        return _refusal(404, f"no feature {fid} in the {layer} layer")
     return render(request, "gis_layers/popup.html", context)
 
 

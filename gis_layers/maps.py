@@ -55,7 +55,13 @@ def _base_map(*, location, zoom: int, prefer_canvas: bool) -> folium.Map:
     basemap = settings.LANDLEDGER_BASEMAP_URL
     if basemap:
         folium.TileLayer(
-            tiles=basemap, attr=settings.LANDLEDGER_BASEMAP_ATTRIBUTION, name="basemap", max_zoom=20
+            tiles=basemap,
+            attr=settings.LANDLEDGER_BASEMAP_ATTRIBUTION,
+            name="basemap",
+            max_zoom=20,
+            # What Leaflet puts for the URL's {s}: "abc" of old OpenStreetMap hosts, 0-7 of
+            # Tianditu's (config.settings.basemap_settings).
+            subdomains=settings.LANDLEDGER_BASEMAP_SUBDOMAINS,
         ).add_to(figure_map)
     return figure_map
 

@@ -51,8 +51,9 @@ class TileLayer:
 LAYERS: dict[str, TileLayer] = {
     "parcels": TileLayer(
         "parcels", "registry_parcel", "geom",
-        "t.id, t.id AS fid, t.unit_code, t.land_use_id AS land_use, round(t.area_m2::numeric, 1)::float8 AS area_m2, "
-        "(SELECT ti.id FROM registry_title ti WHERE ti.parcel_id = t.id) AS title_id",
+        # Nothing of the parcel's title: the popup asks the server for it, with the role's
+        # permissions, and a cached tile would keep a title from before its registration.
+        "t.id, t.id AS fid, t.unit_code, t.land_use_id AS land_use, round(t.area_m2::numeric, 1)::float8 AS area_m2",
         12, "registry.view_parcel",
     ),
     "buildings": TileLayer(
@@ -130,6 +131,22 @@ LAYERS: dict[str, TileLayer] = {
 
 class TileRequestError(ValueError):
     """The tile address or a parameter is out of range or malformed (HTTP 400)."""
+
+
+def parse_address(z: str, x: str, y: str) -> tuple[int, int, int]:
+    """The zoom, column and row of a tile's URL, which takes any run of digits. Python reads
+    at most 4,300 digits (``sys.get_int_max_str_digits``); a longer number is far out of any
+    tile's range, and is refused as such rather than failing the request."""
+    numbers = []
+    for name, text in (("zoom", z), ("x", x), ("y", y)):
+        try:
+            numbers.append(int(text))
+        except ValueError:
+            raise TileRequestError(
+                f"tile {name} of {len(text)} digits is out of range (zoom 0–{MAX_ZOOM}, "
+                f"x and y below 2^zoom)"
+            ) from None
+    return numbers[0], numbers[1], numbers[2]
 
 
 def check_address(z: int, x: int, y: int) -> None:
@@ -277,15 +294,37 @@ def tile(
     return data, etag
 
 
-def changes_tile(*, z: int, x: int, y: int, since: datetime.date, until: datetime.date) -> bytes:
+# Parcels whose title a registered transfer moved on to a new holder between the dates. A
+# transfer is a registration act: only users who may read the acts learn of it.
+TRANSFERS_PERMISSION = "registry.view_registrationact"
+TRANSFERRED = (
+    "EXISTS (SELECT 1 FROM registry_title ti JOIN registry_acttitle at ON at.title_id = ti.id "
+    "  JOIN registry_registrationact a ON a.id = at.act_id "
+    "  WHERE ti.parcel_id = t.id AND a.act_type = 'transfer' AND a.status = 'registered' "
+    "    AND a.effective_date > %s AND a.effective_date <= %s)"
+)
+
+
+def changes_tile(
+    *,
+    z: int,
+    x: int,
+    y: int,
+    since: datetime.date,
+    until: datetime.date,
+    with_transfers: bool,
+) -> bytes:
     """Parcels new, retired or transferred between two dates (exclusive, inclusive), with
-    ``change`` saying which. Not cached: it depends on the register's acts, not only geometry."""
+    ``change`` saying which. Transfers are registration acts: only ``with_transfers`` (for
+    users who may read the acts) does the tile hold them. Not cached: it depends on the
+    register's acts, not only geometry."""
     check_address(z, x, y)
     if until < since:
         raise TileRequestError("'to' is before 'from'")
     if z < LAYERS["parcels"].min_zoom:
         return b""
     pixel_m = WEB_MERCATOR_WIDTH_M / ((1 << z) * EXTENT)
+    transferred = f" OR {TRANSFERRED}" if with_transfers else ""
     sql = (
         "WITH search AS (SELECT ST_TileEnvelope(%s, %s, %s) AS mercator), "
         "bounds AS (SELECT mercator, ST_Transform(mercator, 4490) AS storage FROM search), "
@@ -294,16 +333,13 @@ def changes_tile(*, z: int, x: int, y: int, since: datetime.date, until: datetim
         "  WHEN t.valid_to > %s AND t.valid_to <= %s THEN 'retired' "
         "  ELSE 'transferred' END AS change, t.geom "
         "FROM registry_parcel t, bounds WHERE t.geom && bounds.storage AND ("
-        "  (t.valid_from > %s AND t.valid_from <= %s) OR (t.valid_to > %s AND t.valid_to <= %s) OR EXISTS ("
-        "    SELECT 1 FROM registry_title ti JOIN registry_acttitle at ON at.title_id = ti.id "
-        "    JOIN registry_registrationact a ON a.id = at.act_id "
-        "    WHERE ti.parcel_id = t.id AND a.act_type = 'transfer' AND a.status = 'registered' "
-        "      AND a.effective_date > %s AND a.effective_date <= %s))), "
+        f"  (t.valid_from > %s AND t.valid_from <= %s) OR (t.valid_to > %s AND t.valid_to <= %s){transferred})), "
         f"features AS (SELECT changed.id, changed.fid, changed.unit_code, changed.change, ST_AsMVTGeom(ST_Simplify("
         f"ST_Transform(changed.geom, 3857), %s), bounds.mercator, {EXTENT}, {BUFFER}, true) AS geom "
         "FROM changed, bounds) "
         f"SELECT ST_AsMVT(features.*, 'changes', {EXTENT}, 'geom', 'id') FROM features"
     )
+    date_pairs = 5 if with_transfers else 4
     with connection.cursor() as cursor:
-        cursor.execute(sql, [z, x, y, *([since, until] * 5), pixel_m / 2])
+        cursor.execute(sql, [z, x, y, *([since, until] * date_pairs), pixel_m / 2])
         return bytes(cursor.fetchone()[0] or b"")

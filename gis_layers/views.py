@@ -11,9 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.http import parse_etags
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from gis_layers.coverage import runs_visible_to
 from gis_layers.exports import (
@@ -27,7 +28,13 @@ from gis_layers.exports import (
 )
 from gis_layers.models import CoverageRun
 from gis_layers.tiles import LAYERS as TILE_LAYERS
-from gis_layers.tiles import TileRequestError, changes_tile, tile
+from gis_layers.tiles import (
+    TRANSFERS_PERMISSION,
+    TileRequestError,
+    changes_tile,
+    parse_address,
+    tile,
+)
 from registry.selectors import holds_permission
 
 
@@ -139,16 +146,20 @@ def _date_parameter(request, name: str) -> datetime.date | None:
         raise TileRequestError(f"{name}={text!r} is not a date YYYY-MM-DD") from error
 
 
-def _held_etag(request) -> str | None:
-    """The ETag of the copy the client holds (``If-None-Match``), unquoted."""
-    held = request.headers.get("If-None-Match", "")
-    return held[1:-1] if len(held) > 2 and held[0] == held[-1] == '"' else None
+def _held_etags(request) -> list[str]:
+    """The entity-tags of the copies the client holds (``If-None-Match``, RFC 9110 13.1.2),
+    unquoted and weak or not alike: the header takes the weak comparison, and proxies that
+    compress a response mark its ETag weak (``W/"..."``). ``*`` stays ``*``: any copy."""
+    held = parse_etags(request.headers.get("If-None-Match", ""))
+    return [tag if tag == "*" else tag.removeprefix("W/")[1:-1] for tag in held]
 
 
-def _tile_response(request, data: bytes, etag: str) -> HttpResponse:
-    if _held_etag(request) == etag:
+def _tile_response(held: list[str], data: bytes, etag: str) -> HttpResponse:
+    """The tile, or 304 where the client holds it (``held``: its ``If-None-Match``)."""
+    if etag in held or "*" in held:
         response = HttpResponse(status=304)
     else:
+        # Also for HEAD: the server sends the headers of this answer without its body.
         response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile")
     response["ETag"] = f'"{etag}"'
     # Tiles depend on the user's clearance: never shared caches, always revalidated.
@@ -156,7 +167,7 @@ def _tile_response(request, data: bytes, etag: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def vector_tile(request, layer: str, z: str, x: str, y: str):
     """``/tiles/{layer}/{z}/{x}/{y}.pbf`` for the layers the user may see."""
     spec = TILE_LAYERS.get(layer)
@@ -166,22 +177,26 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
         return _tile_error(401, "log in to see the map's layers")
     if not holds_permission(user=request.user, permission=spec.permission):
         return _tile_error(403, f"your role may not see the {layer} layer")
+    held = _held_etags(request)
     try:
+        z, x, y = parse_address(z, x, y)
         data, etag = tile(
             layer=spec,
-            z=int(z),
-            x=int(x),
-            y=int(y),
+            z=z,
+            x=x,
+            y=y,
             as_of=_date_parameter(request, "as_of"),
             user=request.user,
             run=_run_parameter(request) if spec.per_run else None,
-            held_etag=_held_etag(request),
+            # The usual single tag spares reading a cached tile the client holds; with a
+            # list the tile is read, and the answer is still 304 where one matches.
+            held_etag=held[0] if len(held) == 1 else None,
         )
     except CoverageRun.DoesNotExist:
         return _tile_error(404, "no such coverage run")
     except TileRequestError as error:
         return _tile_error(400, str(error))
-    return _tile_response(request, data, etag)
+    return _tile_response(held, data, etag)
 
 
 def _run_parameter(request) -> int:
@@ -193,18 +208,28 @@ def _run_parameter(request) -> int:
     return runs_visible_to(user=request.user).get(pk=run).pk
 
 
-@require_GET
+@require_safe
 def changes_vector_tile(request, z: str, x: str, y: str):
-    """``/tiles/changes/{z}/{x}/{y}.pbf?from=D1&to=D2``: parcels new, retired or transferred."""
+    """``/tiles/changes/{z}/{x}/{y}.pbf?from=D1&to=D2``: parcels new, retired or transferred.
+    Transfers are registration acts: users who may not read the acts get the new and retired
+    parcels only."""
     if not request.user.is_authenticated:
         return _tile_error(401, "log in to see the map's layers")
     if not holds_permission(user=request.user, permission="registry.view_parcel"):
         return _tile_error(403, "your role may not see the parcels layer")
     try:
+        z, x, y = parse_address(z, x, y)
         since, until = _date_parameter(request, "from"), _date_parameter(request, "to")
         if since is None or until is None:
             raise TileRequestError("give both from= and to= dates (YYYY-MM-DD)")
-        data = changes_tile(z=int(z), x=int(x), y=int(y), since=since, until=until)
+        data = changes_tile(
+            z=z,
+            x=x,
+            y=y,
+            since=since,
+            until=until,
+            with_transfers=holds_permission(user=request.user, permission=TRANSFERS_PERMISSION),
+        )
     except TileRequestError as error:
         return _tile_error(400, str(error))
-    return _tile_response(request, data, hashlib.sha256(data).hexdigest()[:32])
+    return _tile_response(_held_etags(request), data, hashlib.sha256(data).hexdigest()[:32])

@@ -31,6 +31,7 @@ class OfflineOSMWidget(OSMWidget):
             "default_lat": context["default_lat"],
             "default_zoom": context["default_zoom"],
             "basemap_url": settings.LANDLEDGER_BASEMAP_URL,
+            "basemap_subdomains": settings.LANDLEDGER_BASEMAP_SUBDOMAINS,
             "basemap_attribution": settings.LANDLEDGER_BASEMAP_ATTRIBUTION,
         }
         return context

@@ -152,7 +152,11 @@ def _whole_number(
         return default
     if not _WHOLE_NUMBER.fullmatch(text):
         raise bad_parameter(f"{name}: {text!r} is not a whole number")
-    value = int(text)
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(high)):
+        # Above the bound without reading it: Python refuses to read more than 4,300 digits.
+        raise bad_parameter(f"{name}: {hint} (asked for a number of {len(digits)} digits)")
+    value = int(digits)
     if value < low:
         raise bad_parameter(f"{name}: must be at least {low}, not {value}")
     if value > high:

@@ -4,7 +4,7 @@ that flies to the parcel, the as-of slider and the change view."""
 import pytest
 from playwright.sync_api import expect
 
-from registry.models import Parcel, Title
+from registry.models import Condition, Parcel, ShelterType, Title
 from tests.e2e.conftest import log_in
 from tests.e2e.test_login_and_admin import screenshot
 
@@ -30,6 +30,15 @@ def test_map_draws_tiles_and_needs_no_other_host(page, settings):
     page.wait_for_function("() => window.landledger.state.drawn.buildings > 0", timeout=20000)
     expect(page.locator(".leaflet-control-scale")).to_be_visible()
     expect(page.locator(".landledger-legend")).to_contain_text("08 ")
+    # Shelters by type (the marker's shape) and condition (its colour), both in the legend.
+    page.wait_for_function("() => window.landledger.state.drawn.shelters > 0", timeout=20000)
+    shelters = page.locator(".landledger-shelter-legend [data-legend=shelters]")
+    expect(shelters).to_be_visible()
+    for shelter_type, label in ShelterType.choices:
+        expect(shelters.locator(f"[data-shape={shelter_type}] img")).to_be_visible()
+        expect(shelters.locator(f"[data-shape={shelter_type}]")).to_contain_text(label)
+    for condition, label in Condition.choices:
+        expect(shelters.locator(f"[data-key={condition}]")).to_contain_text(label)
     screenshot(page, "map")
     assert page.external_requests == []
     assert page.console_errors == []

@@ -18,12 +18,38 @@ function landledgerMap(map, config) {
   const state = { asOf: null, layers: {}, drawn: {}, statuses: {}, changes: null };
   window.landledger = { map: map, state: state };
 
+  // Shelters: the marker's shape says the type, its fill the condition (config.shelterColours).
+  // Outlines in a 20 by 20 box; a type the map does not know yet is drawn as a diamond.
+  const shelterShapes = {
+    personnel: '<circle cx="10" cy="10" r="7.5"/>',
+    command: '<polygon points="10,1 12.6,7.3 19.4,7.6 14.1,11.9 15.9,18.5 10,14.7 4.1,18.5 5.9,11.9 0.6,7.6 7.4,7.3"/>',
+    medical: '<path d="M7 1.5h6v5.5h5.5v6H13v5.5H7V13H1.5V7H7z"/>',
+    professional: '<polygon points="10,1.5 18.8,17.5 1.2,17.5"/>',
+    support: '<rect x="2.5" y="2.5" width="15" height="15"/>',
+  };
+  const unknownShape = '<polygon points="10,1 19,10 10,19 1,10"/>';
+  function shapeImage(type, colour) {
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20" viewBox="0 0 20 20">'
+      + '<g fill="' + colour + '" stroke="#fff" stroke-width="1.5" stroke-linejoin="round">'
+      + (shelterShapes[type] || unknownShape) + "</g></svg>";
+    return "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg);
+  }
+  const shelterIcons = {};
+  function shelterIcon(type, condition) {
+    const key = type + "/" + condition;
+    if (!shelterIcons[key]) {
+      shelterIcons[key] = L.icon({ iconUrl: shapeImage(type, config.shelterColours[condition] || "#333"), iconSize: [18, 18] });
+    }
+    return shelterIcons[key];
+  }
+  const changeColours = { new: "#1a9641", retired: "#d7191c", transferred: "#fdae61" };
+
   const styleOf = {
     parcels: (p) => ({ fill: true, fillColor: config.landUseColours[String(p.land_use).slice(0, 2)] || "#ccc",
                        fillOpacity: 0.55, color: "#555", weight: 0.6 }),
     buildings: () => ({ fill: true, fillColor: "#8d6e63", fillOpacity: 0.65, color: "#5d4037", weight: 0.5 }),
-    shelters: (p) => ({ radius: 6, fill: true, fillColor: config.shelterColours[p.condition] || "#333",
-                        fillOpacity: 0.9, color: "#fff", weight: 1.5 }),
+    // The radius is half the icon's size: the area a click or hover finds the marker in.
+    shelters: (p) => ({ icon: shelterIcon(p.shelter_type, p.condition), radius: 9 }),
     zoning: () => ({ fill: true, fillColor: "#c000c0", fillOpacity: 0.08, color: "#a000a0", weight: 1, dashArray: "4" }),
     conformity: (p) => ({ fill: true, fillOpacity: 0.6, color: "#444", weight: 0.5,
                           fillColor: config.conformityColours[conformityOf(p)] }),
@@ -40,7 +66,7 @@ function landledgerMap(map, config) {
                         fillOpacity: p.night <= 0 ? 0.05 : Math.min(0.85, 0.25 + p.night / 400) }),
     catchments: (p) => ({ fill: true, fillColor: p.load_night > 1 ? "#d7191c" : "#2b83ba", fillOpacity: 0.08,
                           color: p.load_night > 1 ? "#d7191c" : "#2b83ba", weight: p.load_night > 1 ? 2.5 : 1.2 }),
-    changes: (p) => ({ fill: true, fillColor: { new: "#1a9641", retired: "#d7191c", transferred: "#fdae61" }[p.change],
+    changes: (p) => ({ fill: true, fillColor: changeColours[p.change],
                        fillOpacity: 0.75, color: "#222", weight: 1 }),
   };
   function conformityOf(p) {
@@ -159,25 +185,53 @@ function landledgerMap(map, config) {
   };
   legend.addTo(map);
 
-  // The analysis layers' legends, for those on the map.
-  const coloursOf = { conformity: config.conformityColours, underused: config.intensityColours };
-  const layerLegend = L.control({ position: "bottomright" });
-  layerLegend.onAdd = function () {
-    const div = L.DomUtil.create("div", "landledger-panel landledger-layer-legend");
-    layerLegend.refresh = function () {
-      const shown = Object.keys(config.legends || {}).filter((name) => state.layers[name] && map.hasLayer(state.layers[name]));
-      div.style.display = shown.length ? "" : "none";
-      const landUse = map.getContainer().querySelector(".landledger-land-use-legend");
-      if (landUse) landUse.style.display = state.layers.parcels && map.hasLayer(state.layers.parcels) ? "" : "none";
-      div.innerHTML = shown.map((name) => '<div data-legend="' + name + '"><h4>' + config.legends[name].title + "</h4>"
-        + config.legends[name].items.map(([key, label]) => '<div data-key="' + key + '"><i class="' + key + '" style="background:'
-          + coloursOf[name][key] + '"></i>' + label + "</div>").join("") + "</div>").join("");
-    };
-    layerLegend.refresh();
-    return div;
+  // The legends of the layers on the map that have one (config.legends): colours, and for the
+  // shelters the shapes of their types too.
+  const coloursOf = {
+    conformity: config.conformityColours,
+    underused: config.intensityColours,
+    shelters: config.shelterColours,
+    changes: changeColours,
   };
-  layerLegend.addTo(map);
-  map.on("overlayadd overlayremove", () => layerLegend.refresh());
+  function legendOf(name) {
+    const legend = config.legends[name];
+    const shapes = (legend.shapes || []).map(([key, label]) => '<div data-shape="' + key + '"><img src="'
+      + shapeImage(key, "#777") + '" width="14" height="14" alt="">' + label + "</div>").join("");
+    return '<div data-legend="' + name + '"><h4>' + legend.title + "</h4>"
+      + (shapes ? '<div class="landledger-shapes">' + shapes + "</div>" : "")
+      + legend.items.map(([key, label]) => '<div data-key="' + key + '"><i class="' + key + '" style="background:'
+        + coloursOf[name][key] + '"></i>' + label + "</div>").join("") + "</div>";
+  }
+  // A panel with the legends of those of the named layers that are on the map (hidden while
+  // none is); its refresh() follows the layers coming and going.
+  function legendPanel(names, position, className) {
+    const panel = L.control({ position: position });
+    panel.onAdd = function () {
+      const div = L.DomUtil.create("div", "landledger-panel " + className);
+      panel.refresh = function () {
+        const shown = names.filter((name) => (config.legends || {})[name] && state.layers[name] && map.hasLayer(state.layers[name]));
+        div.style.display = shown.length ? "" : "none";
+        div.innerHTML = shown.map(legendOf).join("");
+      };
+      panel.refresh();
+      return div;
+    };
+    return panel.addTo(map);
+  }
+  // The analysis layers' and the change view's legends under the land-use legend; the
+  // shelters' on the left, for they are on from the start, and on the right they would cover
+  // the layer control of a small window.
+  const layerLegends = [
+    legendPanel(["conformity", "underused", "changes"], "bottomright", "landledger-layer-legend"),
+    legendPanel(["shelters"], "bottomleft", "landledger-shelter-legend"),
+  ];
+  function refreshLegends() {
+    const landUse = map.getContainer().querySelector(".landledger-land-use-legend");
+    if (landUse) landUse.style.display = state.layers.parcels && map.hasLayer(state.layers.parcels) ? "" : "none";
+    layerLegends.forEach((panel) => panel.refresh());
+  }
+  refreshLegends();
+  map.on("overlayadd overlayremove", refreshLegends);
 
   // Search by unit code, address or holder; flies to the first result.
   const search = L.control({ position: "topleft" });
@@ -235,12 +289,16 @@ function landledgerMap(map, config) {
   time.onAdd = function () {
     const div = L.DomUtil.create("div", "landledger-panel landledger-time");
     const days = Math.round((Date.parse(config.today) - Date.parse(config.firstDate)) / 86400000);
+    // The change view is offered to the users who may see it: only they get its legend.
+    const offersChanges = Boolean((config.legends || {}).changes);
     div.innerHTML = "<h4>" + config.text.asOf + ' <span id="as-of-label">' + config.today + "</span></h4>"
       + '<input id="as-of" type="range" min="0" max="' + days + '" value="' + days + '" step="1">'
-      + "<h4>" + config.text.changes + "</h4>"
-      + '<input id="changes-from" type="date" value="' + config.changesFrom + '"> – '
-      + '<input id="changes-to" type="date" value="' + config.today + '"> '
-      + '<label><input id="changes-on" type="checkbox"> ' + config.text.show + "</label>";
+      + (offersChanges
+        ? "<h4>" + config.text.changes + "</h4>"
+          + '<input id="changes-from" type="date" value="' + config.changesFrom + '"> – '
+          + '<input id="changes-to" type="date" value="' + config.today + '"> '
+          + '<label><input id="changes-on" type="checkbox"> ' + config.text.show + "</label>"
+        : "");
     L.DomEvent.disableClickPropagation(div);
     const slider = div.querySelector("#as-of");
     slider.addEventListener("input", () => {
@@ -262,12 +320,16 @@ function landledgerMap(map, config) {
         map.removeLayer(state.layers.changes);
         delete state.layers.changes;
       }
-      if (!div.querySelector("#changes-on").checked) return;
-      state.changes = { from: div.querySelector("#changes-from").value, to: div.querySelector("#changes-to").value };
-      makeLayer("changes", config.text.changes).addTo(map);
+      if (div.querySelector("#changes-on").checked) {
+        state.changes = { from: div.querySelector("#changes-from").value, to: div.querySelector("#changes-to").value };
+        makeLayer("changes", config.text.changes).addTo(map);
+      }
+      refreshLegends();
     }
-    ["#changes-on", "#changes-from", "#changes-to"].forEach((selector) =>
-      div.querySelector(selector).addEventListener("change", refreshChanges));
+    if (offersChanges) {
+      ["#changes-on", "#changes-from", "#changes-to"].forEach((selector) =>
+        div.querySelector(selector).addEventListener("change", refreshChanges));
+    }
     return div;
   };
   // Results of one analysis run are not a register with a history.
