@@ -1,18 +1,23 @@
 """Uploading a layer: the file is checked (a dry run) and its report shown; only when the
 user confirms is it imported, all or nothing. Views are thin: they check the role, keep the
-upload, and call :func:`run_import`."""
+upload, and call :func:`run_import`. The full report of the check, and then of the import,
+can be downloaded by the user who uploaded the file, for a day."""
 
+import contextlib
+import datetime
 import hashlib
 import pathlib
 import re
 import secrets
 import shutil
+import time
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -33,8 +38,22 @@ PERMISSIONS_OF_KIND = {
 }
 
 
+# The token naming one upload: the name of its folders, and part of its URL.
+TOKEN = re.compile(r"[0-9a-f]{32}")
+# How long an upload waits for confirmation, and a report for download, before either is
+# deleted: a check whose rows were rejected, or that nobody confirmed, must not stay forever.
+PENDING_LIFETIME = datetime.timedelta(days=1)
+REPORT_CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
+SHOWN_FINDINGS = 500
+
+
 def may_import(user, kind: str) -> bool:
     return any(user.has_perm(permission) for permission in PERMISSIONS_OF_KIND[kind])
+
+
+def _require_an_import_role(user) -> None:
+    if not any(may_import(user, kind) for kind in WRITABLE_KINDS):
+        raise PermissionDenied
 
 
 class UploadForm(forms.Form):
@@ -83,8 +102,34 @@ def _declared_size(request) -> int:
         return 0
 
 
+def _uploads_root() -> pathlib.Path:
+    return pathlib.Path(settings.LANDLEDGER_UPLOAD_DIR)
+
+
+def _reports_root() -> pathlib.Path:
+    # Beside the upload folder, not in it: that folder holds only what users sent.
+    return _uploads_root().parent / "upload-reports"
+
+
 def _pending_dir(user, token: str) -> pathlib.Path:
-    return pathlib.Path(settings.LANDLEDGER_UPLOAD_DIR) / str(user.pk) / token
+    return _uploads_root() / str(user.pk) / token
+
+
+def _report_base(user, token: str) -> pathlib.Path:
+    """Where the report of ``user``'s upload ``token`` is kept, as ``.csv`` and ``.html``:
+    under the user's own folder, so that only they can download it."""
+    return _reports_root() / str(user.pk) / token / "report"
+
+
+def _delete_expired_uploads() -> None:
+    """Delete every user's pending uploads and reports older than :data:`PENDING_LIFETIME`."""
+    expired_before = time.time() - PENDING_LIFETIME.total_seconds()
+    for root in (_uploads_root(), _reports_root()):
+        for folder in root.glob("*/*"):
+            # Another request may be deleting the same folder.
+            with contextlib.suppress(FileNotFoundError):
+                if TOKEN.fullmatch(folder.name) and folder.stat().st_mtime < expired_before:
+                    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _keep(upload, user) -> tuple[str, pathlib.Path]:
@@ -105,12 +150,15 @@ def _keep(upload, user) -> tuple[str, pathlib.Path]:
     return token, path
 
 
-def _report_context(report) -> dict:
+def _report_context(report, *, token: str) -> dict:
+    """What the page shows of the report; the whole of it is kept for download."""
+    rows = report.rows()
     return {
         "summary": report.summary(),
-        "rows": report.rows()[:500],
-        "more": max(0, len(report.rows()) - 500),
+        "rows": rows[:SHOWN_FINDINGS],
+        "more": max(0, len(rows) - SHOWN_FINDINGS),
         "rejected": bool(report.rejected),
+        "report_token": token,
     }
 
 
@@ -118,8 +166,7 @@ def _report_context(report) -> dict:
 @require_http_methods(["GET", "POST"])
 def upload(request):
     """Step 1: upload and check (nothing is written)."""
-    if not any(may_import(request.user, kind) for kind in WRITABLE_KINDS):
-        raise PermissionDenied
+    _require_an_import_role(request.user)
     if _declared_size(request) > settings.LANDLEDGER_UPLOAD_MAX_BYTES + UPLOAD_FORM_OVERHEAD:
         # Refused before Django reads the body: an oversized upload never reaches the disk.
         limit_mb = settings.LANDLEDGER_UPLOAD_MAX_BYTES // 2**20
@@ -131,6 +178,9 @@ def upload(request):
         kind = form.cleaned_data["kind"]
         if not may_import(request.user, kind):
             raise PermissionDenied
+        # Each new upload first deletes the pending uploads and reports, anyone's, that have
+        # waited longer than PENDING_LIFETIME: nothing else ever would.
+        _delete_expired_uploads()
         token, path = _keep(form.cleaned_data["file"], request.user)
         options = {
             "kind_name": kind,
@@ -139,29 +189,41 @@ def upload(request):
             "repair_invalid": form.cleaned_data["invalid"] == "repair",
         }
         try:
-            report = run_import(path=path, dry_run=True, **options)
+            # With the user: the check rejects what their clearance would not let them write.
+            report = run_import(path=path, dry_run=True, user=request.user, **options)
         except ImportRefusal as refusal:
             shutil.rmtree(path.parent, ignore_errors=True)
             messages.error(
                 request, _("Refused, nothing written: %(why)s") % {"why": refusal.message}
             )
         else:
-            request.session[f"import-{token}"] = {**options, "path": str(path)}
-            context.update(_report_context(report), token=token, file_name=path.name)
+            if report.rejected:
+                # It can never be confirmed: only its report is kept.
+                shutil.rmtree(path.parent, ignore_errors=True)
+            else:
+                request.session[f"import-{token}"] = {**options, "path": str(path)}
+            report.write(_report_base(request.user, token))
+            context.update(_report_context(report, token=token), token=token, file_name=path.name)
     return render(request, "gis_layers/import.html", context)
 
 
 @login_required
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
 def confirm(request, token: str):
-    """Step 2: import the checked file, as the user confirmed, all or nothing."""
+    """One upload. POST: step 2, import the checked file, as the user confirmed, all or
+    nothing. GET: download the full report of its check or import (``?format=csv|html``)."""
+    if request.method == "GET":
+        return _download_report(request, token)
     pending = request.session.pop(f"import-{token}", None)
-    if pending is None or not re.fullmatch(r"[0-9a-f]{32}", token):
+    if pending is None or not TOKEN.fullmatch(token):
         messages.error(request, _("That upload is no longer waiting; upload the file again."))
         return redirect("gis_layers:import")
     if not may_import(request.user, pending["kind_name"]):
         raise PermissionDenied
     path = pathlib.Path(pending.pop("path"))
+    if not path.exists():  # waited longer than PENDING_LIFETIME
+        messages.error(request, _("That upload is no longer waiting; upload the file again."))
+        return redirect("gis_layers:import")
     try:
         report = run_import(path=path, user=request.user, **pending)
     except ImportRefusal as refusal:
@@ -169,6 +231,8 @@ def confirm(request, token: str):
         return redirect("gis_layers:import")
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
+    # The import's report replaces the check's.
+    report.write(_report_base(request.user, token))
     if report.rejected:
         messages.error(request, _("Rows were rejected: nothing written."))
     else:
@@ -180,5 +244,28 @@ def confirm(request, token: str):
     return render(
         request,
         "gis_layers/import.html",
-        {"form": UploadForm(), **_report_context(report), "file_name": path.name, "done": True},
+        {
+            "form": UploadForm(),
+            **_report_context(report, token=token),
+            "file_name": path.name,
+            "done": True,
+        },
+    )
+
+
+def _download_report(request, token: str):
+    """The report kept for the requesting user's upload ``token``; another user's token
+    finds nothing, since each user's reports are under their own folder."""
+    _require_an_import_role(request.user)
+    report_format = request.GET.get("format", "")
+    if not TOKEN.fullmatch(token) or report_format not in REPORT_CONTENT_TYPES:
+        raise Http404
+    path = _report_base(request.user, token).with_suffix(f".{report_format}")
+    if not path.is_file():
+        raise Http404
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=f"import-report-{token[:8]}.{report_format}",
+        content_type=REPORT_CONTENT_TYPES[report_format],
     )

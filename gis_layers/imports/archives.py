@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import ImportRefusal
 
-__all__ = ["DATASET_SUFFIXES", "extract_zip", "find_dataset"]
+__all__ = ["DATASET_SUFFIXES", "extract_zip", "find_dataset", "missing_shapefile_parts"]
 
 # Bytes read from a member per step: small enough that the limits stop a bomb early, large
 # enough that a legitimate file streams at disk speed.
@@ -399,16 +399,7 @@ def find_dataset(paths: Iterable[Path], *, archive: str | os.PathLike = "") -> P
         )
     dataset = candidates[0]
     if dataset.suffix.lower() == ".shp":
-        present = {
-            (p.parent, p.stem, p.suffix.lower())
-            for p in files
-            if p.suffix.lower() in _SHAPEFILE_PARTS
-        }
-        missing = [
-            dataset.stem + suffix
-            for suffix in _SHAPEFILE_PARTS
-            if (dataset.parent, dataset.stem, suffix) not in present
-        ]
+        missing = missing_shapefile_parts(dataset, files)
         if missing:
             raise ImportRefusal(
                 f"the Shapefile {shown(dataset)} is missing {' and '.join(missing)} (a"
@@ -417,3 +408,14 @@ def find_dataset(paths: Iterable[Path], *, archive: str | os.PathLike = "") -> P
                 path=archive,
             )
     return dataset
+
+
+def missing_shapefile_parts(shapefile: Path, files: Iterable[Path]) -> list[str]:
+    """The names of the parts (.dbf, .shx) that ``shapefile`` needs and ``files`` lack: each
+    beside the .shp under the same name, its suffix in any case."""
+    present = {(p.parent, p.stem, p.suffix.lower()) for p in files}
+    return [
+        shapefile.stem + suffix
+        for suffix in _SHAPEFILE_PARTS
+        if (shapefile.parent, shapefile.stem, suffix) not in present
+    ]

@@ -27,6 +27,7 @@ from gis_layers.imports.staging import (
 from gis_layers.imports.validation import check_chunk
 from gis_layers.models import ImportRun
 from registry.models import LandUseClass
+from registry.selectors import clearance_of
 from registry.services.acts import record_audit
 
 DEFAULT_CHUNK = 50_000
@@ -63,6 +64,18 @@ def resolve_columns(
                 path=path,
             )
     return columns
+
+
+def overruled_columns(columns: dict[str, str], fields: list[str]) -> list[str]:
+    """The file's columns named like a target that is read from another column (as a mapping
+    says, or an alias in another case): renamed, that column would make two of one name, of
+    which the last would win. They are left out, and the report says so."""
+    sources = set(columns.values())
+    return [
+        field
+        for field in fields
+        if field in columns and columns[field] != field and field not in sources
+    ]
 
 
 def read_mapping(path: pathlib.Path | None) -> dict[str, str] | None:
@@ -120,7 +133,9 @@ def run_import(
     """Import one file; raises :class:`ImportRefusal` when the file as a whole is refused.
 
     ``grid_m`` (population polygons only): spread the persons of each polygon onto square
-    cells of that many metres by area before writing.
+    cells of that many metres by area before writing. ``user``: who imports (the web
+    upload), recorded with the import; rows that would change or classify shelters above
+    their clearance are rejected. Without a user (the command line) nothing is hidden.
     """
     if kind_name not in WRITABLE_KINDS:
         raise ImportRefusal(
@@ -133,6 +148,7 @@ def run_import(
     with open_source(path, layer=layer, kind_geometry=kind.geometry[0]) as source:
         source_crs = resolve_crs(declared=source.declared_crs, override=crs, path=str(path))
         columns = resolve_columns(kind, source.fields, mapping, path=str(path))
+        overruled = overruled_columns(columns, source.fields)
         report = ImportReport(
             file=path.name,
             kind=kind_name,
@@ -144,6 +160,10 @@ def run_import(
             report.notes.append(
                 f"coordinates converted from {source_crs.offset.upper()} to CGCS2000"
             )
+        report.notes += [
+            f"column {column!r} left out: {column} is read from column {columns[column]!r}"
+            for column in overruled
+        ]
         on_total(source.feature_count)
         land_use_codes = frozenset(
             LandUseClass.objects.filter(parent__isnull=False).values_list("code", flat=True)
@@ -157,7 +177,7 @@ def run_import(
                 cursor.execute("DROP TABLE IF EXISTS landledger_import_staging")
             create_staging()
             for chunk in read_chunks(source, chunk_size=chunk_size):
-                mapped = chunk.rename(
+                mapped = chunk.drop(columns=overruled).rename(
                     columns={source_column: target for target, source_column in columns.items()}
                 )
                 keep = [*columns, "_row", mapped.geometry.name]
@@ -173,7 +193,12 @@ def run_import(
                 report.accepted += len(accepted)
                 report.findings += findings
                 on_progress(len(chunk))
-            staged_rejections = check_staged(kind)
+            staged_rejections = check_staged(
+                kind,
+                source_prefix=path.name,
+                # A user (the web upload) writes only what their clearance lets them see.
+                clearance=None if user is None else clearance_of(user=user),
+            )
             report.findings += staged_rejections
             report.accepted -= len({finding.row for finding in staged_rejections})
             if grid_m is not None and not report.rejected:

@@ -8,21 +8,20 @@ import codecs
 import pathlib
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import pyarrow
 import pyogrio
 import pyproj
 import shapely
 
-from gis_layers.imports.archives import extract_zip, find_dataset
+from gis_layers.imports.archives import extract_zip, find_dataset, missing_shapefile_parts
 from gis_layers.imports.errors import ImportRefusal
 
-VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".csv", ".pbf"}
-RASTER_SUFFIXES = {".tif", ".tiff"}
 # Column names GDAL's CSV driver looks for coordinates and WKT under (English and Chinese).
 CSV_X = "X_POSSIBLE_NAMES=lon,lng,long,longitude,x,经度,东经"
 CSV_Y = "Y_POSSIBLE_NAMES=lat,latitude,y,纬度,北纬"
@@ -30,6 +29,138 @@ CSV_WKT = "GEOM_POSSIBLE_NAMES=wkt,geometry,geom,the_geom,几何"
 # A ring that does not close is an error in the file, not something to close silently.
 pyogrio.set_gdal_config_options({"OGR_GEOMETRY_ACCEPT_UNCLOSED_RING": "NO"})
 OSM_LAYER_OF_GEOMETRY = {"Point": "points", "LineString": "lines", "MultiPolygon": "multipolygons"}
+# What GDAL and Arrow raise for a file they cannot read (pyogrio's errors are RuntimeErrors).
+READ_ERRORS = (
+    pyogrio.errors.DataSourceError,
+    pyogrio.errors.DataLayerError,
+    pyarrow.ArrowException,
+    OSError,
+)
+
+
+# --- the format a file's name promises --------------------------------------------------
+#
+# GDAL picks the driver from a file's content, not its name: a "survey.geojson" holding an
+# OGR VRT definition is read as VRT, which can read any file on the server or fetch URLs,
+# and a GDAL pipeline (GDALG) is JSON like GeoJSON. So the first bytes are checked against
+# the format the suffix names before GDAL sees the file, and where GDAL has a prefix that
+# forces a driver ("CSV:path") it is used; after opening, the driver GDAL chose must be the
+# format's. The magic numbers of the binary formats hold a NUL within their first bytes, and
+# the drivers that recognise text (VRT, GDALG, WFS, GML...) stop reading a header there.
+
+HEAD_BYTES = 64 * 1024  # read for the checks: far more than any format's signature needs
+LEADING_WHITESPACE = b" \t\r\n"
+
+
+def _shown(head: bytes) -> str:
+    return repr(head[:20]) if head else "nothing: the file is empty"
+
+
+def _starting_with(*magics: bytes, expected: str) -> Callable[[bytes], str | None]:
+    def problem(head: bytes) -> str | None:
+        if head.startswith(magics):
+            return None
+        return f"{expected}, and this file starts with {_shown(head)}"
+
+    return problem
+
+
+def _text_after_bom(head: bytes) -> bytes:
+    return head.removeprefix(codecs.BOM_UTF8).lstrip(LEADING_WHITESPACE)
+
+
+def _geojson_problem(head: bytes) -> str | None:
+    if _text_after_bom(head).startswith(b"{"):
+        return None
+    return f"GeoJSON is JSON text starting with '{{', and this file starts with {_shown(head)}"
+
+
+def _csv_problem(head: bytes) -> str | None:
+    if b"<OGRVRTDataSource" in head:
+        return "it holds an OGR VRT definition ('<OGRVRTDataSource'), not rows of values"
+    if _text_after_bom(head).startswith(b"<"):
+        return "it is markup (it starts with '<'), not rows of values"
+    return None
+
+
+def _osm_pbf_problem(head: bytes) -> str | None:
+    # A 4-byte block length, then the block's header: field 1 (0x0a), 9 bytes, "OSMHeader".
+    if head[4:15] == b"\x0a\x09OSMHeader":
+        return None
+    return f"an OSM PBF file starts with an 'OSMHeader' block, and this file starts with {_shown(head)}"
+
+
+@dataclass(frozen=True)
+class Format:
+    """What a file's suffix promises: the format (as messages name it), the GDAL driver that
+    must read it, what is wrong with the file's first bytes for it (None: nothing), and the
+    prefix that makes GDAL use that driver alone, for the formats that have one."""
+
+    name: str
+    driver: str
+    problem: Callable[[bytes], str | None]
+    driver_prefix: str = ""
+    is_raster: bool = False
+
+
+FORMATS = {
+    ".gpkg": Format(
+        "a GeoPackage",
+        "GPKG",
+        _starting_with(b"SQLite format 3\x00", expected="a GeoPackage is an SQLite database"),
+    ),
+    ".shp": Format(
+        "a Shapefile",
+        "ESRI Shapefile",
+        _starting_with(
+            (9994).to_bytes(4, "big"), expected="a .shp file starts with the file code 9994"
+        ),
+    ),
+    ".fgb": Format(
+        "FlatGeobuf",
+        "FlatGeobuf",
+        _starting_with(b"fgb\x03", expected="FlatGeobuf starts with the bytes 'fgb\\x03'"),
+    ),
+    ".geojson": Format("GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
+    ".json": Format("GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
+    ".csv": Format("CSV", "CSV", _csv_problem, driver_prefix="CSV:"),
+    ".pbf": Format("an OSM PBF file", "OSM", _osm_pbf_problem),
+    **dict.fromkeys(
+        (".tif", ".tiff"),
+        Format(
+            "a GeoTIFF",
+            "GTiff",
+            _starting_with(
+                b"II*\x00",
+                b"MM\x00*",
+                b"II+\x00",
+                b"MM\x00+",
+                expected="a TIFF starts with II* or MM*",
+            ),
+            is_raster=True,
+        ),
+    ),
+}
+
+
+def check_content(dataset: pathlib.Path, file_format: Format, *, path: pathlib.Path) -> None:
+    """Refuse ``dataset`` unless its first bytes are those of ``file_format``. ``path``: the
+    file as the user named it (an archive, perhaps), for the message."""
+    with dataset.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    problem = file_format.problem(head)
+    if problem is not None:
+        raise ImportRefusal(f"{dataset.name} is not {file_format.name}: {problem}", path=str(path))
+
+
+def _check_driver(
+    info: dict, dataset: pathlib.Path, file_format: Format, *, path: pathlib.Path
+) -> None:
+    if info.get("driver") != file_format.driver:
+        raise ImportRefusal(
+            f"{dataset.name} is not {file_format.name}: GDAL reads it as {info.get('driver')}",
+            path=str(path),
+        )
 
 
 @dataclass
@@ -44,64 +175,114 @@ class Source:
     feature_count: int
     fields: list[str]
     is_raster: bool = False
+    driver: str = ""  # the GDAL driver that reads it, and no other
+    gdal_name: str = ""  # what GDAL opens: the dataset, behind its driver's prefix if any
 
 
-def _text_encoding(sample: bytes) -> str:
-    """UTF-8 when the bytes decode as UTF-8, else GB18030 (a superset of GBK) when they
-    decode as that; otherwise refuse, since guessing would corrupt names."""
-    for encoding in ("utf-8", "gb18030"):
+# --- text encodings ---------------------------------------------------------------------
+
+# Tried in this order; GB18030 is a superset of GBK and reads it.
+TEXT_ENCODINGS = ("utf-8", "gb18030")
+ENCODING_NAMES = {"utf-8": "UTF-8", "gb18030": "GBK"}
+DECODE_BLOCK_BYTES = 1 << 20
+# GDAL's name for each encoding, for a shapefile's ENCODING open option.
+SHAPEFILE_ENCODINGS = {"utf-8": "UTF-8", "gb18030": "CP936"}
+
+
+def _undecodable_offset(handle, encoding: str, start: int, end: int | None) -> int | None:
+    """The offset in the file of the first byte in [start, end) (end None: to the end of the
+    file) that does not decode as ``encoding``; None when all of them do. A block at a time,
+    so that memory stays bounded whatever the size of the file."""
+    handle.seek(start)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = start
+    while True:
+        size = DECODE_BLOCK_BYTES if end is None else min(DECODE_BLOCK_BYTES, end - offset)
+        block = handle.read(size) if size > 0 else b""
+        # Bytes of a character cut at the previous block's end wait in the decoder.
+        waiting = len(decoder.getstate()[0])
         try:
-            codecs.decode(sample, encoding)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    raise UnicodeDecodeError("utf-8", sample, 0, len(sample), "neither UTF-8 nor GBK")
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as error:
+            return offset - waiting + error.start
+        if not block:
+            return None
+        offset += len(block)
 
 
-def _dbf_records(dbf: pathlib.Path, limit: int = 1_000_000) -> bytes:
-    """The text part of a DBF: its field names and the first records (after the header)."""
+def _shapefile_part(shapefile: pathlib.Path, suffix: str) -> pathlib.Path | None:
+    """The file beside ``shapefile`` with its name and ``suffix`` in any case, or None."""
+    return next(
+        (
+            part
+            for part in shapefile.parent.iterdir()
+            if part.stem == shapefile.stem and part.suffix.lower() == suffix
+        ),
+        None,
+    )
+
+
+def _dbf_text_ranges(dbf: pathlib.Path) -> list[tuple[int, int | None]]:
+    """The byte ranges of a DBF that hold text: each field's name (the first 11 bytes of its
+    32-byte descriptor) and the records, from the end of the header to the end of the file."""
     with dbf.open("rb") as handle:
         header = handle.read(32)
-        header_length = int.from_bytes(header[8:10], "little")
-        descriptors = handle.read(max(header_length - 32, 0))
-        # Field names are the first 11 bytes of each 32-byte descriptor (NUL-padded).
-        names = b" ".join(
-            descriptors[i : i + 11].rstrip(b"\x00") for i in range(0, len(descriptors) - 1, 32)
-        )
-        return names + b" " + handle.read(limit).rstrip(b"\x1a")
+    header_length = int.from_bytes(header[8:10], "little")
+    names = [(start, start + 11) for start in range(32, header_length - 32 + 1, 32)]
+    return [*names, (header_length, None)]
 
 
-def detect_encoding(dataset: pathlib.Path) -> str | None:
-    """The text encoding of a CSV or of a shapefile's DBF without a .cpg: "utf-8" or
-    "gb18030" (which reads GBK); None when the format says it itself (.cpg, GPKG, GeoJSON)."""
+def detect_encoding(dataset: pathlib.Path, *, path: pathlib.Path) -> str | None:
+    """The text encoding of a CSV or of a shapefile's DBF without a .cpg: "utf-8" when all of
+    its text decodes as UTF-8, else "gb18030" (which reads GBK) when all of it decodes as
+    that; None when the format says it itself (.cpg, GPKG, GeoJSON). Otherwise refuse, since
+    guessing would corrupt names. ``path``: the file as the user named it, for the message."""
     suffix = dataset.suffix.lower()
     if suffix == ".shp":
-        if dataset.with_suffix(".cpg").exists():
+        if _shapefile_part(dataset, ".cpg") is not None:
             return None
-        sample = _dbf_records(dataset.with_suffix(".dbf"))
+        text_file = _shapefile_part(dataset, ".dbf")
+        ranges = _dbf_text_ranges(text_file)
     elif suffix == ".csv":
-        sample = dataset.read_bytes()[:1_000_000]
+        text_file, ranges = dataset, [(0, None)]
     else:
         return None
-    try:
-        # A sample cut mid-character must not look like a bad encoding: trim the tail.
-        return _text_encoding(sample[:-4] if len(sample) >= 1_000_000 else sample)
-    except UnicodeDecodeError as error:
-        raise ImportRefusal(
-            "text is neither UTF-8 nor GBK; convert the file to UTF-8", path=str(dataset)
-        ) from error
+    failures = {}
+    with text_file.open("rb") as handle:
+        for encoding in TEXT_ENCODINGS:
+            failures[encoding] = next(
+                (
+                    offset
+                    for start, end in ranges
+                    if (offset := _undecodable_offset(handle, encoding, start, end)) is not None
+                ),
+                None,
+            )
+            if failures[encoding] is None:
+                return encoding
+    where = ", ".join(
+        f"{ENCODING_NAMES[encoding]} fails at byte {offset}"
+        for encoding, offset in failures.items()
+    )
+    raise ImportRefusal(
+        f"the text of {text_file.name} is neither UTF-8 nor GBK ({where}); convert the file to UTF-8",
+        path=str(path),
+    )
 
 
 def _as_utf8(
     dataset: pathlib.Path, encoding: str | None, scratch: pathlib.Path
 ) -> tuple[pathlib.Path, dict]:
-    """GDAL streams only UTF-8 to Arrow: a GBK CSV is transcoded into ``scratch``; a GBK
-    shapefile is recoded by GDAL itself (its ENCODING open option). Returns the file to read
+    """GDAL streams only UTF-8 to Arrow: a GBK CSV is transcoded into ``scratch``; a
+    shapefile is recoded by GDAL itself, told its encoding (ENCODING open option), since
+    without a .cpg GDAL would not read even UTF-8 names as UTF-8. Returns the file to read
     and the open options."""
-    if encoding in (None, "utf-8"):
+    if encoding is None:
         return dataset, {}
     if dataset.suffix.lower() == ".shp":
-        return dataset, {"ENCODING": "CP936"}
+        return dataset, {"ENCODING": SHAPEFILE_ENCODINGS[encoding]}
+    if encoding == "utf-8":
+        return dataset, {}
     target = scratch / f"{dataset.stem}.utf8.csv"
     with (
         dataset.open("r", encoding=encoding, newline="") as source,
@@ -110,6 +291,9 @@ def _as_utf8(
         for block in iter(lambda: source.read(1 << 20), ""):
             copy.write(block)
     return target, {}
+
+
+# --- opening and reading ----------------------------------------------------------------
 
 
 @contextmanager
@@ -122,29 +306,44 @@ def open_source(path: pathlib.Path, *, layer: str | None, kind_geometry: str) ->
         if path.suffix.lower() == ".zip":
             dataset = find_dataset(extract_zip(path, into=pathlib.Path(scratch)))
         suffix = dataset.suffix.lower()
-        if suffix in RASTER_SUFFIXES:
-            yield _raster_source(path, dataset)
-            return
-        if suffix not in VECTOR_SUFFIXES:
+        file_format = FORMATS.get(suffix)
+        if file_format is None:
             raise ImportRefusal(
                 f"unknown format {suffix!r}; give a .gpkg, .shp (or zipped), .geojson, .fgb, .csv, "
                 ".osm.pbf or .tif file",
                 path=str(path),
             )
+        # Before anything opens it: GDAL would choose its driver by the content.
+        check_content(dataset, file_format, path=path)
+        if file_format.is_raster:
+            yield _raster_source(path, dataset, file_format)
+            return
+        if suffix == ".shp":
+            missing = missing_shapefile_parts(dataset, dataset.parent.iterdir())
+            if missing:
+                raise ImportRefusal(
+                    f"the Shapefile {dataset.name} is missing {' and '.join(missing)} (a Shapefile "
+                    "is several files with the same name; keep them together, next to the .shp)",
+                    path=str(path),
+                )
         if suffix == ".pbf" and layer is None:
             layer = OSM_LAYER_OF_GEOMETRY.get(kind_geometry)
-        encoding = detect_encoding(dataset)
+        encoding = detect_encoding(dataset, path=path)
         dataset, encoding_options = _as_utf8(dataset, encoding, pathlib.Path(scratch))
+        gdal_name = f"{file_format.driver_prefix}{dataset}"
+        open_options = {**_open_options(dataset), **encoding_options}
         try:
-            open_options = {**_open_options(dataset), **encoding_options}
-            info = pyogrio.read_info(dataset, layer=layer, **open_options)
+            info = pyogrio.read_info(gdal_name, layer=layer, **open_options)
         except pyogrio.errors.DataLayerError as error:
-            layers = [name for name, _ in pyogrio.list_layers(dataset)]
+            if layer is None:
+                raise ImportRefusal(f"GDAL cannot read it ({error})", path=str(path)) from error
+            layers = [name for name, _ in pyogrio.list_layers(gdal_name)]
             raise ImportRefusal(
                 f"no layer {layer!r}; the file has {layers}", path=str(path)
             ) from error
-        except (pyogrio.errors.DataSourceError, OSError) as error:
+        except READ_ERRORS as error:
             raise ImportRefusal(f"GDAL cannot read it ({error})", path=str(path)) from error
+        _check_driver(info, dataset, file_format, path=path)
         crs = pyproj.CRS.from_user_input(info["crs"]) if info.get("crs") else None
         yield Source(
             path=path,
@@ -154,6 +353,8 @@ def open_source(path: pathlib.Path, *, layer: str | None, kind_geometry: str) ->
             declared_crs=crs,
             feature_count=int(info.get("features") or 0),
             fields=[str(name) for name in info["fields"]],
+            driver=file_format.driver,
+            gdal_name=gdal_name,
         )
 
 
@@ -182,33 +383,50 @@ def read_chunks(source: Source, *, chunk_size: int) -> Iterator[gpd.GeoDataFrame
 
 def _vector_chunks(source: Source, *, chunk_size: int) -> Iterator[gpd.GeoDataFrame]:
     first_row = 1
-    with pyogrio.open_arrow(
-        source.dataset,
-        layer=source.layer,
-        batch_size=chunk_size,
-        use_pyarrow=True,
-        **source.open_options,
-    ) as (meta, reader):
-        geometry_column = meta["geometry_name"] or "wkb_geometry"
-        for batch in reader:
-            table = batch.to_pandas()
-            wkb = table.pop(geometry_column) if geometry_column in table else None
-            geometries = (
-                shapely.from_wkb(wkb.to_numpy(), on_invalid="ignore")
-                if wkb is not None
-                else np.full(len(table), None, dtype=object)
-            )
-            frame = gpd.GeoDataFrame(table, geometry=geometries)
-            frame["_row"] = np.arange(first_row, first_row + len(frame))
-            first_row += len(frame)
-            yield frame
+    try:
+        with pyogrio.open_arrow(
+            source.gdal_name,
+            layer=source.layer,
+            batch_size=chunk_size,
+            use_pyarrow=True,
+            **source.open_options,
+        ) as (meta, reader):
+            geometry_column = meta["geometry_name"] or "wkb_geometry"
+            for batch in reader:
+                # Values are converted lazily, so text that is not UTF-8 (a GeoPackage must
+                # hold UTF-8) would fail later, far from the file; full validation finds it here.
+                batch.validate(full=True)
+                table = batch.to_pandas()
+                wkb = table.pop(geometry_column) if geometry_column in table else None
+                geometries = (
+                    shapely.from_wkb(wkb.to_numpy(), on_invalid="ignore")
+                    if wkb is not None
+                    else np.full(len(table), None, dtype=object)
+                )
+                frame = gpd.GeoDataFrame(table, geometry=geometries)
+                frame["_row"] = np.arange(first_row, first_row + len(frame))
+                first_row += len(frame)
+                yield frame
+    except READ_ERRORS as error:
+        raise _unreadable(source, first_row, error) from error
 
 
-def _raster_source(path: pathlib.Path, dataset: pathlib.Path) -> Source:
+def _unreadable(source: Source, first_row: int, error: Exception) -> ImportRefusal:
+    """The refusal of a file that stops being readable part way: a damaged file, or a value
+    that is not what its column's type says (text that is not UTF-8 in a GeoPackage)."""
+    return ImportRefusal(
+        f"cannot read {source.dataset.name} from row {first_row} on ({error}); the file is "
+        "damaged or holds values its format does not allow",
+        path=str(source.path),
+    )
+
+
+def _raster_source(path: pathlib.Path, dataset: pathlib.Path, file_format: Format) -> Source:
     import rasterio
 
     try:
-        with rasterio.open(dataset) as raster:
+        # The driver named: GDAL would otherwise read whatever the content looks like.
+        with rasterio.open(dataset, driver=file_format.driver) as raster:
             crs = pyproj.CRS.from_user_input(raster.crs.to_wkt()) if raster.crs else None
             count = raster.width * raster.height
     except rasterio.errors.RasterioIOError as error:
@@ -222,6 +440,7 @@ def _raster_source(path: pathlib.Path, dataset: pathlib.Path) -> Source:
         feature_count=count,
         fields=["residents"],
         is_raster=True,
+        driver=file_format.driver,
     )
 
 
@@ -229,29 +448,36 @@ def _raster_chunks(source: Source, *, chunk_size: int) -> Iterator[gpd.GeoDataFr
     """Each cell of band 1 holding people (> 0, not nodata) as its square footprint."""
     import rasterio
 
-    with rasterio.open(source.dataset) as raster:
-        nodata = raster.nodata
-        rows_per_block = max(1, chunk_size // max(raster.width, 1))
-        for top in range(0, raster.height, rows_per_block):
-            window = rasterio.windows.Window(
-                0, top, raster.width, min(rows_per_block, raster.height - top)
-            )
-            values = raster.read(1, window=window).astype("float64")
-            rows, columns = np.nonzero(np.isfinite(values) & (values > 0) & (values != nodata))
-            transform = raster.window_transform(window)
-            cells = [
-                shapely.box(
-                    *rasterio.transform.array_bounds(
-                        1, 1, transform @ rasterio.Affine.translation(c, r)
-                    )
+    first_row = 1
+    try:
+        with rasterio.open(source.dataset, driver=source.driver) as raster:
+            nodata = raster.nodata
+            rows_per_block = max(1, chunk_size // max(raster.width, 1))
+            for top in range(0, raster.height, rows_per_block):
+                first_row = top * raster.width + 1
+                window = rasterio.windows.Window(
+                    0, top, raster.width, min(rows_per_block, raster.height - top)
                 )
-                for r, c in zip(rows, columns, strict=True)
-            ]
-            yield gpd.GeoDataFrame(
-                {
-                    "residents": values[rows, columns],
-                    "source_id": [f"r{top + r}c{c}" for r, c in zip(rows, columns, strict=True)],
-                    "_row": (top + rows) * raster.width + columns + 1,
-                },
-                geometry=cells,
-            )
+                values = raster.read(1, window=window).astype("float64")
+                rows, columns = np.nonzero(np.isfinite(values) & (values > 0) & (values != nodata))
+                transform = raster.window_transform(window)
+                cells = [
+                    shapely.box(
+                        *rasterio.transform.array_bounds(
+                            1, 1, transform @ rasterio.Affine.translation(c, r)
+                        )
+                    )
+                    for r, c in zip(rows, columns, strict=True)
+                ]
+                yield gpd.GeoDataFrame(
+                    {
+                        "residents": values[rows, columns],
+                        "source_id": [
+                            f"r{top + r}c{c}" for r, c in zip(rows, columns, strict=True)
+                        ],
+                        "_row": (top + rows) * raster.width + columns + 1,
+                    },
+                    geometry=cells,
+                )
+    except (*READ_ERRORS, rasterio.errors.RasterioError) as error:
+        raise _unreadable(source, first_row, error) from error

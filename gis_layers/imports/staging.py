@@ -14,6 +14,17 @@ from gis_layers.imports.schema import LayerKind
 from gis_layers.imports.validation import Finding
 
 STAGING = "landledger_import_staging"
+# The stored source of an imported row: the file's name, '#', and the row's key in it.
+SOURCE_KEY = "(%s || '#' || s.key)"
+# A staged row ``s`` is the stored row ``t`` whose ``source`` is its key (a file exported from
+# the register carries those), whose id is its key as ``id:N``, or that an earlier import of
+# a file of the same name stored as ``name#key`` (one parameter: the file's name).
+MATCHES_STORED_ROW = f"(t.source = s.key OR s.key = 'id:' || t.id OR t.source = {SOURCE_KEY})"
+# A staged parcel ``s`` differs from the stored parcel ``p`` of its unit code.
+PARCEL_CHANGED = (
+    "(NOT ST_Equals(p.geom, s.geom) OR p.land_use_id <> s.attrs->>'land_use' "
+    "OR p.name <> s.attrs->>'name' OR p.address <> s.attrs->>'address')"
+)
 
 
 def create_staging() -> None:
@@ -46,8 +57,13 @@ def _findings(sql: str, params=(), *, field: str, reason) -> list[Finding]:
         ]
 
 
-def check_staged(kind: LayerKind) -> list[Finding]:
-    """Set-based checks; returns findings for the rows that must be rejected."""
+def check_staged(
+    kind: LayerKind, *, source_prefix: str, clearance: int | None = None
+) -> list[Finding]:
+    """Set-based checks; returns findings for the rows that must be rejected.
+    ``source_prefix``: the file's name, as rows are matched to stored ones by it;
+    ``clearance``: the highest classification the importing user may see and set (None: no
+    user, as on the command line, and no limit)."""
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE INDEX ON {STAGING} USING gist (geom); ANALYZE {STAGING}")
     findings = _findings(
@@ -58,6 +74,8 @@ def check_staged(kind: LayerKind) -> list[Finding]:
     )
     if kind.name == "parcels":
         findings += _parcel_findings()
+    if kind.name == "shelters" and clearance is not None:
+        findings += _shelters_above_clearance(source_prefix, clearance)
     if kind.name == "agencies":
         findings += _findings(
             f"SELECT s.row, s.attrs->>'parent' FROM {STAGING} s WHERE s.attrs->>'parent' <> '' "
@@ -110,6 +128,16 @@ def _parcel_findings() -> list[Finding]:
         ),
     )
     findings += _findings(
+        f"SELECT s.row, p.unit_code, p.valid_to FROM {STAGING} s "
+        "JOIN registry_parcel p ON p.unit_code = s.key "
+        f"WHERE p.valid_to IS NOT NULL AND {PARCEL_CHANGED} ORDER BY s.row",
+        field="unit_code",
+        reason=lambda code, retired: (
+            f"parcel {code} was retired on {retired.isoformat()}; "
+            "an import does not change retired parcels"
+        ),
+    )
+    findings += _findings(
         f"SELECT s.row, p.unit_code, ST_Area(ST_Intersection(s.geom, p.geom)::geography) FROM {STAGING} s "
         "JOIN registry_parcel p ON p.valid_to IS NULL AND p.unit_code <> s.key "
         "AND p.geom && s.geom AND ST_Intersects(p.geom, s.geom) "
@@ -120,6 +148,30 @@ def _parcel_findings() -> list[Finding]:
         reason=lambda code, shared: f"overlaps current parcel {code} by {shared:.1f} m²",
     )
     findings += _overlaps_within_the_file()
+    return findings
+
+
+def _shelters_above_clearance(source_prefix: str, clearance: int) -> list[Finding]:
+    """Rows a user may not write: those that would change a shelter classified above their
+    clearance, and those that would classify one above it. The reasons say nothing of the
+    hidden shelter; an ``id:N`` that names no shelter the user may see is refused alike,
+    so that trying ids does not tell hidden shelters from missing ones."""
+    findings = _findings(
+        f"SELECT s.row, s.key FROM {STAGING} s WHERE EXISTS (SELECT 1 FROM registry_shelter t "
+        f"WHERE {MATCHES_STORED_ROW} AND t.classification > %s) "
+        "OR (s.key LIKE 'id:%%' AND NOT EXISTS (SELECT 1 FROM registry_shelter t "
+        "WHERE s.key = 'id:' || t.id AND t.classification <= %s)) ORDER BY s.row",
+        [source_prefix, clearance, clearance],
+        field="source_id",
+        reason=lambda key: f"no shelter {key} you are cleared to change",
+    )
+    findings += _findings(
+        f"SELECT s.row, (s.attrs->>'classification')::int FROM {STAGING} s "
+        "WHERE (s.attrs->>'classification')::int > %s ORDER BY s.row",
+        [clearance],
+        field="classification",
+        reason=lambda level: f"classification {level} is above your clearance",
+    )
     return findings
 
 
@@ -184,12 +236,11 @@ def write_staged(kind: LayerKind, *, source_prefix: str) -> dict[str, int]:
 
 
 def _write_parcels(source_prefix: str) -> dict[str, int]:
+    # Retired parcels are history: check_staged rejects a row that would change one.
     updated = _execute(
         f"UPDATE registry_parcel p SET geom = s.geom, land_use_id = s.attrs->>'land_use', "
         "name = s.attrs->>'name', address = s.attrs->>'address' "
-        f"FROM {STAGING} s WHERE p.unit_code = s.key AND (NOT ST_Equals(p.geom, s.geom) "
-        "OR p.land_use_id <> s.attrs->>'land_use' OR p.name <> s.attrs->>'name' "
-        "OR p.address <> s.attrs->>'address')"
+        f"FROM {STAGING} s WHERE p.unit_code = s.key AND p.valid_to IS NULL AND {PARCEL_CHANGED}"
     )
     inserted = _execute(
         "INSERT INTO registry_parcel (unit_code, district_id, land_use_id, name, address, geom, "
@@ -201,10 +252,6 @@ def _write_parcels(source_prefix: str) -> dict[str, int]:
         [source_prefix],
     )
     return {"inserted": inserted, "updated": updated}
-
-
-# The stored source of an imported row: the file's name, '#', and the row's key in it.
-SOURCE_KEY = "(%s || '#' || s.key)"
 
 
 def _write_buildings(source_prefix: str) -> dict[str, int]:
@@ -245,6 +292,8 @@ def _write_shelters(source_prefix: str) -> dict[str, int]:
         "registry_shelter",
         columns,
         source_prefix,
+        # A file that does not give a shelter's classification must not declassify it.
+        default_when_empty={"classification": "0"},
         extra_insert={
             "building_id": "(SELECT b.id FROM registry_building b WHERE b.valid_to IS NULL "
             "AND b.footprint && s.geom AND ST_Intersects(b.footprint, s.geom) ORDER BY b.id LIMIT 1)",
@@ -292,29 +341,43 @@ def _write_population(source_prefix: str) -> dict[str, int]:
 
 
 def _upsert_by_source(
-    table: str, columns: dict[str, str], source_prefix: str, *, extra_insert: dict
+    table: str,
+    columns: dict[str, str],
+    source_prefix: str,
+    *,
+    extra_insert: dict,
+    default_when_empty: dict[str, str] | None = None,
 ) -> dict:
-    """A row matches the stored row whose ``source`` is its key (a file exported from the
-    register carries those), whose id is its key as ``id:N``, or that an earlier import of a
-    file of the same name stored as ``name#key``. Only changed rows are updated."""
+    """A row matches as :data:`MATCHES_STORED_ROW` says. Only changed rows are updated. A
+    column of ``default_when_empty`` that a row leaves empty (NULL) keeps its stored value
+    on update and gets the given SQL default on insert."""
+    defaults = default_when_empty or {}
     geometry_column = next(name for name, expression in columns.items() if expression == "s.geom")
-    assignments = ", ".join(f"{name} = {expression}" for name, expression in columns.items())
+    updates = {
+        name: f"COALESCE({expression}, t.{name})" if name in defaults else expression
+        for name, expression in columns.items()
+    }
+    assignments = ", ".join(f"{name} = {expression}" for name, expression in updates.items())
     changed = " OR ".join(
         f"NOT ST_Equals(t.{name}, s.geom)"
         if name == geometry_column
         else f"t.{name} IS DISTINCT FROM {expression}"
-        for name, expression in columns.items()
+        for name, expression in updates.items()
     )
-    matches = f"(t.source = s.key OR s.key = 'id:' || t.id OR t.source = {SOURCE_KEY})"
     updated = _execute(
-        f"UPDATE {table} t SET {assignments} FROM {STAGING} s WHERE {matches} AND ({changed})",
+        f"UPDATE {table} t SET {assignments} FROM {STAGING} s "
+        f"WHERE {MATCHES_STORED_ROW} AND ({changed})",
         [source_prefix],
     )
-    insert_columns = {**columns, **extra_insert, "source": SOURCE_KEY}
+    inserts = {
+        name: f"COALESCE({expression}, {defaults[name]})" if name in defaults else expression
+        for name, expression in columns.items()
+    }
+    insert_columns = {**inserts, **extra_insert, "source": SOURCE_KEY}
     inserted = _execute(
         f"INSERT INTO {table} ({', '.join(insert_columns)}) "
         f"SELECT {', '.join(insert_columns.values())} FROM {STAGING} s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {matches})",
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {MATCHES_STORED_ROW})",
         [source_prefix, source_prefix],
     )
     return {"inserted": inserted, "updated": updated}

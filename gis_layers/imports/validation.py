@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from gis_layers.analysis.geometry import polygonal_part
@@ -47,7 +48,15 @@ AGENCY_LEVELS = {
 STAFF_RANKS = (
     "minister", "vice_minister", "director_general", "deputy_director_general", "division", "below_division",
 )  # fmt: skip
-BUILDING_USES = {"office", "residential", "commercial", "public", "industrial", "other"}
+# The codes of registry.models.BuildingUse, and the Chinese names surveys write them as.
+BUILDING_USES = {
+    "office": "office", "办公": "office", "写字楼": "office",
+    "residential": "residential", "住宅": "residential", "居住": "residential",
+    "commercial": "commercial", "商业": "commercial", "商服": "commercial", "商业服务": "commercial",
+    "public": "public", "公共服务": "public", "公共建筑": "public", "公共管理与公共服务": "public",
+    "industrial": "industrial", "工业": "industrial", "厂房": "industrial",
+    "other": "other", "其他": "other", "其它": "other",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,10 +75,20 @@ class RowRejected(ValueError):
         super().__init__(reason)
 
 
+def _is_empty(value) -> bool:
+    """An empty cell as the readers give it: None, NaN, pandas' NA, or NaT (pandas' or
+    numpy's, from an empty date or time in a GeoPackage or FlatGeobuf)."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return True
+    if isinstance(value, float | np.floating):
+        return math.isnan(value)
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        return bool(np.isnat(value))
+    return False
+
+
 def _text(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
+    return "" if _is_empty(value) else str(value).strip()
 
 
 # Units written after a number (OSM's "12.5 m", a survey's "120平方米") that say what the
@@ -121,15 +140,24 @@ def _date(value, field: str) -> str | None:
         raise RowRejected(field, f"{text!r} is not a date YYYY-MM-DD") from error
 
 
-def attributes_of(kind: LayerKind, row: dict) -> dict:
+def attributes_of(
+    kind: LayerKind, row: dict, *, repaired: list[tuple[str, str]] | None = None
+) -> dict:
     """The row's target values, converted and checked; raises RowRejected naming the field.
-    (Parcels, the bulk of what is imported, are checked a column at a time instead:
+    A value recorded other than the file gives it is appended to ``repaired`` as (field,
+    reason). (Parcels, the bulk of what is imported, are checked a column at a time instead:
     :func:`parcel_attributes`.)"""
     for target in kind.targets:
         if target.required and _text(row.get(target.name)) == "":
             raise RowRejected(target.name, "required field is empty")
     if kind.name == "buildings":
-        use = _text(row.get("use")).lower() or "other"
+        try:
+            use = _choice(row.get("use"), "use", BUILDING_USES, default="other")
+        except RowRejected as unknown:
+            # A use is not worth refusing the building for, but nothing changes silently.
+            use = "other"
+            if repaired is not None:
+                repaired.append(("use", f"use {unknown}: recorded as other"))
         return {
             "name": _text(row.get("name")),
             "address": _text(row.get("address")),
@@ -144,7 +172,7 @@ def attributes_of(kind: LayerKind, row: dict) -> dict:
             "gross_floor_area_m2": _number(
                 row.get("gross_floor_area_m2"), "gross_floor_area_m2", minimum=0.01
             ),
-            "use": use if use in BUILDING_USES else "other",
+            "use": use,
             "year_built": _number(row.get("year_built"), "year_built", integer=True, minimum=1000),
         }
     if kind.name == "shelters":
@@ -160,9 +188,9 @@ def attributes_of(kind: LayerKind, row: dict) -> dict:
             "usable_area_m2": _number(row["usable_area_m2"], "usable_area_m2", minimum=0.01),
             "condition": _choice(row.get("condition"), "condition", CONDITIONS, default="good"),
             "peacetime_use": _text(row.get("peacetime_use")),
-            "classification": _choice(
-                row.get("classification"), "classification", CLASSIFICATIONS, default=0
-            ),
+            # None (no column, or an empty cell): an update keeps the stored classification
+            # and a new shelter is public; declassifying takes an explicit 0.
+            "classification": _choice(row.get("classification"), "classification", CLASSIFICATIONS),
         }
     if kind.name == "roads":
         return {
@@ -335,7 +363,7 @@ def check_chunk(
         [_text(value) for value in columns["source_id"]] if "source_id" in columns else None
     )
     accepted = []
-    for position, (row, geometry, attrs) in enumerate(
+    for position, (row, geometry, (attrs, repaired)) in enumerate(
         zip(rows.tolist(), geometries, attributes, strict=True)
     ):
         problem = geometry_problems.get(position)
@@ -346,6 +374,7 @@ def check_chunk(
         if isinstance(attrs, RowRejected):
             findings.append(Finding(row, attrs.field, "rejected", str(attrs)))
             continue
+        findings += [Finding(row, field, "repaired", reason) for field, reason in repaired]
         if kind.key in attrs:
             key = attrs[kind.key]
         else:
@@ -356,16 +385,22 @@ def check_chunk(
 
 def _attributes(
     kind: LayerKind, columns: dict[str, list], count: int, *, land_use_codes: frozenset[str]
-) -> list[dict | RowRejected]:
-    """Each row's target values, or the RowRejected that says why the row is refused."""
+) -> list[tuple[dict | RowRejected, list[tuple[str, str]]]]:
+    """Each row's target values, or the RowRejected that says why the row is refused, with
+    the (field, reason) of each value recorded other than given."""
     if kind.name == "parcels":
-        return parcel_attributes(columns, count, land_use_codes=land_use_codes)
-    results: list[dict | RowRejected] = []
+        return [
+            (attributes, [])
+            for attributes in parcel_attributes(columns, count, land_use_codes=land_use_codes)
+        ]
+    results: list[tuple[dict | RowRejected, list[tuple[str, str]]]] = []
     for values in zip(*columns.values(), strict=True) if columns else [()] * count:
+        repaired: list[tuple[str, str]] = []
         try:
-            results.append(attributes_of(kind, dict(zip(columns, values, strict=True))))
+            row = dict(zip(columns, values, strict=True))
+            results.append((attributes_of(kind, row, repaired=repaired), repaired))
         except RowRejected as error:
-            results.append(error)
+            results.append((error, []))
     return results
 
 
