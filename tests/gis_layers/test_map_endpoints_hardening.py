@@ -10,6 +10,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from gis_layers.map_views import map_config
 from gis_layers.models import ZoningArea
@@ -106,6 +107,13 @@ def test_the_map_offers_the_change_view_with_transfers_only_to_roles_that_may_re
     assert _changes_legend(Role.CIVIL_DEFENCE) == ["new", "retired"]
     assert _changes_legend(Role.PLANNER) == ["new", "retired"]
     assert _changes_legend(None) is None  # map.js leaves the change view's controls out
+
+
+def test_the_change_view_legend_speaks_chinese_where_the_page_does():
+    with translation.override("zh-hans"):
+        legend = map_config(user(Role.AUDITOR, "hardening-auditor-zh"))["legends"]["changes"]
+    assert legend["title"] == "两个日期之间的变化"
+    assert [label for _key, label in legend["items"]] == ["新增宗地", "注销宗地", "已转移"]
 
 
 # --- 2. no title_id in parcel tiles --------------------------------------------------------
