@@ -7,6 +7,7 @@ table afterwards.
 """
 
 import datetime
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import shapely
 
 from gis_layers.analysis.geometry import polygonal_part
 from gis_layers.imports.crs import SourceCrs, remove_offset, storage_transformer
-from gis_layers.imports.schema import KINDS, LayerKind
+from gis_layers.imports.schema import KINDS, SOURCE_ID, LayerKind
 from registry.codes import WELL_FORMED_UNIT_CODE, parse_unit_code
 
 STORAGE_SRID = 4490
@@ -358,9 +359,14 @@ def check_chunk(
     # at a time.
     columns = chunk.drop(columns=[chunk.geometry.name, "_row"]).to_dict("list")
     attributes = _attributes(kind, columns, len(chunk), land_use_codes=land_use_codes)
-    # Rows of kinds whose key is no attribute are keyed on the file's source_id, if any.
+    # Rows of kinds whose key is no attribute are keyed on the file's source_id, else on
+    # their geometry.
     source_ids = (
         [_text(value) for value in columns["source_id"]] if "source_id" in columns else None
+    )
+    keyed_by_source = kind.key == SOURCE_ID.name
+    geometry_keys = (
+        geometry_key(geometries) if keyed_by_source and not all(source_ids or [""]) else None
     )
     accepted = []
     for position, (row, geometry, (attrs, repaired)) in enumerate(
@@ -378,9 +384,27 @@ def check_chunk(
         if kind.key in attrs:
             key = attrs[kind.key]
         else:
-            key = (source_ids[position] if source_ids is not None else "") or f"row {row}"
+            key = (source_ids[position] if source_ids is not None else "") or geometry_keys[
+                position
+            ]
         accepted.append({"row": row, "key": key, "attrs": attrs, "geometry": geometry})
     return accepted, findings
+
+
+def geometry_key(geometries: np.ndarray) -> list[str | None]:
+    """What a row without a source id is known by: a digest of its geometry as stored, the
+    same however the file's rows are ordered. A row's place in the file would not do: with
+    "row N", a file imported again with one row deleted would move every later row's values
+    onto its neighbour's record. Two rows of one geometry are duplicates (staging's check);
+    a row whose geometry changed is a new feature, and its earlier record stays as it was."""
+    keys: list[str | None] = [None] * len(geometries)
+    present = np.flatnonzero(~shapely.is_missing(geometries))
+    # normalize: the same shape however its rings start or turn.
+    for position, wkb in zip(
+        present, shapely.to_wkb(shapely.normalize(geometries[present])), strict=True
+    ):
+        keys[position] = "geometry " + hashlib.sha256(wkb).hexdigest()[:24]
+    return keys
 
 
 def _attributes(

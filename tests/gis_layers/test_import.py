@@ -305,6 +305,53 @@ def test_mapping_file_maps_other_column_names(tmp_path):
     assert "written: 2 inserted" in imported("parcels", path, mapping=mapping)
 
 
+def test_rows_without_a_source_id_are_known_by_their_geometry_not_their_place(tmp_path):
+    """With one row deleted from the file, a re-import changes nothing: no later row's
+    values move onto its neighbour's record."""
+    frame = squares(4).drop(columns=["unit_code", "land_use"])
+    frame["floors"] = [1, 2, 3, 4]
+    path = tmp_path / "blocks.gpkg"
+    frame.to_file(path)
+    first = run_import(kind_name="buildings", path=path)
+    assert first.written == {"inserted": 4, "updated": 0}
+    floors_of = dict(
+        Building.objects.filter(source__startswith="blocks.gpkg#").values_list(
+            "name", "floors_above"
+        )
+    )
+    frame.drop(index=1).to_file(path)
+    again = run_import(kind_name="buildings", path=path)
+    assert again.written == {"inserted": 0, "updated": 0}
+    assert (
+        dict(
+            Building.objects.filter(source__startswith="blocks.gpkg#").values_list(
+                "name", "floors_above"
+            )
+        )
+        == floors_of
+        == {f"imported {i}": i + 1 for i in range(4)}
+    )
+    # The whole file again, one row with another value: its own record is updated, and the
+    # row deleted before finds the record it left.
+    frame.loc[2, "floors"] = 9
+    frame.to_file(path)
+    assert run_import(kind_name="buildings", path=path).written == {"inserted": 0, "updated": 1}
+    assert (
+        Building.objects.get(source__startswith="blocks.gpkg#", name="imported 2").floors_above == 9
+    )
+
+
+def test_two_rows_of_one_geometry_without_source_ids_are_duplicates(tmp_path):
+    frame = squares(2).drop(columns=["unit_code", "land_use"])
+    frame.loc[1, "geometry"] = frame.loc[0, "geometry"]
+    path = tmp_path / "twice.geojson"
+    frame.to_file(path)
+    report = run_import(kind_name="buildings", path=path, dry_run=True)
+    assert [(finding.row, finding.reason[:16]) for finding in report.rejected] == [
+        (2, "duplicate of row")
+    ]
+
+
 def test_momepy_buildings_and_osm_roads_from_the_wheels():
     output = imported("buildings", bubenec_path(), layer="buildings")
     assert "144 read, 144 accepted" in output and "144 inserted" in output
