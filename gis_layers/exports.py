@@ -201,6 +201,8 @@ LAYERS: dict[str, Layer] = {
             Column("height", pa.float64(), _field("height_m")),
             Column("use", pa.string(), _field("use")),
             Column("year", pa.int32(), _field("year_built")),
+            # Without it a re-import elsewhere would date every building on the day of import.
+            Column("valid_from", pa.date32(), _field("valid_from")),
         ),
         values={
             **SOURCE_VALUES,
@@ -212,6 +214,7 @@ LAYERS: dict[str, Layer] = {
             "height_m": "height_m",
             "use": "use",
             "year_built": "year_built",
+            "valid_from": "valid_from",
         },
         order_by="id",
         temporal=True,
@@ -232,6 +235,7 @@ LAYERS: dict[str, Layer] = {
             Column("condition", pa.string(), _field("condition")),
             Column("peacetime_use", pa.string(), _field("peacetime_use"), "peace_use"),
             Column("classification", pa.int32(), _field("classification"), "sec_class"),
+            Column("valid_from", pa.date32(), _field("valid_from")),
         ),
         values={
             **SOURCE_VALUES,
@@ -243,6 +247,7 @@ LAYERS: dict[str, Layer] = {
             "condition": "condition",
             "peacetime_use": "peacetime_use",
             "classification": "classification",
+            "valid_from": "valid_from",
         },
         order_by="id",
         temporal=True,

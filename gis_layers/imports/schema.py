@@ -26,6 +26,8 @@ class LayerKind:
 SOURCE_ID = Target(
     "source_id", ("source_id", "id", "fid", "osm_id", "objectid", "编号", "标识码", "bsm")
 )
+# Since when a record is in force; today where a file does not say.
+VALID_FROM = Target("valid_from", ("valid_from", "start_date"))
 
 KINDS: dict[str, LayerKind] = {
     "parcels": LayerKind(
@@ -43,7 +45,7 @@ KINDS: dict[str, LayerKind] = {
             ),
             Target("name", ("name", "名称", "宗地名称")),
             Target("address", ("address", "坐落", "zl", "地址")),
-            Target("valid_from", ("valid_from", "登记日期", "start_date")),
+            Target("valid_from", (*VALID_FROM.aliases, "登记日期")),
         ),
     ),
     "buildings": LayerKind(
@@ -63,6 +65,7 @@ KINDS: dict[str, LayerKind] = {
             Target("gross_floor_area_m2", ("gross_floor_area_m2", "gfa", "建筑面积", "jzmj")),
             Target("use", ("use", "building_use", "用途", "房屋用途")),
             Target("year_built", ("year_built", "year", "建成年份", "竣工年份")),
+            VALID_FROM,
         ),
     ),
     "shelters": LayerKind(
@@ -87,6 +90,7 @@ KINDS: dict[str, LayerKind] = {
             Target("condition", ("condition", "状况", "完好状况")),
             Target("peacetime_use", ("peacetime_use", "peace_use", "平时用途")),
             Target("classification", ("classification", "sec_class", "密级")),
+            VALID_FROM,
         ),
     ),
     "roads": LayerKind(

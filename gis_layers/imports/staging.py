@@ -235,6 +235,11 @@ def write_staged(kind: LayerKind, *, source_prefix: str) -> dict[str, int]:
     return writer(source_prefix)
 
 
+# A new record's valid_from: the file's, else today. Only on insert: an import changes a
+# record's values, not since when it has been in force (its history keeps the change).
+START_DATE = "COALESCE((s.attrs->>'valid_from')::date, current_date)"
+
+
 def _write_parcels(source_prefix: str) -> dict[str, int]:
     # Retired parcels are history: check_staged rejects a row that would change one.
     updated = _execute(
@@ -246,7 +251,7 @@ def _write_parcels(source_prefix: str) -> dict[str, int]:
         "INSERT INTO registry_parcel (unit_code, district_id, land_use_id, name, address, geom, "
         "valid_from, source, is_synthetic) "
         "SELECT s.key, d.id, s.attrs->>'land_use', s.attrs->>'name', s.attrs->>'address', s.geom, "
-        "COALESCE((s.attrs->>'valid_from')::date, current_date), %s || '#' || s.row, false "
+        f"{START_DATE}, %s || '#' || s.row, false "
         f"FROM {STAGING} s JOIN registry_district d ON d.code = left(s.key, 6) "
         "WHERE NOT EXISTS (SELECT 1 FROM registry_parcel p WHERE p.unit_code = s.key)",
         [source_prefix],
@@ -270,7 +275,7 @@ def _write_buildings(source_prefix: str) -> dict[str, int]:
             "parcel_id": "(SELECT p.id FROM registry_parcel p WHERE p.valid_to IS NULL AND p.geom && s.geom "
             "AND ST_Intersects(p.geom, s.geom) ORDER BY ST_Area(ST_Intersection(p.geom, s.geom)) DESC "
             "LIMIT 1)",
-            "valid_from": "current_date",
+            "valid_from": START_DATE,
             "floors_estimated": "false",
             "condition": "'good'",
             "is_underground": "false",
@@ -297,7 +302,7 @@ def _write_shelters(source_prefix: str) -> dict[str, int]:
         extra_insert={
             "building_id": "(SELECT b.id FROM registry_building b WHERE b.valid_to IS NULL "
             "AND b.footprint && s.geom AND ST_Intersects(b.footprint, s.geom) ORDER BY b.id LIMIT 1)",
-            "valid_from": "current_date",
+            "valid_from": START_DATE,
             "is_underground": "true",
             "is_synthetic": "false",
         },

@@ -141,6 +141,17 @@ def _date(value, field: str) -> str | None:
         raise RowRejected(field, f"{text!r} is not a date YYYY-MM-DD") from error
 
 
+def _start_date(value) -> str | None:
+    """A record's ``valid_from``: a date, not after today. The register's current state is
+    what is in force today; a record dated ahead would show before it begins."""
+    start = _date(value, "valid_from")
+    if start is not None and start > datetime.date.today().isoformat():
+        raise RowRejected(
+            "valid_from", f"{start} is after today: the register holds what is in force"
+        )
+    return start
+
+
 def attributes_of(
     kind: LayerKind, row: dict, *, repaired: list[tuple[str, str]] | None = None
 ) -> dict:
@@ -175,6 +186,7 @@ def attributes_of(
             ),
             "use": use,
             "year_built": _number(row.get("year_built"), "year_built", integer=True, minimum=1000),
+            "valid_from": _start_date(row.get("valid_from")),
         }
     if kind.name == "shelters":
         return {
@@ -192,6 +204,7 @@ def attributes_of(
             # None (no column, or an empty cell): an update keeps the stored classification
             # and a new shelter is public; declassifying takes an explicit 0.
             "classification": _choice(row.get("classification"), "classification", CLASSIFICATIONS),
+            "valid_from": _start_date(row.get("valid_from")),
         }
     if kind.name == "roads":
         return {
@@ -271,7 +284,7 @@ def parcel_attributes(
             continue
         try:
             valid_from = (
-                _date(columns["valid_from"][position], "valid_from")
+                _start_date(columns["valid_from"][position])
                 if texts["valid_from"][position]
                 else None
             )

@@ -46,6 +46,7 @@ IMPORTED_TARGETS = {
         "gross_floor_area_m2",
         "use",
         "year_built",
+        "valid_from",
     },
     "shelters": {target.name for target in KINDS["shelters"].targets},
     "roads": {"source_id", "name", "highway"},
@@ -151,6 +152,7 @@ def test_shapefile_zip_carries_prj_and_utf8_cpg_and_short_field_names(demo, tmp_
         "condition",
         "peace_use",
         "sec_class",
+        "valid_from",
     ]
 
 

@@ -1,6 +1,7 @@
 """An exported file imports again without a mapping and without loss: ``run_import`` rejects
 nothing and finds nothing to insert or update."""
 
+import pyogrio
 import pytest
 
 from gis_layers.exports import FORMATS, LAYERS, export_layer
@@ -49,3 +50,37 @@ def test_an_exported_layer_reimports_without_change(demo, tmp_path, kind, model,
     assert ImportRun.objects.filter(file_name=exported.path.name).exists()
     assert report.written == {"inserted": 0, "updated": 0}
     assert model.objects.count() == rows_before
+
+
+@pytest.mark.parametrize("kind, model", [("buildings", Building), ("shelters", Shelter)])
+def test_records_keep_their_start_date_in_a_register_that_lacks_them(demo, tmp_path, kind, model):
+    """Exported, then imported as new records (as into another register): each begins when
+    the original did (2020-01-01 in the demo), not on the day of import."""
+    path = tmp_path / f"{kind}.gpkg"
+    export_layer(kind=kind, path=path, user=user(Role.AUDITOR))
+    frame = pyogrio.read_dataframe(path)
+    starts = dict(zip(frame["source_id"], frame["valid_from"].astype(str), strict=True))
+    assert set(starts.values()) == {"2020-01-01"}
+    frame["source_id"] = "elsewhere " + frame["source_id"]
+    elsewhere = tmp_path / f"{kind}-elsewhere.gpkg"
+    frame.to_file(elsewhere)
+    report = run_import(kind_name=kind, path=elsewhere)
+    assert report.written == {"inserted": len(frame), "updated": 0}
+    imported = model.objects.filter(source__startswith=f"{elsewhere.name}#elsewhere ")
+    assert {
+        source.split("#elsewhere ", 1)[1]: str(start)
+        for source, start in imported.values_list("source", "valid_from")
+    } == starts
+
+
+def test_a_start_date_after_today_is_refused(demo, tmp_path):
+    path = tmp_path / "shelters.gpkg"
+    export_layer(kind="shelters", path=path, user=user(Role.AUDITOR))
+    frame = pyogrio.read_dataframe(path).head(1)
+    frame["source_id"] = "ahead"
+    frame["valid_from"] = "2999-01-01"
+    frame.to_file(path)
+    report = run_import(kind_name="shelters", path=path, dry_run=True)
+    assert [(finding.field, finding.reason) for finding in report.rejected] == [
+        ("valid_from", "2999-01-01 is after today: the register holds what is in force")
+    ]
