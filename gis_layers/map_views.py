@@ -191,8 +191,9 @@ def popup(request, layer: str, fid: int):
         if title is not None and request.user.has_perm("registry.view_right"):
             context["holders"] = holders_as_of(title=title, on=on)
         context["title_link"] = title is not None and request.user.has_perm("registry.view_title")
-        if title is not None:
-            # Acts not yet registered (a change of use, say) show as pending until they are.
+        if title is not None and request.user.has_perm("registry.view_registrationact"):
+            # Acts not yet registered (a change of use, say) show as pending until they are,
+            # to the roles that may read acts.
             context["pending"] = RegistrationAct.objects.filter(
                 act_titles__title=title, status__in=[ActStatus.LODGED, ActStatus.EXAMINED]
             ).order_by("lodged_at")

@@ -260,10 +260,15 @@ def search_titles(*, query: str, user, limit: int = 50) -> QuerySet[Title]:
 
 
 def act_queues(*, user) -> dict[str, QuerySet[RegistrationAct]]:
-    """The acts waiting for this user's role, and the latest registered."""
-    acts = RegistrationAct.objects.select_related(
-        "lodged_by", "examined_by", "office"
-    ).prefetch_related("act_titles__title__parcel")
+    """The acts waiting for this user's role, and the latest registered: only acts the
+    user's clearance lets them see, and none for roles that may not read acts."""
+    if not user.has_perm("registry.view_registrationact"):
+        return {}
+    acts = (
+        acts_visible_to(user=user)
+        .select_related("lodged_by", "examined_by", "office")
+        .prefetch_related("act_titles__title__parcel")
+    )
     queues = {}
     if user.has_perm("registry.lodge_act"):
         queues["to_examine"] = acts.filter(status=ActStatus.LODGED).order_by("lodged_at")

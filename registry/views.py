@@ -41,6 +41,10 @@ from registry.services.acts import approve_act, examine_act, lodge_act, record_a
 from registry.services.journal import verify_journal
 
 view_titles = permission_required("registry.view_title", raise_exception=True)
+# A title's acts and their deeds are the registrars', supervisors' and auditors': a planner
+# reads the title, not the applications behind it.
+view_acts = permission_required("registry.view_registrationact", raise_exception=True)
+view_sources = permission_required("registry.view_sourcedocument", raise_exception=True)
 PERMISSION_OF_DECISION = {
     "examine": "registry.lodge_act",
     "approve": "registry.decide_act",
@@ -160,7 +164,7 @@ def lodge(request, pk: int, act_type: str):
 
 
 @login_required
-@view_titles
+@view_acts
 @require_http_methods(["GET", "POST"])
 def act_detail(request, pk: int):
     act = get_object_or_404(
@@ -211,7 +215,7 @@ def act_detail(request, pk: int):
 
 
 @login_required
-@view_titles
+@view_sources
 def source_download(request, pk: int, source_pk: int):
     source = get_object_or_404(
         SourceDocument, pk=source_pk, act__in=acts_visible_to(user=request.user), act_id=pk

@@ -714,6 +714,31 @@ def test_a_title_on_a_classified_shelter_is_hidden_from_users_without_clearance(
     assert auditor.get(f"/api/acts/{act.pk}/").status_code == 200
 
 
+def test_the_desk_queues_leave_out_acts_on_classified_shelters_and_planners_see_none(client):
+    title = secret_shelter_title()
+    act = lodge_act(
+        act_type="objection",
+        titles=[title],
+        payload={**holders(party("Objector")), "description": "boundary"},
+        effective_date=day("2024-06-01"),
+        lodged_by=user(Role.REGISTRAR),
+    )
+    _, public_title = parcel_with_title()
+    public_act = lodge_act(
+        act_type="objection",
+        titles=[public_title],
+        payload={**holders(party("Objector")), "description": "boundary"},
+        effective_date=day("2024-06-01"),
+        lodged_by=user(Role.REGISTRAR),
+    )
+    client.force_login(user(Role.REGISTRAR))
+    desk = client.get("/registry/").content.decode()
+    assert public_act.number in desk and act.number not in desk
+    client.force_login(user(Role.PLANNER))
+    desk = client.get("/registry/").content.decode()
+    assert "queue-registered" not in desk and "Recently registered" not in desk
+
+
 # --- performance ------------------------------------------------------------------------
 
 

@@ -1,9 +1,11 @@
 """Every page of the desk, and every decision on an act, refuses each role that must not
 reach it; anonymous users reach nothing but the login page and the certificate check."""
 
+import hashlib
+
 import pytest
 
-from registry.models import Certificate, RegistrationAct
+from registry.models import Certificate, RegistrationAct, SourceDocument
 from registry.roles import Role
 from tests.registry.register import land_use_right, parcel_with_title, party, user
 
@@ -15,7 +17,9 @@ PAGES = {
     "desk": READERS,
     "title": READERS,
     "extract": READERS,
-    "act": READERS,
+    # A title's acts and their deeds: not the planners', who read titles only.
+    "act": READERS - {Role.PLANNER},
+    "source": READERS - {Role.PLANNER},
     "certificate": READERS,
     "certificate_pdf": READERS,
     "lodge_form": {Role.REGISTRAR},
@@ -30,11 +34,22 @@ def register_objects():
     _, title = parcel_with_title()
     land_use_right(title, party("Holder"))
     certificate = Certificate.objects.get(right__title=title)
+    deed = b"deed of the first registration"
+    source = SourceDocument.objects.create(
+        act_id=certificate.act_id,
+        kind="deed",
+        file_name="deed.txt",
+        content_type="text/plain",
+        content=deed,
+        size_bytes=len(deed),
+        sha256=hashlib.sha256(deed).hexdigest(),
+    )
     return {
         "desk": "/registry/",
         "title": f"/registry/titles/{title.pk}/",
         "extract": f"/registry/titles/{title.pk}/extract/",
         "act": f"/registry/acts/{certificate.act_id}/",
+        "source": f"/registry/acts/{certificate.act_id}/sources/{source.pk}/",
         "certificate": f"/registry/certificates/{certificate.pk}/",
         "certificate_pdf": f"/registry/certificates/{certificate.pk}/pdf/",
         "lodge_form": f"/registry/titles/{title.pk}/lodge/transfer/",
