@@ -22,10 +22,14 @@ DEFAULT_BASEMAP_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 # the deployment's key.
 TIANDITU_BASEMAP_URL = "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk="
 TIANDITU_SUBDOMAINS = "01234567"
+# The deepest zoom each host has tiles for.
+TIANDITU_MAX_NATIVE_ZOOM = 18
+OPENSTREETMAP_MAX_NATIVE_ZOOM = 19
 
 
 def basemap_settings(environ) -> dict[str, str]:
-    """The basemap's URL, the subdomains Leaflet puts for its ``{s}``, and its attribution.
+    """The basemap's URL, the subdomains Leaflet puts for its ``{s}``, the deepest zoom it has
+    tiles for, and its attribution.
     LANDLEDGER_BASEMAP_URL if set (empty: none); otherwise Tianditu where
     LANDLEDGER_TIANDITU_KEY is set, OpenStreetMap where not. Leaflet's own subdomains, "abc",
     name no Tianditu host: a Tianditu URL defaults to theirs."""
@@ -36,10 +40,13 @@ def basemap_settings(environ) -> dict[str, str]:
         url, attribution = DEFAULT_BASEMAP_URL, "© OpenStreetMap contributors"
     url = environ.get("LANDLEDGER_BASEMAP_URL", url)
     host = urlsplit(url).hostname or ""
-    subdomains = TIANDITU_SUBDOMAINS if ".tianditu." in f".{host}" else "abc"
+    tianditu = ".tianditu." in f".{host}"
+    subdomains = TIANDITU_SUBDOMAINS if tianditu else "abc"
+    max_native_zoom = TIANDITU_MAX_NATIVE_ZOOM if tianditu else OPENSTREETMAP_MAX_NATIVE_ZOOM
     return {
         "url": url,
         "subdomains": environ.get("LANDLEDGER_BASEMAP_SUBDOMAINS", subdomains),
+        "max_native_zoom": int(environ.get("LANDLEDGER_BASEMAP_MAX_NATIVE_ZOOM", max_native_zoom)),
         "attribution": environ.get("LANDLEDGER_BASEMAP_ATTRIBUTION", attribution),
     }
 
@@ -305,6 +312,7 @@ LANDLEDGER_STORAGE_SRID = 4490
 # Basemap tiles behind every map; set LANDLEDGER_BASEMAP_URL to "" for plain mode (offline).
 LANDLEDGER_BASEMAP_URL = _basemap["url"]
 LANDLEDGER_BASEMAP_SUBDOMAINS = _basemap["subdomains"]
+LANDLEDGER_BASEMAP_MAX_NATIVE_ZOOM = _basemap["max_native_zoom"]
 LANDLEDGER_BASEMAP_ATTRIBUTION = _basemap["attribution"]
 # Uploaded layers wait here between their check and the user's confirmation.
 LANDLEDGER_UPLOAD_DIR = os.environ.get("LANDLEDGER_UPLOAD_DIR", str(BASE_DIR / "var" / "uploads"))

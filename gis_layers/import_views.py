@@ -21,7 +21,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from gis_layers.imports.errors import ImportRefusal
 from gis_layers.imports.pipeline import WRITABLE_KINDS, run_import
@@ -208,12 +208,9 @@ def upload(request):
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_POST
 def confirm(request, token: str):
-    """One upload. POST: step 2, import the checked file, as the user confirmed, all or
-    nothing. GET: download the full report of its check or import (``?format=csv|html``)."""
-    if request.method == "GET":
-        return _download_report(request, token)
+    """Step 2: import the checked file, as the user confirmed, all or nothing."""
     pending = request.session.pop(f"import-{token}", None)
     if pending is None or not TOKEN.fullmatch(token):
         messages.error(request, _("That upload is no longer waiting; upload the file again."))
@@ -253,11 +250,13 @@ def confirm(request, token: str):
     )
 
 
-def _download_report(request, token: str):
-    """The report kept for the requesting user's upload ``token``; another user's token
-    finds nothing, since each user's reports are under their own folder."""
+@login_required
+@require_safe
+def download_report(request, token: str, report_format: str):
+    """The full report, as CSV or HTML, of the check or import of the requesting user's
+    upload ``token``; another user's token finds nothing, since each user's reports are
+    under their own folder."""
     _require_an_import_role(request.user)
-    report_format = request.GET.get("format", "")
     if not TOKEN.fullmatch(token) or report_format not in REPORT_CONTENT_TYPES:
         raise Http404
     path = _report_base(request.user, token).with_suffix(f".{report_format}")

@@ -29,6 +29,7 @@ INTENSITY_COLOURS = {
     "no_limit": "#f7f7f7",
 }
 VENDOR = "vendor/"
+MAX_ZOOM = 20
 
 
 def _local(map_element, js: dict[str, str], css: dict[str, str]) -> None:
@@ -45,7 +46,7 @@ def _base_map(*, location, zoom: int, prefer_canvas: bool) -> folium.Map:
         tiles=None,
         control_scale=True,
         prefer_canvas=prefer_canvas,
-        max_zoom=20,
+        max_zoom=MAX_ZOOM,
     )
     _local(
         figure_map,
@@ -58,7 +59,10 @@ def _base_map(*, location, zoom: int, prefer_canvas: bool) -> folium.Map:
             tiles=basemap,
             attr=settings.LANDLEDGER_BASEMAP_ATTRIBUTION,
             name="basemap",
-            max_zoom=20,
+            max_zoom=MAX_ZOOM,
+            # Beyond the deepest zoom the host has tiles for, Leaflet scales that zoom's tiles
+            # up rather than asking for tiles that do not exist (a blank basemap).
+            max_native_zoom=settings.LANDLEDGER_BASEMAP_MAX_NATIVE_ZOOM,
             # What Leaflet puts for the URL's {s}: "abc" of old OpenStreetMap hosts, 0-7 of
             # Tianditu's (config.settings.basemap_settings).
             subdomains=settings.LANDLEDGER_BASEMAP_SUBDOMAINS,

@@ -7,4 +7,9 @@ urlpatterns = [
     path("export/", views.export, name="export"),
     path("import/", import_views.upload, name="import"),
     path("import/<str:token>/", import_views.confirm, name="import_confirm"),
+    path(
+        "import/<str:token>/report.<str:report_format>",
+        import_views.download_report,
+        name="import_report",
+    ),
 ]

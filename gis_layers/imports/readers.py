@@ -93,14 +93,17 @@ def _osm_pbf_problem(head: bytes) -> str | None:
 @dataclass(frozen=True)
 class Format:
     """What a file's suffix promises: the format (as messages name it), the GDAL driver that
-    must read it, what is wrong with the file's first bytes for it (None: nothing), and the
-    prefix that makes GDAL use that driver alone, for the formats that have one."""
+    must read it, what is wrong with the file's first bytes for it (None: nothing), the
+    prefix that makes GDAL use that driver alone, for the formats that have one, and whether
+    the file states how many features it holds (a FlatGeobuf in its header, a GeoPackage in
+    gpkg_ogr_contents): reading must then find them all."""
 
     name: str
     driver: str
     problem: Callable[[bytes], str | None]
     driver_prefix: str = ""
     is_raster: bool = False
+    declares_feature_count: bool = False
 
 
 FORMATS = {
@@ -108,6 +111,7 @@ FORMATS = {
         "a GeoPackage",
         "GPKG",
         _starting_with(b"SQLite format 3\x00", expected="a GeoPackage is an SQLite database"),
+        declares_feature_count=True,
     ),
     ".shp": Format(
         "a Shapefile",
@@ -120,6 +124,7 @@ FORMATS = {
         "FlatGeobuf",
         "FlatGeobuf",
         _starting_with(b"fgb\x03", expected="FlatGeobuf starts with the bytes 'fgb\\x03'"),
+        declares_feature_count=True,
     ),
     ".geojson": Format("GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
     ".json": Format("GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
@@ -177,6 +182,8 @@ class Source:
     is_raster: bool = False
     driver: str = ""  # the GDAL driver that reads it, and no other
     gdal_name: str = ""  # what GDAL opens: the dataset, behind its driver's prefix if any
+    # feature_count is what the file itself declares, so reading fewer means a damaged file.
+    feature_count_is_declared: bool = False
 
 
 # --- text encodings ---------------------------------------------------------------------
@@ -341,6 +348,14 @@ def open_source(path: pathlib.Path, *, layer: str | None, kind_geometry: str) ->
             raise ImportRefusal(
                 f"no layer {layer!r}; the file has {layers}", path=str(path)
             ) from error
+        except IndexError as error:
+            # pyogrio's answer when GDAL opens the file but finds no layer in it to default
+            # to, as in a FlatGeobuf cut short within its header.
+            raise ImportRefusal(
+                f"GDAL finds no layer of features in {dataset.name}: the file is empty, cut "
+                "short or damaged",
+                path=str(path),
+            ) from error
         except READ_ERRORS as error:
             raise ImportRefusal(f"GDAL cannot read it ({error})", path=str(path)) from error
         _check_driver(info, dataset, file_format, path=path)
@@ -355,6 +370,7 @@ def open_source(path: pathlib.Path, *, layer: str | None, kind_geometry: str) ->
             fields=[str(name) for name in info["fields"]],
             driver=file_format.driver,
             gdal_name=gdal_name,
+            feature_count_is_declared=file_format.declares_feature_count,
         )
 
 
@@ -409,6 +425,19 @@ def _vector_chunks(source: Source, *, chunk_size: int) -> Iterator[gpd.GeoDataFr
                 yield frame
     except READ_ERRORS as error:
         raise _unreadable(source, first_row, error) from error
+    _check_all_read(source, read=first_row - 1)
+
+
+def _check_all_read(source: Source, *, read: int) -> None:
+    """Refuse a file that declares more features than could be read from it: GDAL ends a
+    FlatGeobuf cut short between two features, or within its spatial index, without an
+    error, and the features after the cut would be silently left out."""
+    if source.feature_count_is_declared and read < source.feature_count:
+        raise ImportRefusal(
+            f"{source.dataset.name} declares {source.feature_count} features but only {read} "
+            "could be read: the file is cut short or damaged",
+            path=str(source.path),
+        )
 
 
 def _unreadable(source: Source, first_row: int, error: Exception) -> ImportRefusal:

@@ -406,7 +406,7 @@ def report_links(page: str) -> dict[str, str]:
     return dict(
         (fmt, link)
         for link, fmt in re.findall(
-            r'href="(/layers/import/[0-9a-f]{32}/\?format=(csv|html))"', page
+            r'href="(/layers/import/[0-9a-f]{32}/report\.(csv|html))"', page
         )
     )
 
@@ -466,3 +466,80 @@ def test_pending_uploads_older_than_a_day_are_deleted_when_an_upload_starts(
     upload(registrar, gpkg_upload(tmp_path))
     assert not stale_upload.exists() and not stale_report.exists()
     assert (fresh_upload / "kept").exists() and (fresh_report / "kept").exists()
+
+
+# --- 10. files cut short ----------------------------------------------------------------
+
+
+def flatgeobuf_feature_ends(path: pathlib.Path) -> list[int]:
+    """The offset at which each feature of a FlatGeobuf without a spatial index ends: after
+    the 8 magic bytes and the header (its size in 4 bytes, little-endian, then the header),
+    each feature is its size in 4 bytes and then that many bytes."""
+    data = path.read_bytes()
+    offset = 12 + int.from_bytes(data[8:12], "little")
+    ends = []
+    while offset < len(data):
+        offset += 4 + int.from_bytes(data[offset : offset + 4], "little")
+        ends.append(offset)
+    return ends
+
+
+@pytest.mark.parametrize(
+    ("spatial_index", "cut_at"),
+    [
+        pytest.param("YES", lambda path: path.stat().st_size // 2, id="at-half-its-bytes"),
+        pytest.param("YES", lambda path: 20, id="within-its-header"),
+        pytest.param(
+            "NO", lambda path: flatgeobuf_feature_ends(path)[1], id="after-2-whole-features"
+        ),
+    ],
+)
+def test_a_flatgeobuf_cut_short_is_refused_and_nothing_written(tmp_path, spatial_index, cut_at):
+    frame = squares(5, start=1101)
+    path = tmp_path / "survey.fgb"
+    frame.to_file(path, SPATIAL_INDEX=spatial_index)
+    assert pyogrio.read_info(path)["features"] == 5
+    path.write_bytes(path.read_bytes()[: cut_at(path)])
+    message = refused("parcels", path, "survey.fgb")
+    assert "cut short or damaged" in message
+    assert not Parcel.objects.filter(unit_code__in=list(frame.unit_code)).exists()
+
+
+def test_a_geopackage_declaring_more_features_than_it_holds_is_refused(tmp_path):
+    path = tmp_path / "survey.gpkg"
+    squares(3, start=1201).to_file(path, layer="parcels")
+    with sqlite3.connect(path) as database:
+        database.execute("UPDATE gpkg_ogr_contents SET feature_count = 5")
+    refusal = refusal_of(kind_name="parcels", path=path, dry_run=True)
+    assert "survey.gpkg declares 5 features but only 3 could be read" in refusal.message
+
+
+def test_a_geopackage_cut_short_is_refused(tmp_path):
+    path = tmp_path / "survey.gpkg"
+    squares(3, start=1301).to_file(path, layer="parcels")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    refusal = refusal_of(kind_name="parcels", path=path, dry_run=True)
+    assert "survey.gpkg" in str(refusal) and "GDAL cannot read it" in refusal.message
+
+
+# --- 11. the report's download has its own address; confirming is a POST only -----------
+
+
+def test_the_report_is_downloaded_from_its_own_address_and_confirming_is_post_only(
+    client, tmp_path, upload_dir
+):
+    as_role(client, Role.REGISTRAR)
+    page = upload(client, gpkg_upload(tmp_path, count=2)).content.decode()
+    token = re.search(r"/layers/import/([0-9a-f]{32})/", page).group(1)
+    assert report_links(page) == {
+        "csv": f"/layers/import/{token}/report.csv",
+        "html": f"/layers/import/{token}/report.html",
+    }
+    # A GET of the confirmation address neither downloads nor confirms.
+    assert client.get(f"/layers/import/{token}/", {"format": "csv"}).status_code == 405
+    assert client.head(f"/layers/import/{token}/report.csv").status_code == 200
+    assert client.post(f"/layers/import/{token}/report.csv").status_code == 405
+    for missing in (f"{token}/report.pdf", f"{token}/report.", f"{'0' * 32}/report.csv"):
+        assert client.get(f"/layers/import/{missing}").status_code == 404
+    # The upload still waits for its confirmation.
+    assert "2 inserted" in client.post(f"/layers/import/{token}/").content.decode()
