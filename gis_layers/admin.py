@@ -1,17 +1,98 @@
 """Admin pages with map widgets for every spatial table, the register's included."""
 
+import functools
+import math
+
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
+from django.contrib.gis.db.models import GeometryField
+from django.contrib.gis.gdal import GDALException
+from django.contrib.gis.geos import GEOSException
+from django.core.exceptions import ValidationError
 
 from gis_layers.models import DatasetLoad, PopulationCell, RoadSegment
+from gis_layers.selectors import dataset_counts_shown
 from gis_layers.widgets import OfflineOSMWidget
-from registry.models import Building, District, Parcel, Right, Shelter, ShelterInspection
+from registry.models import (
+    ActStatus,
+    Building,
+    District,
+    Parcel,
+    RegistrationAct,
+    Right,
+    SecurityLevel,
+    Shelter,
+    ShelterInspection,
+)
 from registry.outline import outline_svg
-from registry.selectors import shelters_visible_to
+from registry.selectors import clearance_of, shelters_visible_to
+
+# How far a geometry converted to the storage CRS and back may land from where it was given
+# (in the units of the CRS it was given in): more, and the conversion clamped or wrapped it.
+ROUND_TRIP_TOLERANCE = 1e-3
+# Larger than any coordinate of any CRS on Earth (metres of Web Mercator reach 2.0e7).
+LARGEST_COORDINATE = 1e8
+
+
+class ConvertibleGeometryMixin:
+    """A geometry form field that refuses, with a message, a geometry whose coordinate system
+    cannot be converted to the storage CRS (an unknown SRID: Django's field lets GDAL's error
+    through, a 500) or whose coordinates the conversion would clamp (far outside the CRS's
+    area: it would be saved somewhere else without a word)."""
+
+    def clean(self, value):
+        given = self.to_python(value)
+        if given is None or given.empty:
+            return super().clean(value)
+        extent = given.extent
+        if not all(math.isfinite(bound) and abs(bound) <= LARGEST_COORDINATE for bound in extent):
+            # Checked before anything converts or prints the geometry: GEOS and PROJ abort the
+            # whole process on some of these (printing 1e300 as WKT overflows GEOS's buffer).
+            raise ValidationError(
+                f"coordinates must be finite and within ±{LARGEST_COORDINATE:.0e}; the geometry "
+                f"spans {extent[0]:.6g}, {extent[1]:.6g} to {extent[2]:.6g}, {extent[3]:.6g}"
+            )
+        if given.srid and self.srid and given.srid != self.srid:
+            try:
+                back = given.transform(self.srid, clone=True).transform(given.srid, clone=True)
+            except (GDALException, GEOSException) as error:
+                raise ValidationError(
+                    f"the geometry's coordinate system EPSG:{given.srid} cannot be converted "
+                    f"to EPSG:{self.srid} ({error})"
+                ) from error
+            if not back.equals_exact(given, tolerance=ROUND_TRIP_TOLERANCE):
+                raise ValidationError(
+                    f"the coordinates lie outside what EPSG:{given.srid} can place in "
+                    f"EPSG:{self.srid}: {given.wkt[:120]}"
+                )
+        return super().clean(value)
+
+
+@functools.cache
+def convertible(form_class: type) -> type:
+    return type(f"Convertible{form_class.__name__}", (ConvertibleGeometryMixin, form_class), {})
 
 
 class MapAdmin(GISModelAdmin):
     gis_widget = OfflineOSMWidget
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, GeometryField):
+            kwargs["form_class"] = convertible(db_field.form_class)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+def _on_the_register(*, parcel_filter: dict) -> bool:
+    """Whether rights or a registered act concern the titles ``parcel_filter`` selects (as
+    ``Right``/``RegistrationAct`` lookups through the title)."""
+    rights = Right.objects.filter(
+        **{f"title__{key}": value for key, value in parcel_filter.items()}
+    )
+    acts = RegistrationAct.objects.filter(
+        status=ActStatus.REGISTERED,
+        **{f"act_titles__title__{key}": value for key, value in parcel_filter.items()},
+    )
+    return rights.exists() or acts.exists()
 
 
 @admin.register(District)
@@ -33,16 +114,21 @@ class ParcelAdmin(MapAdmin):
         return outline_svg(parcel.geom) if parcel.geom else ""
 
     def has_change_permission(self, request, obj=None):
-        # Once rights are registered on a parcel, it changes only through registration acts
-        # (split, merge, correction), never by editing here.
-        if obj is not None and Right.objects.filter(title__parcel=obj).exists():
+        if obj is not None and self._kept_by_acts(obj):
             return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and Right.objects.filter(title__parcel=obj).exists():
+        if obj is not None and self._kept_by_acts(obj):
             return False
         return super().has_delete_permission(request, obj)
+
+    @staticmethod
+    def _kept_by_acts(parcel) -> bool:
+        """Once a parcel is on the register (rights, or any registered act: a change of use
+        on a parcel without rights, say) or retired, it changes only through registration
+        acts (split, merge, correction), never by editing here."""
+        return parcel.valid_to is not None or _on_the_register(parcel_filter={"parcel": parcel})
 
 
 @admin.register(Building)
@@ -53,6 +139,24 @@ class BuildingAdmin(MapAdmin):
     readonly_fields = ["footprint_area_m2", "recorded_at"]
     raw_id_fields = ["parcel"]
     list_select_related = ["parcel"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and self._kept_by_acts(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self._kept_by_acts(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @staticmethod
+    def _kept_by_acts(building) -> bool:
+        """A building with a title of its own on the register (building ownership), or
+        retired, changes only through registration acts."""
+        return building.valid_to is not None or _on_the_register(
+            parcel_filter={"building": building}
+        )
 
 
 class InspectionInline(admin.TabularInline):
@@ -87,6 +191,16 @@ class ShelterAdmin(MapAdmin):
         # Classified shelters must not appear, not even as a count, to users without clearance.
         return shelters_visible_to(user=request.user)
 
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "classification":
+            # No one classifies a shelter above their own clearance: they could no longer see
+            # or correct what they wrote. The form refuses any other value.
+            cleared = clearance_of(user=request.user)
+            kwargs["choices"] = [
+                (value, label) for value, label in SecurityLevel.choices if value <= cleared
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
 
 @admin.register(RoadSegment)
 class RoadSegmentAdmin(MapAdmin):
@@ -103,5 +217,33 @@ class PopulationCellAdmin(MapAdmin):
 
 @admin.register(DatasetLoad)
 class DatasetLoadAdmin(admin.ModelAdmin):
-    list_display = ["dataset", "version", "loaded_at", "counts", "repaired"]
-    readonly_fields = ["dataset", "version", "loaded_at", "counts", "repaired", "attribution"]
+    """A load's counts were taken over every shelter classification: the shelters' and
+    inspections' are shown only to users cleared for all (gis_layers.selectors)."""
+
+    exclude = ["counts", "repaired"]
+
+    def get_list_display(self, request):
+        return ["dataset", "version", "loaded_at", *_counts_columns(request.user)]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["dataset", "version", "loaded_at", *_counts_columns(request.user), "attribution"]
+
+
+def _counts_columns(user) -> list:
+    """The counts and repairs of a load as ``user`` may see them, as admin columns (made per
+    request: the admin itself is shared by every request)."""
+
+    def shown(counts: dict) -> str:
+        return ", ".join(
+            f"{key}: {value}" for key, value in dataset_counts_shown(counts, user=user).items()
+        )
+
+    @admin.display(description="counts")
+    def counts(load):
+        return shown(load.counts)
+
+    @admin.display(description="repaired")
+    def repaired(load):
+        return shown(load.repaired)
+
+    return [counts, repaired]

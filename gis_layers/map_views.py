@@ -4,6 +4,7 @@ selector, render."""
 import datetime
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Min, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -19,6 +20,7 @@ from gis_layers.tiles import LAYERS as TILE_LAYERS
 from gis_layers.tiles import TRANSFERS_PERMISSION
 from registry.models import (
     ActStatus,
+    ActType,
     Building,
     Condition,
     LandUseClass,
@@ -149,6 +151,8 @@ def map_config(user, *, visible: set[str] = VISIBLE_AT_START, run=None) -> dict:
 @login_required
 @require_GET
 def map_page(request):
+    if not any(request.user.has_perm(layer.permission) for layer in TILE_LAYERS.values()):
+        raise PermissionDenied  # a role that may see none of the map's layers
     return render(
         request, "gis_layers/map.html", {"map": planner_map(config=map_config(request.user))}
     )
@@ -191,12 +195,16 @@ def popup(request, layer: str, fid: int):
         if title is not None and request.user.has_perm("registry.view_right"):
             context["holders"] = holders_as_of(title=title, on=on)
         context["title_link"] = title is not None and request.user.has_perm("registry.view_title")
-        if title is not None and request.user.has_perm("registry.view_registrationact"):
-            # Acts not yet registered (a change of use, say) show as pending until they are,
-            # to the roles that may read acts.
-            context["pending"] = RegistrationAct.objects.filter(
+        if title is not None:
+            # Acts not yet registered show as pending until they are: all of them to the
+            # roles that may read acts; to the others only changes of land use, which the map
+            # is about (a seizure or a mortgage lodged is not theirs to know).
+            pending = RegistrationAct.objects.filter(
                 act_titles__title=title, status__in=[ActStatus.LODGED, ActStatus.EXAMINED]
             ).order_by("lodged_at")
+            if not request.user.has_perm("registry.view_registrationact"):
+                pending = pending.filter(act_type=ActType.CHANGE, payload__has_key="land_use")
+            context["pending"] = pending
     elif layer == "buildings":
         context["building"] = Building.objects.select_related("parcel").filter(pk=fid).first()
     elif layer == "shelters":

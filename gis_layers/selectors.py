@@ -8,10 +8,7 @@ ALL_SHELTERS_KEYS = {"shelters", "inspections"}
 
 
 def demo_inventory(*, user) -> dict:
-    """Counts of what is loaded, with shelters limited to the user's clearance. A dataset's
-    own counts of shelters were taken over all classifications: only a user cleared for
-    the highest sees them, for anyone else they would give away how many are hidden."""
-    cleared_for_all = clearance_of(user=user) >= max(SecurityLevel)
+    """Counts of what is loaded, with shelters limited to the user's clearance."""
     return {
         "parcels": Parcel.objects.count(),
         "buildings": Building.objects.count(),
@@ -20,15 +17,18 @@ def demo_inventory(*, user) -> dict:
             {
                 "dataset": load.dataset,
                 "loaded_at": load.loaded_at,
-                "counts": _shown(load.counts, cleared_for_all),
-                "repaired": _shown(load.repaired, cleared_for_all),
+                "counts": dataset_counts_shown(load.counts, user=user),
+                "repaired": dataset_counts_shown(load.repaired, user=user),
             }
             for load in DatasetLoad.objects.all()
         ],
     }
 
 
-def _shown(counts: dict, cleared_for_all: bool) -> dict:
-    if cleared_for_all:
+def dataset_counts_shown(counts: dict, *, user) -> dict:
+    """A dataset load's counts as ``user`` may see them. Its counts of shelters (and their
+    inspections) were taken over all classifications: only a user cleared for the highest
+    sees them, for anyone else they would give away how many are hidden."""
+    if clearance_of(user=user) >= max(SecurityLevel):
         return counts
     return {key: value for key, value in counts.items() if key not in ALL_SHELTERS_KEYS}

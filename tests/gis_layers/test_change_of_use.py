@@ -12,7 +12,7 @@ from registry.roles import Role
 from registry.services.acts import approve_act, examine_act, lodge_act
 from registry.services.journal import verify_journal
 from tests.registry import factories
-from tests.registry.register import day, parcel_with_title, user
+from tests.registry.register import day, holders, parcel_with_title, party, user
 
 pytestmark = pytest.mark.django_db
 X, Y, SIDE = 118.0, 31.0, 0.0006
@@ -101,3 +101,27 @@ def test_a_lodged_change_of_use_shows_as_pending_in_the_map_popup(client):
     client.force_login(user(Role.PLANNER))
     popup = client.get(f"/map/popup/parcels/{parcel.pk}/").content.decode()
     assert "Pending" in popup and "→ 0805" in popup
+
+
+def test_a_lodged_seizure_is_pending_only_for_roles_that_may_read_acts(client):
+    parcel, title = zoned_parcel()
+    for act_type, payload in [
+        ("change", {"land_use": "0805", "override_reason": ""}),
+        ("seizure", {**holders(party("Court")), "description": "court order"}),
+    ]:
+        lodge_act(
+            act_type=act_type,
+            titles=[title],
+            lodged_by=user(Role.REGISTRAR),
+            effective_date=day("2025-06-01"),
+            payload=payload,
+        )
+    for role, sees_the_seizure in [
+        (Role.PLANNER, False),
+        (Role.CIVIL_DEFENCE, False),
+        (Role.REGISTRAR, True),
+    ]:
+        client.force_login(user(role))
+        popup = client.get(f"/map/popup/parcels/{parcel.pk}/").content.decode()
+        assert "→ 0805" in popup, role
+        assert ("seizure" in popup) is sees_the_seizure, role

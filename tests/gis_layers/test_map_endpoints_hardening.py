@@ -341,6 +341,7 @@ def test_the_basemap_subdomains_follow_the_url_unless_given(planner_client, sett
     assert basemap_settings({}) == {
         "url": DEFAULT_BASEMAP_URL,
         "subdomains": "abc",
+        "max_native_zoom": 19,
         "attribution": "© OpenStreetMap contributors",
     }
     # A Tianditu URL given whole, without the key setting: still Tianditu's hosts.
@@ -355,3 +356,28 @@ def test_the_basemap_subdomains_follow_the_url_unless_given(planner_client, sett
     settings.LANDLEDGER_BASEMAP_SUBDOMAINS = "xy"
     url, options = _basemap_of_page(planner_client)
     assert url == both["LANDLEDGER_BASEMAP_URL"] and options["subdomains"] == "xy"
+
+
+def test_the_basemap_is_scaled_up_beyond_the_deepest_zoom_its_host_has_tiles_for(
+    planner_client, settings
+):
+    """Tianditu has tiles to zoom 18 and OpenStreetMap to 19, the map goes to 20: beyond
+    those Leaflet must scale the deepest tiles up, or the basemap is blank."""
+    from config.settings import basemap_settings
+
+    for environ, deepest in [({"LANDLEDGER_TIANDITU_KEY": "0123abcd"}, 18), ({}, 19)]:
+        basemap = basemap_settings(environ)
+        settings.LANDLEDGER_BASEMAP_URL = basemap["url"]
+        settings.LANDLEDGER_BASEMAP_SUBDOMAINS = basemap["subdomains"]
+        settings.LANDLEDGER_BASEMAP_MAX_NATIVE_ZOOM = basemap["max_native_zoom"]
+        _, options = _basemap_of_page(planner_client)
+        assert options["maxNativeZoom"] == deepest and options["maxZoom"] == 20
+    given = {"LANDLEDGER_TIANDITU_KEY": "k", "LANDLEDGER_BASEMAP_MAX_NATIVE_ZOOM": "16"}
+    assert basemap_settings(given)["max_native_zoom"] == 16
+
+
+def test_the_map_page_is_refused_to_a_user_whose_role_sees_none_of_its_layers(client):
+    client.force_login(get_user_model().objects.create_user("hardening-no-role", password="x"))
+    assert client.get("/map/").status_code == 403
+    client.force_login(user(Role.CIVIL_DEFENCE, "hardening-officer-map"))
+    assert client.get("/map/").status_code == 200

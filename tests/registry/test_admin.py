@@ -3,8 +3,10 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from registry.models import Parcel
+from registry.models import Parcel, Shelter
+from registry.roles import Role
 from tests.registry import factories
+from tests.registry.register import user as user_of_role
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +80,99 @@ def test_parcel_with_registered_rights_cannot_be_edited_in_the_admin(admin_clien
 def test_register_tables_are_read_only_in_the_admin(admin_client_, model):
     assert admin_client_.get(f"/admin/registry/{model}/").status_code == 200
     assert admin_client_.get(f"/admin/registry/{model}/add/").status_code == 403
+
+
+def test_a_parcel_with_a_registered_act_but_no_rights_cannot_be_edited_in_the_admin(
+    admin_client_,
+):
+    """A change of use registered on a parcel without rights: the admin must not undo it."""
+    from registry.services.acts import approve_act, examine_act, lodge_act
+    from tests.registry.register import day, parcel_with_title, user
+
+    parcel, title = parcel_with_title()
+    registrar = user(Role.REGISTRAR)
+    act = lodge_act(
+        act_type="change",
+        titles=[title],
+        lodged_by=registrar,
+        effective_date=day("2025-06-01"),
+        payload={"land_use": "0702", "override_reason": "test"},
+    )
+    examine_act(act=act, examiner=registrar)
+    approve_act(act=act, approver=user(Role.SUPERVISOR))
+    response = admin_client_.post(
+        f"/admin/registry/parcel/{parcel.pk}/change/",
+        parcel_form(unit_code=parcel.unit_code, land_use="0801"),
+    )
+    assert response.status_code == 403
+    parcel.refresh_from_db()
+    assert parcel.land_use_id == "0702"
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("SRID=99999;POINT(1 1)", "EPSG:99999 cannot be converted to EPSG:4490"),
+        ("SRID=3857;POINT(1e300 1e300)", "coordinates must be finite and within"),
+        ("SRID=3857;POINT(30000000 30000000)", "outside what EPSG:3857 can place"),
+    ],
+)
+def test_a_shelter_location_that_cannot_be_placed_is_refused_with_a_message(
+    admin_client_, location, message
+):
+    before = Shelter.objects.count()
+    response = admin_client_.post("/admin/registry/shelter/add/", shelter_form(location=location))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Shelter.objects.count() == before
+
+
+def test_the_admin_adds_a_shelter_given_in_web_mercator(admin_client_):
+    response = admin_client_.post(
+        "/admin/registry/shelter/add/", shelter_form(location="SRID=3857;POINT(12958000 4853000)")
+    )
+    assert response.status_code == 302
+    lon, lat = Shelter.objects.get(name="Admin shelter").location.coords
+    assert lon == pytest.approx(116.404, abs=0.001) and lat == pytest.approx(39.911, abs=0.001)
+
+
+def test_an_officer_cannot_classify_a_shelter_above_their_clearance(client):
+    client.force_login(user_of_role(Role.CIVIL_DEFENCE))
+    response = client.post(
+        "/admin/registry/shelter/add/",
+        shelter_form(location="SRID=4490;POINT(116.4 39.9)", classification=3),
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Shelter.objects.filter(name="Admin shelter").exists()
+    page = client.get("/admin/registry/shelter/add/").content.decode()
+    assert 'value="2"' in page and 'value="3"' not in page
+
+
+def test_the_dataset_admin_shows_shelter_counts_only_to_users_cleared_for_all(client, demo):
+    for role, sees in [(Role.PLANNER, False), (Role.CIVIL_DEFENCE, False), (Role.AUDITOR, True)]:
+        client.force_login(user_of_role(role))
+        listing = client.get("/admin/gis_layers/datasetload/")
+        assert listing.status_code == 200, role
+        page = listing.content.decode()
+        assert ("shelters: " in page) is sees, role
+        assert "buildings: " in page
+
+
+def shelter_form(**overrides) -> dict:
+    form = {
+        "name": "Admin shelter",
+        "shelter_type": "personnel",
+        "protection_class": "c5",
+        "capacity_persons": "100",
+        "usable_area_m2": "100",
+        "condition": "good",
+        "classification": "0",
+        "valid_from": "2024-01-01",
+        "location": "SRID=4490;POINT(116.4 39.9)",
+        "is_underground": "on",
+        "inspections-TOTAL_FORMS": "0",
+        "inspections-INITIAL_FORMS": "0",
+    }
+    form.update(overrides)
+    return form
