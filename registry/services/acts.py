@@ -14,7 +14,8 @@ Payloads (``holders`` is always ``[{"party": id, "parts": n}, ...]`` with
 first            ``{"right": {"kind", "holders", "share_denominator", "land_use_right_type",
                  "term_end", "amount", "rank", "description"}}``
 transfer         ``{"right": id, "transferors": [party ids], "holders", "share_denominator"}``
-change           ``{"right": id, "changes": {"term_end"|"amount"|"description"|"rank": ...}}``
+change           ``{"right": id, "changes": {"term_end"|"amount"|"description"|"rank": ...}}``,
+                 or a change of use ``{"land_use": code, "override_reason"}``
 correction       as change; ``changes`` may also hold ``holders`` and ``share_denominator``
 cancellation     ``{"right": id}``
 seizure          ``{"holders": [court], "description"}`` (also objection, advance_notice)
@@ -22,8 +23,13 @@ split            ``{"children": [{"geometry": GeoJSON in EPSG:4490, "land_use", 
 merge            ``{"land_use": code (optional), "name"}``; the titles are the parents
 allocation       ``{"allocations": [{"party": agency party id, "blocks": [space block ids]}]}``
                  on one building's title: each listed agency's whole new use allocation there
-                 (an empty list ends it)
+                 (an empty list ends it); optionally a ``description``
 ===============  ===========================================================================
+
+Lodging refuses an application on the wrong number of titles, or whose payload lacks a key
+its act type reads or has one it does not read (:data:`PAYLOAD_SHAPES`); approval checks the
+same again, then every value and rule against the register as it then is. Numbers are refused, never rounded, when
+they are not whole where they must be or do not fit the register's columns.
 """
 
 import datetime
@@ -31,13 +37,16 @@ import getpass
 import hashlib
 import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from registry.errors import ConflictError, InvalidApplication, NotAllowed, RuleViolation, WrongState
@@ -51,6 +60,7 @@ from registry.models import (
     Agency,
     AllocatedBlock,
     AuditEvent,
+    Building,
     Certificate,
     CertificateKind,
     CertificateSequence,
@@ -99,6 +109,51 @@ RESTRICTION_OF_ACT = {
     ActType.ADVANCE_NOTICE: RightKind.ADVANCE_NOTICE,
 }
 CHANGEABLE_FIELDS = {"term_end", "amount", "description", "rank", "land_use_right_type"}
+# A correction may also put right who holds the right and their shares.
+CORRECTABLE_FIELDS = CHANGEABLE_FIELDS | {"holders", "share_denominator"}
+# A seizure (查封) freezes what the holders own: while one is current these rights are not
+# transferred, changed, corrected or cancelled; the court lifts the seizure first.
+FROZEN_BY_SEIZURE = EXCLUSIVE_KINDS
+
+
+class Shape(NamedTuple):
+    """The keys of a payload (or of an object in it): those it must and those it may have."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    def fits(self, keys) -> bool:
+        return set(self.required) <= set(keys) <= {*self.required, *self.optional}
+
+    def __str__(self) -> str:
+        quoted = ", ".join(f"'{key}'" for key in self.required)
+        may = ", ".join(f"'{key}'" for key in self.optional)
+        if not may:
+            return quoted
+        return f"{quoted} and optionally {may}" if quoted else f"at most {may}"
+
+
+_CHANGE_SHAPES = [Shape(("right", "changes")), Shape(("land_use",), ("override_reason",))]
+_RESTRICTION_SHAPE = Shape(("holders",), ("share_denominator", "description"))
+# What each act type reads from its payload; a key it does not read would be silently
+# ignored, so an application with one is refused like one missing a key it needs.
+PAYLOAD_SHAPES = {
+    ActType.FIRST: [Shape(("right",))],
+    ActType.TRANSFER: [Shape(("right", "transferors", "holders"), ("share_denominator",))],
+    ActType.CHANGE: _CHANGE_SHAPES,
+    ActType.CORRECTION: _CHANGE_SHAPES,
+    ActType.CANCELLATION: [Shape(("right",))],
+    ActType.SEIZURE: [_RESTRICTION_SHAPE],
+    ActType.OBJECTION: [_RESTRICTION_SHAPE],
+    ActType.ADVANCE_NOTICE: [_RESTRICTION_SHAPE],
+    ActType.SPLIT: [Shape(("children",))],
+    ActType.MERGE: [Shape((), ("land_use", "name"))],
+    ActType.ALLOCATION: [Shape(("allocations",), ("description",))],
+}
+RIGHT_SPEC_SHAPE = Shape(
+    ("kind", "holders"),
+    ("share_denominator", "land_use_right_type", "term_end", "amount", "rank", "description"),
+)
 
 
 @dataclass(frozen=True)
@@ -148,6 +203,51 @@ def _require(user, permission: str, step: str) -> None:
         raise NotAllowed(f"{user.get_username()} may not {step} registration acts")
 
 
+def _column_maximum(model, field_name: str) -> int:
+    """The largest value the database column of an integer field holds."""
+    field = model._meta.get_field(field_name)
+    return connection.ops.integer_field_range(field.get_internal_type())[1]
+
+
+def _whole_number(value, *, what: str, title: str, maximum: int) -> int:
+    """``value`` as a whole number from 1 to ``maximum``. Anything else is refused, never
+    rounded or cut: 1.9 parts are not 1 part, and party 7.5 is no party."""
+    number = None
+    if isinstance(value, int | float | str | Decimal) and not isinstance(value, bool):
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            pass
+    if number is None or not number.is_finite() or number != number.to_integral_value():
+        raise InvalidApplication(f"{what} must be a whole number, not {value!r}", title=title)
+    if not 1 <= number <= maximum:
+        raise InvalidApplication(f"{what} must be from 1 to {maximum}, not {value!r}", title=title)
+    return int(number)
+
+
+def _identifier(value, *, what: str, title: str) -> int:
+    # Every table's id has the one type of DEFAULT_AUTO_FIELD.
+    return _whole_number(value, what=what, title=title, maximum=_column_maximum(Party, "id"))
+
+
+def _text(value, *, what: str, title: str, max_length: int | None = None) -> str:
+    """A text of the payload, refused when PostgreSQL could not store it or it is too long
+    for its column."""
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float | Decimal) or isinstance(value, bool):
+        raise InvalidApplication(f"{what} must be a text, not {value!r}", title=title)
+    text = str(value)
+    if "\x00" in text:
+        raise InvalidApplication(f"{what} contains a NUL character (U+0000)", title=title)
+    if max_length is not None and len(text) > max_length:
+        raise InvalidApplication(
+            f"{what} is {len(text)} characters long, more than the {max_length} it may have",
+            title=title,
+        )
+    return text
+
+
 def _holders(
     payload: dict, *, title: str, field: str = "holders"
 ) -> tuple[list[tuple[int, int]], int]:
@@ -155,17 +255,28 @@ def _holders(
     raw = payload.get(field)
     if not isinstance(raw, list) or not raw:
         raise InvalidApplication(f"'{field}' must list at least one holder", title=title)
-    try:
-        denominator = int(payload.get("share_denominator", 1))
-        pairs = [(int(item["party"]), int(item.get("parts", 1))) for item in raw]
-    except (KeyError, TypeError, ValueError) as error:
-        raise InvalidApplication(
-            f"'{field}' entries need a party id and whole-number parts ({error})", title=title
-        ) from error
-    if denominator < 1 or any(parts < 1 for _, parts in pairs):
-        raise InvalidApplication(
-            "shares must be positive whole parts of a positive denominator", title=title
+    most_parts = _column_maximum(RightHolder, "share_parts")
+    pairs = []
+    for number, item in enumerate(raw, start=1):
+        if not isinstance(item, dict) or "party" not in item:
+            raise InvalidApplication(
+                f"'{field}' entry {number} needs a party id and its whole-number parts",
+                title=title,
+            )
+        party = _identifier(item["party"], what=f"'{field}' entry {number}: party", title=title)
+        parts = _whole_number(
+            item.get("parts", 1),
+            what=f"'{field}' entry {number}: parts",
+            title=title,
+            maximum=most_parts,
         )
+        pairs.append((party, parts))
+    denominator = _whole_number(
+        payload.get("share_denominator", 1),
+        what="'share_denominator'",
+        title=title,
+        maximum=_column_maximum(Right, "share_denominator"),
+    )
     if len({party for party, _ in pairs}) != len(pairs):
         raise InvalidApplication("a party is listed twice among the holders", title=title)
     total = sum(parts for _, parts in pairs)
@@ -196,19 +307,53 @@ def _date(value, *, field: str, title: str) -> datetime.date | None:
 
 
 def _amount(value, *, title: str) -> Decimal | None:
+    """A secured amount in yuan: finite, positive, in fen at most (two decimals), and
+    small enough for its column. Refused, never rounded."""
     if value in (None, ""):
         return None
     try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+        amount = Decimal(str(value).strip())
     except InvalidOperation as error:
         raise InvalidApplication(
             f"'amount' must be a number, not {value!r}", title=title
         ) from error
+    if not amount.is_finite():
+        raise InvalidApplication(f"'amount' must be a finite number, not {value!r}", title=title)
+    field = Right._meta.get_field("amount")
+    limit = Decimal(10) ** (field.max_digits - field.decimal_places)
+    if abs(amount) >= limit:
+        raise InvalidApplication(
+            f"'amount' must be less than {limit:,}, not {value!r}", title=title
+        )
+    fen = Decimal(1).scaleb(-field.decimal_places)
+    if amount != amount.quantize(fen):
+        raise InvalidApplication(
+            f"'amount' is in yuan with at most {field.decimal_places} decimals, not {value!r}",
+            title=title,
+        )
+    amount = amount.quantize(fen)
     if amount <= 0:
         raise RuleViolation(
             "a mortgage secures a positive amount", title=title, rule="mortgage_amount"
         )
     return amount
+
+
+def _land_use_class(value, *, where: str, title: str) -> str:
+    """The code of a GB/T 21010-2017 second-level class, refused when there is none such."""
+    code = "" if value is None else str(value)
+    if not LandUseClass.objects.filter(code=code, parent__isnull=False).exists():
+        raise InvalidApplication(
+            f"{where}: {code!r} is not a GB/T 21010-2017 second-level land-use class",
+            title=title,
+        )
+    return code
+
+
+def _parcel_name(value, *, what: str, title: str) -> str:
+    return _text(
+        value, what=what, title=title, max_length=Parcel._meta.get_field("name").max_length
+    )
 
 
 def _current(title: Title, kinds=None):
@@ -225,13 +370,41 @@ def _refuse_if_seized(title: Title, doing: str) -> None:
         )
 
 
+def _refuse_if_frozen(right: Right, act: RegistrationAct) -> None:
+    """A right a seizure freezes is neither changed, corrected nor cancelled while it holds."""
+    if right.kind in FROZEN_BY_SEIZURE:
+        _refuse_if_seized(
+            right.title,
+            f"{act.get_act_type_display()} of right {right.pk} ({right.get_kind_display()})",
+        )
+
+
+def _mortgages_described(mortgages) -> str:
+    return "; ".join(
+        f"mortgage {mortgage.pk} (rank {mortgage.rank}, {mortgage.amount:,} yuan, held by "
+        f"{', '.join(mortgage.holders.order_by('name').values_list('name', flat=True))})"
+        for mortgage in mortgages
+    )
+
+
+def _refuse_mortgages_left_without_right(right: Right) -> None:
+    """Once ``right`` has ended, no current mortgage may remain on its title: a mortgage is
+    secured on what the holders own, and would be left on nothing. Checked after the act
+    ended what it ends, so that mortgages it ended too do not count."""
+    mortgages = list(_current(right.title, [RightKind.MORTGAGE]).order_by("rank"))
+    if right.kind in EXCLUSIVE_KINDS and mortgages:
+        raise RuleViolation(
+            f"right {right.pk} ({right.get_kind_display()}) secures "
+            f"{_mortgages_described(mortgages)}: cancel the mortgage before the right",
+            title=str(right.title),
+            rule="right_secures_mortgage",
+        )
+
+
 def _right_of(act: RegistrationAct, title: Title) -> Right:
-    try:
-        right_id = int(act.payload["right"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise InvalidApplication(
-            "'right' must be the id of a right on the title", title=str(title)
-        ) from error
+    right_id = _identifier(
+        act.payload.get("right"), what="'right' (the id of a right on the title)", title=str(title)
+    )
     right = Right.objects.filter(pk=right_id, title=title).first()
     if right is None:
         raise InvalidApplication(f"right {right_id} is not on this title", title=str(title))
@@ -292,13 +465,28 @@ def _copy_right(right: Right, *, act, title, holders=None, denominator=None) -> 
     )
 
 
+# Attributes only one kind of right has; given for another kind, they would be dropped.
+ATTRIBUTE_OF_ONE_KIND = {
+    "land_use_right_type": RightKind.LAND_USE_RIGHT,
+    "amount": RightKind.MORTGAGE,
+    "rank": RightKind.MORTGAGE,
+}
+
+
 def _right_attributes(spec: dict, *, kind: str, title: str) -> dict:
+    for field, owner in ATTRIBUTE_OF_ONE_KIND.items():
+        if kind != owner and spec.get(field) not in (None, ""):
+            raise InvalidApplication(
+                f"'{field}' is given, but a {RightKind(kind).label} has none (only a "
+                f"{RightKind(owner).label} has)",
+                title=title,
+            )
     attributes = {
         "land_use_right_type": spec.get("land_use_right_type") or "",
         "term_end": _date(spec.get("term_end"), field="term_end", title=title),
-        "amount": _amount(spec.get("amount"), title=title) if kind == RightKind.MORTGAGE else None,
-        "rank": spec.get("rank"),
-        "description": str(spec.get("description") or ""),
+        "amount": _amount(spec.get("amount"), title=title),
+        "rank": None,
+        "description": _text(spec.get("description"), what="'description'", title=title),
     }
     if kind == RightKind.LAND_USE_RIGHT and attributes["land_use_right_type"] not in (
         "allocated",
@@ -312,14 +500,12 @@ def _right_attributes(spec: dict, *, kind: str, title: str) -> dict:
     if kind == RightKind.MORTGAGE:
         if attributes["amount"] is None:
             raise InvalidApplication("a mortgage needs its amount", title=title)
-        try:
-            attributes["rank"] = int(attributes["rank"])
-        except (TypeError, ValueError) as error:
-            raise InvalidApplication("a mortgage needs a whole-number rank", title=title) from error
-        if attributes["rank"] < 1:
-            raise InvalidApplication("mortgage ranks start at 1", title=title)
-    else:
-        attributes["rank"] = None
+        attributes["rank"] = _whole_number(
+            spec.get("rank"),
+            what="a mortgage's 'rank'",
+            title=title,
+            maximum=_column_maximum(Right, "rank"),
+        )
     return attributes
 
 
@@ -336,11 +522,30 @@ def _refuse_taken_rank(title: Title, rank: int, *, excluding: int | None = None)
 # --- the effect of each act type -------------------------------------------------------
 
 
+def _refuse_overlapping_exclusive_right(title: Title, kind: str, start: datetime.date) -> None:
+    """One holder at a time: a right of an exclusive kind, in force from ``start`` on, may
+    not overlap any right of that kind on the title, current or ended (a backdated first
+    registration would otherwise put two in force on the same days)."""
+    overlapping = (
+        Right.objects.filter(title=title, kind=kind)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=start))
+        .order_by("valid_from")
+        .first()
+    )
+    if overlapping is not None:
+        until = f"until {overlapping.valid_to}" if overlapping.valid_to else "and is current"
+        raise RuleViolation(
+            f"a {RightKind(kind).label} (right {overlapping.pk}) is registered from "
+            f"{overlapping.valid_from} {until}: another from {start} would be in force on the "
+            "same days",
+            title=str(title),
+            rule="already_registered",
+        )
+
+
 def _register_first(act, titles):
     (title,) = titles
-    spec = act.payload.get("right")
-    if not isinstance(spec, dict):
-        raise InvalidApplication("'right' must describe the right to register", title=str(title))
+    spec = act.payload["right"]
     kind = spec.get("kind")
     if kind not in KINDS_BY_FIRST_REGISTRATION:
         raise InvalidApplication(
@@ -349,12 +554,8 @@ def _register_first(act, titles):
         )
     holders, denominator = _holders(spec, title=str(title))
     attributes = _right_attributes(spec, kind=kind, title=str(title))
-    if kind in EXCLUSIVE_KINDS and _current(title, [kind]).exists():
-        raise RuleViolation(
-            f"a current {RightKind(kind).label} is already registered",
-            title=str(title),
-            rule="already_registered",
-        )
+    if kind in EXCLUSIVE_KINDS:
+        _refuse_overlapping_exclusive_right(title, kind, act.effective_date)
     if kind == RightKind.MORTGAGE:
         _refuse_if_seized(title, "mortgage")
         _refuse_taken_rank(title, attributes["rank"])
@@ -374,10 +575,13 @@ def _register_transfer(act, titles):
         )
     _refuse_if_seized(title, "transfer")
     current = set(right.shares.values_list("party_id", flat=True))
-    try:
-        transferors = {int(party) for party in act.payload.get("transferors", [])}
-    except (TypeError, ValueError) as error:
-        raise InvalidApplication("'transferors' must be party ids", title=str(title)) from error
+    listed = act.payload["transferors"]
+    if not isinstance(listed, list):
+        raise InvalidApplication("'transferors' must list party ids", title=str(title))
+    transferors = {
+        _identifier(party, what=f"'transferors' entry {number}", title=str(title))
+        for number, party in enumerate(listed, start=1)
+    }
     if transferors != current:
         names = ", ".join(
             sorted(Party.objects.filter(pk__in=current).values_list("name", flat=True))
@@ -422,11 +626,7 @@ def _register_change_of_use(act, title) -> None:
     """转变用途: a parcel's current use changes, checked against the plan; a use that does
     not conform is registered only with an explicit override reason."""
     parcel = _parcel_title(title)
-    code = str(act.payload.get("land_use") or "")
-    if not LandUseClass.objects.filter(code=code, parent__isnull=False).exists():
-        raise InvalidApplication(
-            f"{code!r} is not a GB/T 21010-2017 second-level class", title=str(title)
-        )
+    code = _land_use_class(act.payload["land_use"], where="'land_use'", title=str(title))
     if code == parcel.land_use_id:
         raise InvalidApplication(f"the parcel's use is already {code}", title=str(title))
     verdict = plan_verdict(parcel=parcel, land_use=code)
@@ -448,14 +648,8 @@ def _register_change(act, titles):
         _register_change_of_use(act, title)
         return
     right = _right_of(act, title)
-    changes = act.payload.get("changes")
-    allowed = CHANGEABLE_FIELDS | (
-        {"holders", "share_denominator"} if act.act_type == ActType.CORRECTION else set()
-    )
-    if not isinstance(changes, dict) or not changes or set(changes) - allowed:
-        raise InvalidApplication(
-            f"'changes' must change some of {sorted(allowed)}", title=str(title)
-        )
+    _refuse_if_frozen(right, act)
+    changes = act.payload["changes"]
     spec = {
         "land_use_right_type": right.land_use_right_type,
         "term_end": right.term_end,
@@ -473,7 +667,7 @@ def _register_change(act, titles):
     if right.kind == RightKind.MORTGAGE:
         _refuse_taken_rank(title, attributes["rank"], excluding=right.pk)
     _end_right(right, act)
-    _create_right(
+    changed = _create_right(
         act=act,
         title=title,
         kind=right.kind,
@@ -481,11 +675,21 @@ def _register_change(act, titles):
         denominator=denominator,
         **attributes,
     )
+    # A changed use allocation still allocates the same blocks.
+    AllocatedBlock.objects.bulk_create(
+        [
+            AllocatedBlock(right=changed, block_id=block.block_id)
+            for block in right.allocated_blocks.all()
+        ]
+    )
 
 
 def _register_cancellation(act, titles):
     (title,) = titles
-    _end_right(_right_of(act, title), act)
+    right = _right_of(act, title)
+    _refuse_if_frozen(right, act)
+    _end_right(right, act)
+    _refuse_mortgages_left_without_right(right)
 
 
 def _register_restriction(act, titles):
@@ -497,7 +701,7 @@ def _register_restriction(act, titles):
         kind=RESTRICTION_OF_ACT[act.act_type],
         holders=holders,
         denominator=denominator,
-        description=str(act.payload.get("description") or ""),
+        description=_text(act.payload.get("description"), what="'description'", title=str(title)),
     )
 
 
@@ -599,19 +803,50 @@ def _children_geometries(act, title) -> list[tuple[MultiPolygon, str, str]]:
                 f"({geometry.valid_reason if not geometry.valid else geometry.geom_type})",
                 title=str(title),
             )
-        land_use = str(child.get("land_use") or title.parcel.land_use_id)
-        if not LandUseClass.objects.filter(code=land_use, parent__isnull=False).exists():
-            raise InvalidApplication(
-                f"child {number}: unknown land-use class {land_use!r}", title=str(title)
-            )
-        result.append((geometry, land_use, str(child.get("name") or "")))
+        land_use = _land_use_class(
+            child.get("land_use") or title.parcel.land_use_id,
+            where=f"child {number}: 'land_use'",
+            title=str(title),
+        )
+        name = _parcel_name(child.get("name"), what=f"child {number}: 'name'", title=str(title))
+        result.append((geometry, land_use, name))
     return result
+
+
+def _move_buildings(parents: list[Parcel], children: list[Parcel]) -> None:
+    """A building stands on the parcel holding most of its footprint: the current buildings
+    of retired parents go to the child that holds most of theirs (the nearest child, for a
+    footprint that lies outside them all). Retired buildings keep the parcel they stood on."""
+    for building in Building.objects.filter(parcel__in=parents, valid_to__isnull=True):
+        building.parcel = max(
+            children,
+            key=lambda child: (
+                building.footprint.intersection(child.geom).area,
+                -building.footprint.distance(child.geom),
+            ),
+        )
+        building.save(update_fields=["parcel"])
+
+
+def _refuse_split_if_mortgaged(title: Title) -> None:
+    """Each child of a split would carry the whole secured amount: the register does not
+    apportion a mortgage between parcels, so the registrar has it discharged first."""
+    mortgages = list(_current(title, [RightKind.MORTGAGE]).order_by("rank"))
+    if mortgages:
+        raise RuleViolation(
+            f"{_mortgages_described(mortgages)} is registered on the parcel, and a split "
+            "would give each child the whole amount: cancel the mortgage first, then register "
+            "each child's share of it as its own mortgage",
+            title=str(title),
+            rule="mortgaged",
+        )
 
 
 def _register_split(act, titles):
     (title,) = titles
     parent = _parcel_title(title)
     _refuse_if_seized(title, "split")
+    _refuse_split_if_mortgaged(title)
     children = _children_geometries(act, title)
     tolerance = settings.LANDLEDGER_OVERLAP_TOLERANCE_M2
     union = children[0][0]
@@ -630,6 +865,7 @@ def _register_split(act, titles):
             rule="children_cover_parent",
         )
     rights = _retire_parcel(parent, title, act)
+    child_parcels = []
     for (geometry, land_use, name), code in zip(
         children, _next_unit_codes(parent.unit_code, len(children)), strict=True
     ):
@@ -640,23 +876,72 @@ def _register_split(act, titles):
         for right in rights:
             _copy_right(right, act=act, title=child_title)
         ActTitle.objects.create(act=act, title=child_title, based_on_version=0)
+        child_parcels.append(child)
+    _move_buildings([parent], child_parcels)
 
 
-def _holder_signature(title: Title) -> list:
-    return sorted(
-        (
-            right.kind,
-            right.land_use_right_type,
-            right.share_denominator,
-            tuple(sorted(right.shares.values_list("party_id", "share_parts"))),
-        )
-        for right in _current(title, EXCLUSIVE_KINDS)
+def _holding(right: Right) -> dict[int, Fraction]:
+    """Each holder's share of ``right``, as a fraction: 1/2 and 2/4 are the same holding."""
+    return {
+        share.party_id: Fraction(share.share_parts, right.share_denominator)
+        for share in right.shares.all()
+    }
+
+
+def _holding_described(right: Right | None) -> str:
+    if right is None:
+        return "none"
+    return ", ".join(
+        f"{share.party.name} {share.share_parts}/{right.share_denominator}"
+        for share in right.shares.select_related("party").order_by("party__name")
     )
 
 
+def _shown(value) -> str:
+    """A term of a right as a message shows it: a date as it is written, a text quoted."""
+    if value is None or value == "":
+        return "none"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# What must be the same in the exclusive rights of parcels merged into one: the merged
+# parcel carries one right of each kind, on the same terms for all of its land.
+TERMS_OF_EXCLUSIVE_RIGHTS = ("land_use_right_type", "term_end", "description")
+
+
+def _refuse_differing_exclusive_rights(titles: list[Title]) -> None:
+    """Parents are merged only when their exclusive rights are held by the same parties in
+    the same shares and on the same terms; the message says which differ and how."""
+    label = ", ".join(str(title) for title in titles)
+    rights_of = {
+        title: {right.kind: right for right in _current(title, EXCLUSIVE_KINDS)} for title in titles
+    }
+    first = titles[0]
+    for other in titles[1:]:
+        for kind in EXCLUSIVE_KINDS:
+            mine, theirs = rights_of[first].get(kind), rights_of[other].get(kind)
+            if mine is None and theirs is None:
+                continue
+            name = RightKind(kind).label
+            if (mine is None or theirs is None) or _holding(mine) != _holding(theirs):
+                raise RuleViolation(
+                    f"the {name} of {first} is held by {_holding_described(mine)}, of {other} "
+                    f"by {_holding_described(theirs)}: parcels held differently cannot be merged",
+                    title=label,
+                    rule="holders_differ",
+                )
+            for term in TERMS_OF_EXCLUSIVE_RIGHTS:
+                ours, others = getattr(mine, term), getattr(theirs, term)
+                if ours != others:
+                    raise RuleViolation(
+                        f"the {name} of {first} has {term} {_shown(ours)}, of {other} "
+                        f"{_shown(others)}: parcels held on different terms cannot be merged",
+                        title=label,
+                        rule="terms_differ",
+                    )
+
+
 def _register_merge(act, titles):
-    if len(titles) < 2:
-        raise InvalidApplication("a merge needs at least two parcels")
     parents = [_parcel_title(title) for title in titles]
     label = ", ".join(str(title) for title in titles)
     if len({parent.district_id for parent in parents}) != 1:
@@ -671,14 +956,7 @@ def _register_merge(act, titles):
                 title=str(title),
                 rule="restricted",
             )
-    signature = _holder_signature(titles[0])
-    for title in titles[1:]:
-        if _holder_signature(title) != signature:
-            raise RuleViolation(
-                "parcels with different rights or holders cannot be merged",
-                title=label,
-                rule="holders_differ",
-            )
+    _refuse_differing_exclusive_rights(titles)
     union = parents[0].geom
     for parent in parents[1:]:
         union = union.union(parent.geom)
@@ -687,26 +965,31 @@ def _register_merge(act, titles):
             "the parcels do not form one connected area", title=label, rule="parents_not_adjacent"
         )
     union = MultiPolygon(union, srid=STORAGE_SRID) if union.geom_type == "Polygon" else union
-    land_use = str(act.payload.get("land_use") or parents[0].land_use_id)
+    land_use = _land_use_class(
+        act.payload.get("land_use") or parents[0].land_use_id, where="'land_use'", title=label
+    )
+    name = _parcel_name(act.payload.get("name"), what="'name'", title=label)
     code = _next_unit_codes(parents[0].unit_code, 1)[0]
-    # All parents carry the same rights and holders (checked above): the child takes the first's.
-    inherited = [
+    rights_of_parents = [
         _retire_parcel(parent, title, act) for parent, title in zip(parents, titles, strict=True)
-    ][0]
+    ]
     child, child_title = _new_parcel(
-        act=act,
-        code=code,
-        geometry=union,
-        land_use=land_use,
-        name=str(act.payload.get("name") or ""),
-        parent=parents[0],
+        act=act, code=code, geometry=union, land_use=land_use, name=name, parent=parents[0]
     )
     for parent in parents:
         ParcelLineage.objects.create(parent=parent, child=child, act=act)
-    for right in inherited:
-        if right.kind in EXCLUSIVE_KINDS:
-            _copy_right(right, act=act, title=child_title)
+    # The parents' exclusive rights are alike (checked above): the child takes the first's
+    # once. Every other right (a lease, an easement...) of every parent goes with its land.
+    carried = [right for right in rights_of_parents[0] if right.kind in EXCLUSIVE_KINDS] + [
+        right
+        for rights in rights_of_parents
+        for right in rights
+        if right.kind not in EXCLUSIVE_KINDS
+    ]
+    for right in carried:
+        _copy_right(right, act=act, title=child_title)
     ActTitle.objects.create(act=act, title=child_title, based_on_version=0)
+    _move_buildings(parents, [child])
 
 
 def _allocation_entries(act, title) -> list[tuple[int, list[int]]]:
@@ -718,14 +1001,21 @@ def _allocation_entries(act, title) -> list[tuple[int, list[int]]]:
         )
     parsed = []
     for number, entry in enumerate(entries, start=1):
-        try:
-            party = int(entry["party"])
-            blocks = [int(block) for block in entry.get("blocks", [])]
-        except (KeyError, TypeError, ValueError) as error:
+        if (
+            not isinstance(entry, dict)
+            or "party" not in entry
+            or not isinstance(entry.get("blocks", []), list)
+        ):
             raise InvalidApplication(
                 f"allocation {number}: needs an agency's party id and a list of block ids",
                 title=str(title),
-            ) from error
+            )
+        where = f"allocation {number}"
+        party = _identifier(entry["party"], what=f"{where}: 'party'", title=str(title))
+        blocks = [
+            _identifier(block, what=f"{where}: block", title=str(title))
+            for block in entry.get("blocks", [])
+        ]
         parsed.append((party, blocks))
     parties = [party for party, _ in parsed]
     if len(set(parties)) != len(parties):
@@ -745,6 +1035,7 @@ def _register_allocation(act, titles):
         raise InvalidApplication("use allocations are of space in a building", title=str(title))
     building = title.building
     entries = _allocation_entries(act, title)
+    description = _text(act.payload.get("description"), what="'description'", title=str(title))
     agencies = Agency.objects.select_related("party").in_bulk([party for party, _ in entries])
     wanted = [block for _, blocks in entries for block in blocks]
     blocks = SpaceBlock.objects.in_bulk(wanted)
@@ -811,7 +1102,7 @@ def _register_allocation(act, titles):
             kind=RightKind.USE_ALLOCATION,
             holders=[(party, 1)],
             denominator=1,
-            description=str(act.payload.get("description") or ""),
+            description=description,
         )
         AllocatedBlock.objects.bulk_create(
             [AllocatedBlock(right=right, block_id=block) for block in sorted(block_ids)]
@@ -887,6 +1178,65 @@ def title_of(unit) -> Title:
     return title
 
 
+def _refuse_wrong_shape(keys, shapes: list[Shape], *, what: str, title: str) -> None:
+    if not any(shape.fits(keys) for shape in shapes):
+        expected = " or ".join(str(shape) for shape in shapes)
+        raise InvalidApplication(
+            f"{what} holds {expected}, not {sorted(keys) or 'nothing'}", title=title
+        )
+
+
+def _check_application(act_type: str, titles: list[Title], payload) -> None:
+    """What can be refused without reading the register, at lodging and again at approval:
+    the number of titles the act type concerns, and the keys of its payload (the values
+    are read and checked at approval, against the register as it then is)."""
+    if not titles:
+        raise InvalidApplication("an act concerns at least one title")
+    label = ", ".join(str(title) for title in titles)
+    name = ActType(act_type).label
+    if len({title.pk for title in titles}) != len(titles):
+        raise InvalidApplication("a title is listed twice", title=label)
+    if act_type == ActType.MERGE:
+        if len(titles) < 2:
+            raise InvalidApplication("a merge needs at least two parcels", title=label)
+    elif len(titles) != 1:
+        raise InvalidApplication(f"a {name} concerns one title, not {len(titles)}", title=label)
+    if not isinstance(payload, dict):
+        raise InvalidApplication("the application's details must be an object", title=label)
+    _refuse_wrong_shape(payload, PAYLOAD_SHAPES[act_type], what=f"a {name}", title=label)
+    if act_type == ActType.FIRST:
+        if not isinstance(payload["right"], dict):
+            raise InvalidApplication("'right' must describe the right to register", title=label)
+        _refuse_wrong_shape(payload["right"], [RIGHT_SPEC_SHAPE], what="'right'", title=label)
+    if "changes" in payload:
+        changes = payload["changes"]
+        allowed = CORRECTABLE_FIELDS if act_type == ActType.CORRECTION else CHANGEABLE_FIELDS
+        if not isinstance(changes, dict) or not changes or set(changes) - allowed:
+            raise InvalidApplication(
+                f"'changes' of a {name} must change some of {sorted(allowed)}", title=label
+            )
+        if "share_denominator" in changes and "holders" not in changes:
+            raise InvalidApplication(
+                "'share_denominator' is corrected together with the 'holders' it divides",
+                title=label,
+            )
+
+
+@contextmanager
+def _database_refusals():
+    """A guard or a column of the database refusing what the checks let through refuses
+    the application, never fails the request: the transaction rolled back, nothing is
+    written."""
+    try:
+        yield
+    except IntegrityError as error:
+        # A guard refused: a race past the checks, or a deferred guard.
+        raise RuleViolation(_database_refusal(error), rule="database_guard") from error
+    except DataError as error:
+        # A value the checks let through that its column cannot hold.
+        raise InvalidApplication(_database_refusal(error), rule="database_guard") from error
+
+
 def lodge_act(
     *,
     act_type: str,
@@ -902,10 +1252,7 @@ def lodge_act(
     _require(lodged_by, "registry.lodge_act", "lodge")
     if act_type not in ActType.values:
         raise InvalidApplication(f"unknown act type {act_type!r}; one of {ActType.values}")
-    if not titles:
-        raise InvalidApplication("an act concerns at least one title")
-    if not isinstance(payload, dict):
-        raise InvalidApplication("the application's details must be an object")
+    _check_application(act_type, titles, payload)
     if effective_date > timezone.localdate():
         # The register shows what is in force today as its current state (map, search,
         # certificates): an act dated ahead would show parcels and holders not yet in force.
@@ -913,7 +1260,7 @@ def lodge_act(
             f"the act takes effect on {effective_date}, after today ({timezone.localdate()}): "
             "lodge it on or after the day it takes effect"
         )
-    with transaction.atomic(durable=True):
+    with _database_refusals(), transaction.atomic(durable=True):
         _name_app_user(lodged_by)
         current = dict(
             Title.objects.filter(pk__in=[title.pk for title in titles]).values_list("pk", "version")
@@ -1042,46 +1389,44 @@ def reject_act(*, act: RegistrationAct, decider, reason: str) -> RegistrationAct
 def approve_act(*, act: RegistrationAct, approver) -> RegistrationAct:
     """Approve and register: check every rule against the register as it now is, apply the
     act, seal it in the journal and issue its certificates, all in one transaction."""
-    try:
-        with transaction.atomic(durable=True):
-            _name_app_user(approver)
-            act = _decidable(act.pk, approver)
-            based_on = dict(act.act_titles.values_list("title_id", "based_on_version"))
-            # Fixed order (primary key) so that acts on the same titles queue, never deadlock.
-            titles = list(Title.objects.select_for_update().filter(pk__in=based_on).order_by("pk"))
-            for title in titles:
-                if title.version != based_on[title.pk]:
-                    raise ConflictError(
-                        f"the title changed since act {act.number} was lodged (now version "
-                        f"{title.version}, lodged on version {based_on[title.pk]}); lodge it again",
-                        title=str(title),
-                    )
-            REGISTER[act.act_type](act, titles)
-            Title.objects.filter(pk__in=based_on).update(version=F("version") + 1)
-            act.status = ActStatus.REGISTERED
-            act.decided_by = approver
-            act.decided_at = timezone.now()
-            act.save(update_fields=["status", "decided_by", "decided_at"])
-            with connection.cursor() as cursor:
-                # Deferred guards (shares, parcel overlap) now, so that they refuse the act here
-                # rather than at commit; then deferred again for whatever follows.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-            entry = append_to_journal(act=act)
-            certificates = _issue_certificates(act, entry)
-            record_audit(
-                user=approver,
-                action="approve",
-                object_type="act",
-                object_id=act.number,
-                detail={
-                    "journal_position": entry.position,
-                    "certificates": [certificate.number for certificate in certificates],
-                },
-            )
-    except IntegrityError as error:
-        # A guard in the database refused (a race past the checks above, or a deferred one).
-        raise RuleViolation(_database_refusal(error), rule="database_guard") from error
+    with _database_refusals(), transaction.atomic(durable=True):
+        _name_app_user(approver)
+        act = _decidable(act.pk, approver)
+        based_on = dict(act.act_titles.values_list("title_id", "based_on_version"))
+        # Fixed order (primary key) so that acts on the same titles queue, never deadlock.
+        titles = list(Title.objects.select_for_update().filter(pk__in=based_on).order_by("pk"))
+        for title in titles:
+            if title.version != based_on[title.pk]:
+                raise ConflictError(
+                    f"the title changed since act {act.number} was lodged (now version "
+                    f"{title.version}, lodged on version {based_on[title.pk]}); lodge it again",
+                    title=str(title),
+                )
+        # As at lodging: an act lodged before these checks existed is refused here.
+        _check_application(act.act_type, titles, act.payload)
+        REGISTER[act.act_type](act, titles)
+        Title.objects.filter(pk__in=based_on).update(version=F("version") + 1)
+        act.status = ActStatus.REGISTERED
+        act.decided_by = approver
+        act.decided_at = timezone.now()
+        act.save(update_fields=["status", "decided_by", "decided_at"])
+        with connection.cursor() as cursor:
+            # Deferred guards (shares, parcel overlap) now, so that they refuse the act here
+            # rather than at commit; then deferred again for whatever follows.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        entry = append_to_journal(act=act)
+        certificates = _issue_certificates(act, entry)
+        record_audit(
+            user=approver,
+            action="approve",
+            object_type="act",
+            object_id=act.number,
+            detail={
+                "journal_position": entry.position,
+                "certificates": [certificate.number for certificate in certificates],
+            },
+        )
     return act
 
 

@@ -162,7 +162,7 @@ def hostile_register(demo):
         titles=[title],
         effective_date=title.rights.first().valid_from,
         lodged_by=user(Role.REGISTRAR),
-        payload={"description": f"Note {SCRIPT}"},
+        payload={"right": title.rights.first().pk, "changes": {"description": f"Note {SCRIPT}"}},
         sources=[Source(kind="deed", file_name=f"deed {IMAGE}.pdf", content=b"%PDF-1.4")],
     )
     shelter = Shelter.objects.filter(classification=SecurityLevel.PUBLIC).first()
