@@ -59,13 +59,24 @@ class InspectionForm(forms.Form):
     )
 
 
+def _posted(request):
+    """The data to bind a form to: a POST with no fields at all is still a submission, to be
+    refused field by field, not shown as a blank form."""
+    return request.POST if request.method == "POST" else None
+
+
+def _form_status(form: forms.Form) -> int:
+    """400 for a form sent back with its errors, so that a refusal is not taken for success."""
+    return 400 if form.is_bound and form.errors else 200
+
+
 @login_required
 @permission_required("registry.view_shelterinspection", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def shelter_detail(request, pk: int):
     # A shelter above the user's clearance does not exist for them.
     shelter = get_object_or_404(shelters_visible_to(user=request.user), pk=pk)
-    form = InspectionForm(request.POST or None)
+    form = InspectionForm(_posted(request))
     if request.method == "POST":
         if not request.user.has_perm("registry.add_shelterinspection"):
             return HttpResponse(_("Your role may not record inspections."), status=403)
@@ -81,6 +92,7 @@ def shelter_detail(request, pk: int):
         request,
         "gis_layers/shelter_detail.html",
         {"shelter": shelter, "inspections": shelter.inspections.all(), "form": form},
+        status=_form_status(form),
     )
 
 
@@ -157,7 +169,7 @@ class CoverageForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def coverage(request):
     """The runs the user may see and a form to start one."""
-    form = CoverageForm(request.POST or None, user=request.user)
+    form = CoverageForm(_posted(request), user=request.user)
     if request.method == "POST":
         if not request.user.has_perm("gis_layers.add_coveragerun"):
             return HttpResponse(_("Your role may not start coverage runs."), status=403)
@@ -175,7 +187,7 @@ def coverage(request):
         config = map_config(request.user, visible={"shelters", "buildings"})
         config["pickInto"] = "id_candidate_points"
         page["map"] = planner_map(config=config)
-    return render(request, "gis_layers/coverage.html", page)
+    return render(request, "gis_layers/coverage.html", page, status=_form_status(form))
 
 
 def _visible_run(request, pk: int) -> CoverageRun:
@@ -212,7 +224,13 @@ def coverage_run(request, pk: int):
 def coverage_report(request, pk: int, fmt: str):
     run = _visible_run(request, pk)
     if fmt not in REPORT_TYPES:
-        raise Http404("report formats: json, csv, html")
+        # Not Http404, whose message no visitor sees: this answer says what there is.
+        return HttpResponse(
+            gettext("No report in the format “%(fmt)s”: the formats are %(formats)s.")
+            % {"fmt": fmt, "formats": ", ".join(REPORT_TYPES)},
+            status=404,
+            content_type="text/plain; charset=utf-8",
+        )
     if run.status != CoverageRun.Status.DONE:
         return HttpResponse(_("The run has not finished."), status=409)
     response = HttpResponse(render_report(run, fmt), content_type=REPORT_TYPES[fmt])

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
@@ -38,8 +39,12 @@ from registry.models import (
     Building,
     OfficeSpaceStandard,
     RegistrationAct,
+    Shelter,
+    SpaceBlock,
+    SpaceKind,
     Title,
 )
+from registry.selectors import clearance_of
 from registry.services.acts import lodge_act, record_audit, title_of
 
 STORAGE_SRID = 4490
@@ -64,6 +69,9 @@ class SpaceInputs:
     buildings: pd.DataFrame
     records: pd.DataFrame
     crs: CRS
+    # Current allocations of the blocks left out for the clearance (``building_id`` of the
+    # right's title, ``agency_id``, ``block_id``): lodging the plan keeps them as they are.
+    hidden_allocations: pd.DataFrame
 
 
 def _rows(sql: str, params=()) -> pd.DataFrame:
@@ -98,9 +106,20 @@ def load_standard(standard_id: int | None = None) -> tuple[Standard, int]:
     )
 
 
-def load_inputs(*, standard_id: int | None = None) -> SpaceInputs:
-    """The current inventory, allocations, agencies and records; building points in one
-    metric CRS (the UTM zone of the buildings with space, as pyproj estimates it)."""
+def space_blocks_hidden_from(*, clearance: int) -> QuerySet[SpaceBlock]:
+    """Civil-defence blocks in a building whose current shelter is classified above
+    ``clearance``: the room and its area would give the shelter away, so for users not
+    cleared that far they are in no figure, plan, export or admin list."""
+    classified = Shelter.objects.filter(valid_to__isnull=True, classification__gt=clearance)
+    return SpaceBlock.objects.filter(
+        kind=SpaceKind.CIVIL_DEFENCE, building__in=classified.values("building")
+    )
+
+
+def load_inputs(*, clearance: int, standard_id: int | None = None) -> SpaceInputs:
+    """The current inventory, allocations, agencies and records as seen at ``clearance``
+    (without :func:`space_blocks_hidden_from`); building points in one metric CRS (the UTM
+    zone of the buildings with space, as pyproj estimates it)."""
     standard, chosen_id = load_standard(standard_id)
     agencies = _rows(
         "SELECT a.party_id AS agency_id, p.name, a.parent_id, a.clearance, a.seat_building_id, "
@@ -110,11 +129,13 @@ def load_inputs(*, standard_id: int | None = None) -> SpaceInputs:
     staff = _rows(
         "SELECT agency_id, rank, headcount FROM registry_staffestablishment ORDER BY agency_id"
     )
-    blocks = _rows(
+    hidden = list(space_blocks_hidden_from(clearance=clearance).values_list("pk", flat=True))
+    every_block = _rows(
         "SELECT id AS block_id, building_id, label, floor, kind, area_m2, area_basis, "
         "(valid_to IS NULL) AS valid FROM registry_spaceblock ORDER BY building_id, floor, label"
     )
-    blocks["area_m2"] = blocks["area_m2"].astype(float)
+    every_block["area_m2"] = every_block["area_m2"].astype(float)
+    blocks = every_block[~every_block["block_id"].isin(hidden)].reset_index(drop=True)
     rights = _rows(
         "SELECT r.id AS right_id, t.building_id, h.party_id AS holder_id, p.name AS holder_name, "
         "EXISTS (SELECT 1 FROM registry_agency a WHERE a.party_id = h.party_id) "
@@ -122,26 +143,33 @@ def load_inputs(*, standard_id: int | None = None) -> SpaceInputs:
         "JOIN registry_rightholder h ON h.right_id = r.id JOIN registry_party p ON p.id = h.party_id "
         "WHERE r.kind = 'use_allocation' AND r.valid_to IS NULL ORDER BY r.id"
     ).astype({"building_id": "Int64"})
-    allocated = _rows(
+    every_listed = _rows(
         "SELECT ab.right_id, ab.block_id FROM registry_allocatedblock ab "
         "JOIN registry_right r ON r.id = ab.right_id "
         "WHERE r.kind = 'use_allocation' AND r.valid_to IS NULL ORDER BY ab.right_id, ab.block_id"
     )
-    agency_rights = rights[rights["holder_is_agency"]]
-    allocations = allocated.merge(agency_rights[["right_id", "holder_id"]], on="right_id").rename(
+    allocated = every_listed[~every_listed["block_id"].isin(hidden)]
+    agency_rights = rights.loc[rights["holder_is_agency"], ["right_id", "building_id", "holder_id"]]
+    held = every_listed.merge(agency_rights, on="right_id").rename(
         columns={"holder_id": "agency_id"}
     )
     # Current blocks only: a retired block is vacant for nobody and used by nobody.
-    current = set(blocks.loc[blocks["valid"], "block_id"])
-    allocations = allocations[allocations["block_id"].isin(current)]
+    held = held[held["block_id"].isin(every_block.loc[every_block["valid"], "block_id"])]
+    allocations = held[~held["block_id"].isin(hidden)]
+    hidden_allocations = held[held["block_id"].isin(hidden)]
+    # A right listing only hidden blocks goes with them: the reconciliation would otherwise
+    # report it as listing none, and so point at what is hidden.
+    only_hidden = set(every_listed["right_id"]) - set(allocated["right_id"])
+    rights = rights[~rights["right_id"].isin(only_hidden)]
     buildings = _rows(
         "SELECT b.id AS building_id, COALESCE(NULLIF(b.name, ''), 'building ' || b.id) AS name, "
         "b.premises_classification, b.gross_floor_area_m2, "
         "ST_X(ST_PointOnSurface(b.footprint)) AS lon, ST_Y(ST_PointOnSurface(b.footprint)) AS lat "
         "FROM registry_building b WHERE b.valid_to IS NULL AND (b.id IN "
-        "(SELECT building_id FROM registry_spaceblock) OR b.id IN "
+        "(SELECT building_id FROM registry_spaceblock WHERE NOT id = ANY(%s)) OR b.id IN "
         "(SELECT seat_building_id FROM registry_agency WHERE seat_building_id IS NOT NULL)) "
-        "ORDER BY b.id"
+        "ORDER BY b.id",
+        [hidden],
     )
     crs = _metric_crs(buildings)
     x, y = Transformer.from_crs(STORAGE_SRID, crs, always_xy=True).transform(
@@ -164,6 +192,7 @@ def load_inputs(*, standard_id: int | None = None) -> SpaceInputs:
         buildings=buildings,
         records=records,
         crs=crs,
+        hidden_allocations=hidden_allocations[["building_id", "agency_id", "block_id"]],
     )
 
 
@@ -325,17 +354,24 @@ def new_building_at(
 
 def space_report(
     *,
+    user,
+    clearance: int | None = None,
     standard_id: int | None = None,
     settings: PlanSettings | None = None,
     new_building: dict | None = None,
 ) -> dict:
-    """Every figure of ``/space/`` and ``space_redistribution``, as plain data.
+    """Every figure of ``/space/`` and ``space_redistribution``, as plain data, at the
+    user's clearance (or ``clearance`` for the command, which has no user).
 
     ``new_building``: ``{"lon", "lat", "use_area_m2", "premises_classification", "name"}``
     adds the "build new, hand back old" scenario.
     """
+    if user is not None:
+        clearance = clearance_of(user=user)
+    if clearance is None:
+        raise TypeError("space_report needs a user, or a clearance when there is none")
     settings = settings or PlanSettings()
-    inputs = load_inputs(standard_id=standard_id)
+    inputs = load_inputs(clearance=clearance, standard_id=standard_id)
     try:
         balance = agency_balance(
             inputs.agencies, inputs.staff, inputs.blocks, inputs.allocations, inputs.standard
@@ -502,6 +538,23 @@ def plan_rows(report: dict) -> list[list]:
 # --- lodging ---------------------------------------------------------------------------
 
 
+def _allocations_to_register(act: dict, hidden_allocations: pd.DataFrame) -> list[dict]:
+    """The act's allocations as its payload lists them. An act states each agency's whole
+    allocation in the building, so the blocks hidden from the lodger that the agency holds
+    there are listed too: the plan never saw them, and leaving them out would end them."""
+    hidden = hidden_allocations[hidden_allocations["building_id"] == act["building_id"]]
+    hidden_by_agency = hidden.groupby("agency_id")["block_id"].apply(list).to_dict()
+    return [
+        {
+            "party": entry["agency_id"],
+            "blocks": sorted(
+                entry["blocks"] + [int(b) for b in hidden_by_agency.get(entry["agency_id"], [])]
+            ),
+        }
+        for entry in act["allocations"]
+    ]
+
+
 def lodge_plan(
     *,
     user,
@@ -518,7 +571,7 @@ def lodge_plan(
             _("%(user)s may not lodge registration acts") % {"user": user.get_username()},
             rule="not_allowed",
         )
-    inputs = load_inputs(standard_id=standard_id)
+    inputs = load_inputs(clearance=clearance_of(user=user), standard_id=standard_id)
     plan = make_plan(inputs, settings)
     if not plan.feasible:
         raise SpaceInputError(" ".join(plan.reasons) or _("The plan has no solution."))
@@ -560,10 +613,7 @@ def lodge_plan(
                 act_type=ActType.ALLOCATION,
                 titles=[title],
                 payload={
-                    "allocations": [
-                        {"party": entry["agency_id"], "blocks": entry["blocks"]}
-                        for entry in act["allocations"]
-                    ],
+                    "allocations": _allocations_to_register(act, inputs.hidden_allocations),
                     "description": _("redistribution plan under %(standard)s")
                     % {"standard": inputs.standard.name},
                 },

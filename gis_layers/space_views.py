@@ -98,6 +98,15 @@ class SpacePlanForm(forms.Form):
         return options
 
 
+class LodgeForm(forms.Form):
+    effective_date = forms.DateField(
+        label=gettext_lazy("Effective date"),
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": gettext_lazy("Enter the date as YYYY-MM-DD.")},
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
 def charts_for(report: dict) -> dict:
     over = sorted(
         (a for a in report["agencies"] if (a["over_m2"] or 0) > 0), key=lambda a: -a["over_m2"]
@@ -146,18 +155,24 @@ def render_report_html(report: dict) -> str:
 @permission_required("registry.view_space_analysis", raise_exception=True)
 @require_GET
 def space_page(request):
+    return _render_space_page(request, LodgeForm(initial={"effective_date": timezone.localdate()}))
+
+
+def _render_space_page(request, lodge_form: LodgeForm, *, status: int = 200):
+    """The page for the plan the query asks for (400 when the query is bad), with
+    ``lodge_form`` under the acts the plan would lodge."""
     form = SpacePlanForm(request.GET or None)
-    context = {"form": form, "today": timezone.localdate()}
+    context = {"form": form, "lodge_form": lodge_form}
     if form.is_bound and not form.is_valid():
         return render(request, "gis_layers/space.html", context, status=400)
     try:
-        report = space_report(**(form.report_options() if form.is_bound else {}))
+        report = space_report(user=request.user, **(form.report_options() if form.is_bound else {}))
     except SpaceInputError as error:
         context["error"] = str(error)
         return render(request, "gis_layers/space.html", context, status=400)
     context.update(_context(report, with_map=True))
     context["query"] = request.GET.urlencode()
-    return render(request, "gis_layers/space.html", context)
+    return render(request, "gis_layers/space.html", context, status=status)
 
 
 @login_required
@@ -178,7 +193,7 @@ def space_export(request, fmt: str):
             content_type="application/json; charset=utf-8",
         )
     try:
-        report = space_report(**(form.report_options() if form.is_bound else {}))
+        report = space_report(user=request.user, **(form.report_options() if form.is_bound else {}))
     except SpaceInputError as error:
         return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
     record_audit(
@@ -206,22 +221,14 @@ def export_text(report: dict, fmt: str) -> str:
     return render_report_html(report)
 
 
-class LodgeForm(forms.Form):
-    effective_date = forms.DateField(
-        label=gettext_lazy("Effective date"),
-        input_formats=["%Y-%m-%d"],
-        error_messages={"invalid": gettext_lazy("Enter the date as YYYY-MM-DD.")},
-    )
-
-
 @login_required
 @permission_required("registry.lodge_act", raise_exception=True)
 @require_POST
 def space_lodge(request):
     form = LodgeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return redirect("space")
+        # The page again, with the date as given and what is wrong with it beside the button.
+        return _render_space_page(request, form, status=400)
     try:
         acts = lodge_plan(user=request.user, effective_date=form.cleaned_data["effective_date"])
     except (SpaceInputError, RegisterError) as error:

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from gis_layers.space_report import space_blocks_hidden_from
 from registry.models import (
     Agency,
     AgencySpaceRecord,
@@ -19,6 +20,7 @@ from registry.models import (
     StaffEstablishment,
     Title,
 )
+from registry.selectors import clearance_of
 
 
 @admin.register(LandUseClass)
@@ -149,6 +151,12 @@ class SpaceBlockAdmin(admin.ModelAdmin):
     list_filter = ["kind", "area_basis", "is_synthetic"]
     search_fields = ["label", "building__name"]
     raw_id_fields = ["building"]
+
+    def get_queryset(self, request):
+        # The same blocks the office-space report leaves out for the user, so that the list,
+        # its search and the change page do not show what the report hides.
+        hidden = space_blocks_hidden_from(clearance=clearance_of(user=request.user))
+        return super().get_queryset(request).exclude(pk__in=hidden.values("pk"))
 
 
 @admin.register(AllocatedBlock)

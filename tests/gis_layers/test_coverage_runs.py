@@ -311,7 +311,7 @@ def test_bad_candidate_points_are_refused_with_the_line(client, town):
         {"mode": "straight", "shelter_types": ["personnel"], "sites": 1,
          "candidate_points": "116.4, 39.9\nnorth of the river"},
     )  # fmt: skip
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "line 2: give a longitude and a latitude" in response.content.decode()
 
 

@@ -64,7 +64,7 @@ def test_only_registrars_may_lodge_the_plan(demo, client, role):
 
 
 def test_the_page_shows_the_reports_figures_map_and_plan(demo, client):
-    report = space_report()
+    report = space_report(user=user(Role.PLANNER))
     response = as_role(client, Role.PLANNER).get("/space/")
     page = response.content.decode()
     assert f"{report['totals']['entitlement_m2']:.1f} m²" in page
@@ -81,7 +81,7 @@ def test_the_page_shows_the_reports_figures_map_and_plan(demo, client):
 
 
 def test_demo_figures_show_over_standard_deficit_vacancy_and_mismatches(demo):
-    report = space_report()
+    report = space_report(user=user(Role.PLANNER))
     assert report["totals"]["over_m2"] > 0 and report["totals"]["deficit_m2"] > 0
     assert any(b["premises_classification"] > 0 for b in report["buildings"])
     kinds = {m["kind"] for m in report["mismatches"]}
@@ -113,7 +113,7 @@ def test_an_unreachable_plan_is_stated_not_drawn(demo, client):
 
 
 def test_exports_agree_with_the_report_and_are_audited(demo, client):
-    report = space_report()
+    report = space_report(user=user(Role.AUDITOR))
     as_role(client, Role.AUDITOR)
     data = json.loads(client.get("/space/export.json").content)
     assert data["plan"]["flows"] == json.loads(json.dumps(report["plan"]["flows"]))
@@ -128,7 +128,7 @@ def test_exports_agree_with_the_report_and_are_audited(demo, client):
 
 
 def test_the_scenario_hands_back_a_building(demo, client):
-    report = space_report()
+    report = space_report(user=user(Role.PLANNER))
     vacant = max(report["buildings"], key=lambda b: b["total_m2"] - b["vacant_m2"])
     lon, lat = vacant["point"]
     response = as_role(client, Role.PLANNER).get(
@@ -154,12 +154,12 @@ def test_the_command_writes_each_format_and_states_infeasibility(demo, tmp_path)
 
 
 def test_lodging_the_plan_creates_the_expected_acts_and_registers_it(demo):
-    report = space_report()
+    registrar, supervisor = user(Role.REGISTRAR), user(Role.SUPERVISOR)
+    report = space_report(user=registrar)
     expected = {
         act["building_id"]: {e["agency_id"]: e["blocks"] for e in act["allocations"]}
         for act in report["plan"]["acts"]
     }
-    registrar, supervisor = user(Role.REGISTRAR), user(Role.SUPERVISOR)
     acts = lodge_plan(user=registrar, effective_date=day("2026-01-05"))
     assert len(acts) == len(expected)
     for act in acts:
@@ -185,7 +185,7 @@ def test_lodging_the_plan_creates_the_expected_acts_and_registers_it(demo):
             assert held == set(blocks)
     assert verify_journal().intact
     # Once registered, the plan's deficits are met (up to whole rooms) and rooms moved.
-    after = space_report()
+    after = space_report(user=registrar)
     given = {f["agency_id"]: f["rooms_m2"] for f in report["plan"]["flows"]}
     before = {a["agency_id"]: a for a in report["agencies"]}
     for agency in after["agencies"]:
@@ -208,7 +208,7 @@ def test_rooms_without_area_and_agencies_without_staff_are_named(demo):
     block = SpaceBlock.objects.filter(area_m2__isnull=False, kind="office").first()
     block.area_m2 = None
     block.save()
-    report = space_report()
+    report = space_report(user=user(Role.PLANNER))
     named = [p for p in report["problems"] if p["subject"] == "block" and p["id"] == block.pk]
     assert named and block.label in named[0]["where"]
     assert "no area surveyed" in named[0]["message"]

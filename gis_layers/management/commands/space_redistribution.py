@@ -3,6 +3,7 @@ import datetime
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from gis_layers.management.commands.shelter_coverage import LEVELS
 from gis_layers.management.reports import add_report_arguments, write_report
 from gis_layers.space_report import SpaceInputError, lodge_plan, plan_settings, space_report
 from gis_layers.space_views import export_text
@@ -40,6 +41,12 @@ class Command(BaseCommand):
             "--new-building", help="LON,LAT,AREA_M2[,CLASSIFICATION]: the scenario's building"
         )
         parser.add_argument(
+            "--clearance",
+            choices=list(LEVELS),
+            help="count civil-defence space of shelters classified up to this level (default: "
+            "public only; with --lodge-as, that user's clearance)",
+        )
+        parser.add_argument(
             "--lodge-as", metavar="USERNAME", help="lodge the plan as use-allocation acts"
         )
         parser.add_argument(
@@ -53,8 +60,20 @@ class Command(BaseCommand):
         settings = plan_settings(
             max_distance_m=options["max_distance"], split_penalty_m=options["split_penalty"]
         )
+        lodger = None
+        if options["lodge_as"]:
+            if options["clearance"]:
+                raise CommandError(
+                    "--clearance with --lodge-as: the plan is lodged at the user's clearance"
+                )
+            lodger = get_user_model().objects.filter(username=options["lodge_as"]).first()
+            if lodger is None:
+                raise CommandError(f"--lodge-as: no user {options['lodge_as']!r}")
         try:
+            # The report shows the plan that is lodged: the lodging user's, when there is one.
             report = space_report(
+                user=lodger,
+                clearance=LEVELS[options["clearance"] or "public"],
                 standard_id=options["standard"],
                 settings=settings,
                 new_building=_new_building(options["new_building"])
@@ -68,13 +87,10 @@ class Command(BaseCommand):
         plan = report["plan"]
         if plan["reasons"]:
             raise CommandError("no feasible plan: " + " ".join(plan["reasons"]))
-        if options["lodge_as"]:
-            user = get_user_model().objects.filter(username=options["lodge_as"]).first()
-            if user is None:
-                raise CommandError(f"--lodge-as: no user {options['lodge_as']!r}")
+        if lodger is not None:
             try:
                 acts = lodge_plan(
-                    user=user,
+                    user=lodger,
                     effective_date=options["effective_date"] or datetime.date.today(),
                     standard_id=options["standard"],
                     settings=settings,
