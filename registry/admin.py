@@ -155,8 +155,7 @@ class SpaceBlockAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         # The same blocks the office-space report leaves out for the user, so that the list,
         # its search and the change page do not show what the report hides.
-        hidden = space_blocks_hidden_from(clearance=clearance_of(user=request.user))
-        return super().get_queryset(request).exclude(pk__in=hidden.values("pk"))
+        return super().get_queryset(request).exclude(pk__in=_blocks_hidden_from(request))
 
 
 @admin.register(AllocatedBlock)
@@ -165,6 +164,13 @@ class AllocatedBlockAdmin(ReadOnlyAdmin):
 
     list_display = ["right", "block"]
     raw_id_fields = ["right", "block"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(block__in=_blocks_hidden_from(request))
+
+
+def _blocks_hidden_from(request):
+    return space_blocks_hidden_from(clearance=clearance_of(user=request.user)).values("pk")
 
 
 @admin.register(AgencySpaceRecord)

@@ -203,6 +203,24 @@ def test_lodging_keeps_the_rooms_the_registrar_cannot_see(demo):
     )
 
 
+def test_the_allocated_rooms_admin_leaves_out_the_hidden_rooms(office, client):
+    block = add_civil_defence_block(office)
+    right = (
+        Right.objects.filter(
+            title__building=office, kind=RightKind.USE_ALLOCATION, valid_to__isnull=True
+        ).first()
+        or Right.objects.filter(kind=RightKind.USE_ALLOCATION, valid_to__isnull=True).first()
+    )
+    allocated = AllocatedBlock.objects.create(right=right, block=block)
+    for role, sees in [(Role.PLANNER, False), (Role.AUDITOR, True)]:
+        client.force_login(user(role))
+        listed = client.get("/admin/registry/allocatedblock/")
+        assert listed.status_code == 200, role
+        # The whole list, not its first page.
+        shown = listed.context["cl"].queryset.filter(pk=allocated.pk).exists()
+        assert shown is sees, role
+
+
 def test_a_coverage_run_with_too_many_sites_is_refused_400(demo, client):
     client.force_login(user(Role.PLANNER))
     runs = CoverageRun.objects.count()
