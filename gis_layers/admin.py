@@ -82,17 +82,32 @@ class MapAdmin(GISModelAdmin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
-def _on_the_register(*, parcel_filter: dict) -> bool:
-    """Whether rights or a registered act concern the titles ``parcel_filter`` selects (as
-    ``Right``/``RegistrationAct`` lookups through the title)."""
-    rights = Right.objects.filter(
-        **{f"title__{key}": value for key, value in parcel_filter.items()}
-    )
-    acts = RegistrationAct.objects.filter(
-        status=ActStatus.REGISTERED,
-        **{f"act_titles__title__{key}": value for key, value in parcel_filter.items()},
-    )
-    return rights.exists() or acts.exists()
+class KeptByActsAdmin(MapAdmin):
+    """A unit on the register (rights on its title, or any registered act: a change of use
+    on a parcel without rights, say) or retired changes only through registration acts
+    (split, merge, correction), never by editing here. ``title_of`` names the lookup from a
+    title to the unit."""
+
+    title_of = ""
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and self._kept_by_acts(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self._kept_by_acts(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def _kept_by_acts(self, unit) -> bool:
+        if unit.valid_to is not None:
+            return True
+        rights = Right.objects.filter(**{f"title__{self.title_of}": unit})
+        acts = RegistrationAct.objects.filter(
+            status=ActStatus.REGISTERED, **{f"act_titles__title__{self.title_of}": unit}
+        )
+        return rights.exists() or acts.exists()
 
 
 @admin.register(District)
@@ -101,7 +116,8 @@ class DistrictAdmin(MapAdmin):
 
 
 @admin.register(Parcel)
-class ParcelAdmin(MapAdmin):
+class ParcelAdmin(KeptByActsAdmin):
+    title_of = "parcel"
     list_display = ["unit_code", "name", "land_use", "area_m2", "district", "is_synthetic"]
     list_filter = ["district", "land_use", "is_synthetic"]
     search_fields = ["unit_code", "name", "address"]
@@ -113,50 +129,17 @@ class ParcelAdmin(MapAdmin):
         # Shown also where the map widget is not: on parcels that are read-only here.
         return outline_svg(parcel.geom) if parcel.geom else ""
 
-    def has_change_permission(self, request, obj=None):
-        if obj is not None and self._kept_by_acts(obj):
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and self._kept_by_acts(obj):
-            return False
-        return super().has_delete_permission(request, obj)
-
-    @staticmethod
-    def _kept_by_acts(parcel) -> bool:
-        """Once a parcel is on the register (rights, or any registered act: a change of use
-        on a parcel without rights, say) or retired, it changes only through registration
-        acts (split, merge, correction), never by editing here."""
-        return parcel.valid_to is not None or _on_the_register(parcel_filter={"parcel": parcel})
-
 
 @admin.register(Building)
-class BuildingAdmin(MapAdmin):
+class BuildingAdmin(KeptByActsAdmin):
+    # A building with a title of its own (building ownership).
+    title_of = "building"
     list_display = ["__str__", "use", "floors_above", "gross_floor_area_m2", "parcel", "source"]
     list_filter = ["use", "condition", "floors_estimated", "is_synthetic"]
     search_fields = ["name", "address", "source"]
     readonly_fields = ["footprint_area_m2", "recorded_at"]
     raw_id_fields = ["parcel"]
     list_select_related = ["parcel"]
-
-    def has_change_permission(self, request, obj=None):
-        if obj is not None and self._kept_by_acts(obj):
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and self._kept_by_acts(obj):
-            return False
-        return super().has_delete_permission(request, obj)
-
-    @staticmethod
-    def _kept_by_acts(building) -> bool:
-        """A building with a title of its own on the register (building ownership), or
-        retired, changes only through registration acts."""
-        return building.valid_to is not None or _on_the_register(
-            parcel_filter={"building": building}
-        )
 
 
 class InspectionInline(admin.TabularInline):

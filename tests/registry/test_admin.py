@@ -109,6 +109,21 @@ def test_a_parcel_with_a_registered_act_but_no_rights_cannot_be_edited_in_the_ad
     assert parcel.land_use_id == "0702"
 
 
+def test_a_building_with_a_title_on_the_register_cannot_be_edited_in_the_admin(admin_client_, demo):
+    from registry.models import Building, Right
+
+    building = Building.objects.filter(
+        pk__in=Right.objects.filter(title__building__isnull=False).values("title__building"),
+        valid_to__isnull=True,
+    ).first()
+    response = admin_client_.post(
+        f"/admin/registry/building/{building.pk}/change/", {"name": "edited", "use": "office"}
+    )
+    assert response.status_code == 403
+    building.refresh_from_db()
+    assert building.name != "edited"
+
+
 @pytest.mark.parametrize(
     ("location", "message"),
     [
