@@ -28,8 +28,9 @@ allocation       ``{"allocations": [{"party": agency party id, "blocks": [space 
 
 Lodging refuses an application on the wrong number of titles, or whose payload lacks a key
 its act type reads or has one it does not read (:data:`PAYLOAD_SHAPES`); approval checks the
-same again, then every value and rule against the register as it then is. Numbers are refused, never rounded, when
-they are not whole where they must be or do not fit the register's columns.
+same again, then every value and rule against the register as it then is. Numbers are
+refused, never rounded, when they are not whole where they must be or do not fit the
+register's columns.
 """
 
 import datetime
@@ -109,7 +110,7 @@ RESTRICTION_OF_ACT = {
     ActType.ADVANCE_NOTICE: RightKind.ADVANCE_NOTICE,
 }
 CHANGEABLE_FIELDS = {"term_end", "amount", "description", "rank", "land_use_right_type"}
-# A correction may also put right who holds the right and their shares.
+# A correction may also set who holds the right and their shares.
 CORRECTABLE_FIELDS = CHANGEABLE_FIELDS | {"holders", "share_denominator"}
 # A seizure (查封) freezes what the holders own: while one is current these rights are not
 # transferred, changed, corrected or cancelled; the court lifts the seizure first.
