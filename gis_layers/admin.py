@@ -11,7 +11,7 @@ from django.contrib.gis.geos import GEOSException
 from django.core.exceptions import ValidationError
 
 from gis_layers.models import DatasetLoad, PopulationCell, RoadSegment
-from gis_layers.selectors import dataset_counts_shown
+from gis_layers.selectors import dataset_counts_for
 from gis_layers.widgets import OfflineOSMWidget
 from registry.models import (
     ActStatus,
@@ -216,10 +216,10 @@ def _counts_columns(user) -> list:
     """The counts and repairs of a load as ``user`` may see them, as admin columns (made per
     request: the admin itself is shared by every request)."""
 
+    visible = dataset_counts_for(user=user)
+
     def shown(counts: dict) -> str:
-        return ", ".join(
-            f"{key}: {value}" for key, value in dataset_counts_shown(counts, user=user).items()
-        )
+        return ", ".join(f"{key}: {value}" for key, value in visible(counts).items())
 
     @admin.display(description="counts")
     def counts(load):

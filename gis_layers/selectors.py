@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from gis_layers.models import DatasetLoad
 from registry.models import Building, Parcel, SecurityLevel
 from registry.selectors import clearance_of, shelters_visible_to
@@ -9,6 +11,7 @@ ALL_SHELTERS_KEYS = {"shelters", "inspections"}
 
 def demo_inventory(*, user) -> dict:
     """Counts of what is loaded, with shelters limited to the user's clearance."""
+    shown = dataset_counts_for(user=user)
     return {
         "parcels": Parcel.objects.count(),
         "buildings": Building.objects.count(),
@@ -17,18 +20,21 @@ def demo_inventory(*, user) -> dict:
             {
                 "dataset": load.dataset,
                 "loaded_at": load.loaded_at,
-                "counts": dataset_counts_shown(load.counts, user=user),
-                "repaired": dataset_counts_shown(load.repaired, user=user),
+                "counts": shown(load.counts),
+                "repaired": shown(load.repaired),
             }
             for load in DatasetLoad.objects.all()
         ],
     }
 
 
-def dataset_counts_shown(counts: dict, *, user) -> dict:
-    """A dataset load's counts as ``user`` may see them. Its counts of shelters (and their
-    inspections) were taken over all classifications: only a user cleared for the highest
-    sees them, for anyone else they would give away how many are hidden."""
+def dataset_counts_for(*, user) -> Callable[[dict], dict]:
+    """What of a dataset load's counts ``user`` may see (the user's clearance read once, for
+    every load). Its counts of shelters (and their inspections) were taken over all
+    classifications: only a user cleared for the highest sees them, for anyone else they
+    would give away how many are hidden."""
     if clearance_of(user=user) >= max(SecurityLevel):
-        return counts
-    return {key: value for key, value in counts.items() if key not in ALL_SHELTERS_KEYS}
+        return dict
+    return lambda counts: {
+        key: value for key, value in counts.items() if key not in ALL_SHELTERS_KEYS
+    }

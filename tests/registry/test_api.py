@@ -687,15 +687,19 @@ def secret_shelter_title():
     return title_of(shelter)
 
 
-def test_a_title_on_a_classified_shelter_is_hidden_from_users_without_clearance():
-    title = secret_shelter_title()
-    act = lodge_act(
+def lodged_objection(title):
+    return lodge_act(
         act_type="objection",
         titles=[title],
         payload={**holders(party("Objector")), "description": "boundary"},
         effective_date=day("2024-06-01"),
         lodged_by=user(Role.REGISTRAR),
     )
+
+
+def test_a_title_on_a_classified_shelter_is_hidden_from_users_without_clearance():
+    title = secret_shelter_title()
+    act = lodged_objection(title)
     registrar = logged_in(Role.REGISTRAR)
     assert registrar.get(f"/api/titles/{title.pk}/").status_code == 404
     assert registrar.get(f"/api/titles/{title.pk}/chain/").status_code == 404
@@ -716,21 +720,9 @@ def test_a_title_on_a_classified_shelter_is_hidden_from_users_without_clearance(
 
 def test_the_desk_queues_leave_out_acts_on_classified_shelters_and_planners_see_none(client):
     title = secret_shelter_title()
-    act = lodge_act(
-        act_type="objection",
-        titles=[title],
-        payload={**holders(party("Objector")), "description": "boundary"},
-        effective_date=day("2024-06-01"),
-        lodged_by=user(Role.REGISTRAR),
-    )
+    act = lodged_objection(title)
     _, public_title = parcel_with_title()
-    public_act = lodge_act(
-        act_type="objection",
-        titles=[public_title],
-        payload={**holders(party("Objector")), "description": "boundary"},
-        effective_date=day("2024-06-01"),
-        lodged_by=user(Role.REGISTRAR),
-    )
+    public_act = lodged_objection(public_title)
     client.force_login(user(Role.REGISTRAR))
     desk = client.get("/registry/").content.decode()
     assert public_act.number in desk and act.number not in desk
