@@ -26,15 +26,23 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyogrio
-from django.contrib.gis.db.models.functions import AsWKB
+from django.contrib.gis.db.models.functions import AsWKB, PointOnSurface
 from django.contrib.gis.geos import Polygon
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
-from django.db.models import Count, F, Func, Value, Window
+from django.db.models import Count, F, Func, OuterRef, Subquery, Value, Window
 from django.utils import timezone
 
 from gis_layers.models import PopulationCell, RoadSegment, ZoningArea
-from registry.models import Building, Parcel, SecurityLevel, Shelter
+from registry.models import (
+    Agency,
+    Building,
+    Parcel,
+    SecurityLevel,
+    Shelter,
+    StaffEstablishment,
+    StaffRank,
+)
 from registry.selectors import in_force_on, shelters_visible_to
 from registry.services.acts import record_audit
 
@@ -151,6 +159,26 @@ class Layer:
     values: dict  # key in a row → field path or expression (see :func:`_values`)
     order_by: str
     temporal: bool  # has a legal interval [valid_from, valid_to)
+    # The geometry is a polygon exported as a point on its surface: the agencies' seat
+    # building, which the importer finds again as the building under the point.
+    point_on_surface: bool = False
+    # Some rows have no geometry (an agency without a seat).
+    geometry_optional: bool = False
+
+
+# DBF field names hold 10 characters; the importer knows these short names too.
+AGENCY_RANK_SHAPEFILE_NAMES = {
+    "vice_minister": "vice_min",
+    "director_general": "dir_gen",
+    "deputy_director_general": "depdir_gen",
+    "below_division": "below_div",
+}
+
+
+def _headcount(rank: str) -> Subquery:
+    return Subquery(
+        StaffEstablishment.objects.filter(agency=OuterRef("pk"), rank=rank).values("headcount")
+    )
 
 
 LAYERS: dict[str, Layer] = {
@@ -301,6 +329,34 @@ LAYERS: dict[str, Layer] = {
         order_by="id",
         temporal=False,
     ),
+    "agencies": Layer(
+        kind="agencies",
+        model=Agency,
+        # The staff establishment is what an agency export is mostly about: exporting it needs
+        # the permission to read it, which every role that reads agencies and their space has.
+        permission="registry.view_staffestablishment",
+        geometry_field="seat_building__footprint",
+        geometry_type="Point",
+        columns=(
+            Column("name", pa.string(), _field("name")),
+            Column("parent", pa.string(), _field("parent_name")),
+            Column("level", pa.string(), _field("level")),
+            *(
+                Column(rank, pa.int64(), _field(rank), AGENCY_RANK_SHAPEFILE_NAMES.get(rank, ""))
+                for rank in StaffRank.values
+            ),
+        ),
+        values={
+            "name": "party__name",
+            "parent_name": "parent__party__name",
+            "level": "level",
+            **{rank: _headcount(rank) for rank in StaffRank.values},
+        },
+        order_by="party__name",
+        temporal=False,
+        point_on_surface=True,
+        geometry_optional=True,
+    ),
 }
 KIND_NAMES = tuple(LAYERS)
 
@@ -368,12 +424,16 @@ def _values(queryset: models.QuerySet, layer: Layer, fmt: Format) -> models.Quer
 
 
 def _geometry_value(layer: Layer, fmt: Format):
-    """WKB for the binary formats; exact text printed by PostGIS for CSV and GeoJSON."""
+    """WKB for the binary formats; exact text printed by PostGIS for CSV and GeoJSON. None
+    where a row has no geometry (an agency without a seat)."""
+    geometry = F(layer.geometry_field)
+    if layer.point_on_surface:
+        geometry = PointOnSurface(geometry)
     function = {"csv": "ST_AsText", "geojson": "ST_AsGeoJSON"}.get(fmt.key)
     if function is None:
-        return AsWKB(layer.geometry_field)
+        return AsWKB(geometry)
     return Func(
-        F(layer.geometry_field),
+        geometry,
         Value(TEXT_DECIMALS),
         function=function,
         output_field=models.TextField(),
@@ -440,7 +500,9 @@ def _record_batches(
                 )
             arrays.append(values)
         if not text:
-            arrays.append([bytes(row["geometry"]) for row in chunk])
+            arrays.append(
+                [None if row["geometry"] is None else bytes(row["geometry"]) for row in chunk]
+            )
         yield pa.record_batch(
             [
                 pa.array(values, type=schema_field.type)
@@ -476,7 +538,7 @@ def _write_geojson(chunks: Iterator[list[dict]], *, target: pathlib.Path, layer:
                 )
                 out.write(
                     f'{separator}{{"type": "Feature", "properties": {properties}, '
-                    f'"geometry": {row["geometry"]}}}'
+                    f'"geometry": {row["geometry"] or "null"}}}'
                 )
                 separator = ",\n"
         out.write("\n]}\n")
@@ -503,6 +565,10 @@ def _write(
     if fmt.key == "csv":
         pyogrio.write_arrow(stream, target, layer=target.stem, driver=fmt.driver)
         return columns
+    layer_options = dict(fmt.layer_options)
+    if fmt.key == "fgb" and layer.geometry_optional:
+        # GDAL's FlatGeobuf writer refuses a feature without geometry into a spatial index.
+        layer_options["SPATIAL_INDEX"] = "NO"
     dataset = target
     if fmt.key == "shp.zip":
         dataset = target.with_name(target.name[: -len(fmt.suffix)] + ".shp")
@@ -518,7 +584,7 @@ def _write(
             geometry_name="geometry",
             geometry_type=layer.geometry_type,
             crs=STORAGE_CRS,
-            layer_options=fmt.layer_options,
+            layer_options=layer_options,
         )
     if fmt.key == "shp.zip":
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:

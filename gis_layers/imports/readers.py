@@ -26,8 +26,16 @@ from gis_layers.imports.errors import ImportRefusal
 CSV_X = "X_POSSIBLE_NAMES=lon,lng,long,longitude,x,经度,东经"
 CSV_Y = "Y_POSSIBLE_NAMES=lat,latitude,y,纬度,北纬"
 CSV_WKT = "GEOM_POSSIBLE_NAMES=wkt,geometry,geom,the_geom,几何"
-# A ring that does not close is an error in the file, not something to close silently.
-pyogrio.set_gdal_config_options({"OGR_GEOMETRY_ACCEPT_UNCLOSED_RING": "NO"})
+pyogrio.set_gdal_config_options(
+    {
+        # A ring that does not close is an error in the file, not something to close silently.
+        "OGR_GEOMETRY_ACCEPT_UNCLOSED_RING": "NO",
+        # FlatGeobuf's own Arrow reader gives features without geometry offsets that break
+        # the Arrow array (the next features' geometries are read from the wrong bytes);
+        # GDAL's generic Arrow reader gets them right.
+        "OGR_FLATGEOBUF_STREAM_BASE_IMPL": "YES",
+    }
+)
 OSM_LAYER_OF_GEOMETRY = {"Point": "points", "LineString": "lines", "MultiPolygon": "multipolygons"}
 # What GDAL and Arrow raise for a file they cannot read (pyogrio's errors are RuntimeErrors).
 READ_ERRORS = (

@@ -140,11 +140,13 @@ KINDS: dict[str, LayerKind] = {
             Target("parent", ("parent", "上级单位")),
             Target("level", ("level", "级别")),
             Target("minister", ("minister", "正部级")),
-            Target("vice_minister", ("vice_minister", "副部级")),
-            Target("director_general", ("director_general", "正司局级")),
-            Target("deputy_director_general", ("deputy_director_general", "副司局级")),
+            Target("vice_minister", ("vice_minister", "vice_min", "副部级")),
+            Target("director_general", ("director_general", "dir_gen", "正司局级")),
+            Target(
+                "deputy_director_general", ("deputy_director_general", "depdir_gen", "副司局级")
+            ),
             Target("division", ("division", "处级")),
-            Target("below_division", ("below_division", "处级以下")),
+            Target("below_division", ("below_division", "below_div", "处级以下")),
         ),
     ),
 }

@@ -52,6 +52,7 @@ IMPORTED_TARGETS = {
     "roads": {"source_id", "name", "highway"},
     "population": {"source_id", "residents"},
     "zoning": {target.name for target in KINDS["zoning"].targets},
+    "agencies": {target.name for target in KINDS["agencies"].targets},
 }
 
 
@@ -338,8 +339,8 @@ def test_an_unknown_suffix_is_refused_naming_the_accepted_ones(demo, tmp_path, n
 
 
 def test_an_unknown_kind_and_a_missing_directory_are_refused(demo, tmp_path):
-    with pytest.raises(ExportRefusal, match="unknown kind 'agencies'; export one of parcels"):
-        export_layer(kind="agencies", path=tmp_path / "agencies.gpkg", user=None)
+    with pytest.raises(ExportRefusal, match="unknown kind 'titles'; export one of parcels"):
+        export_layer(kind="titles", path=tmp_path / "titles.gpkg", user=None)
     with pytest.raises(ExportRefusal, match="does not exist"):
         export_layer(kind="parcels", path=tmp_path / "nowhere" / "parcels.gpkg", user=None)
 
@@ -397,7 +398,7 @@ def test_command_with_user_applies_their_clearance(demo, tmp_path):
         (["parcels", "parcels.xlsx"], "use one of .gpkg, .geojson, .fgb, .csv, .shp.zip"),
         (["parcels", "parcels.gpkg", "--as-of", "2025-02-30"], "is not a date YYYY-MM-DD"),
         (["parcels", "parcels.gpkg", "--user", "nobody"], "no user named 'nobody'"),
-        (["agencies", "agencies.gpkg"], "invalid choice: 'agencies'"),
+        (["titles", "titles.gpkg"], "invalid choice: 'titles'"),
         (["parcels", "parcels.gpkg", "--chunk-size", "0"], "'0' is not a whole number of at least"),
     ],
 )
@@ -476,6 +477,9 @@ def test_web_export_answers_with_the_file_and_audits_it(client, demo, tmp_path):
         (Role.CIVIL_DEFENCE, "shelters", True),
         (Role.CIVIL_DEFENCE, "parcels", True),
         (Role.PLANNER, "roads", True),
+        # Civil-defence officers read agencies, not their staff establishments.
+        (Role.CIVIL_DEFENCE, "agencies", False),
+        (Role.PLANNER, "agencies", True),
     ],
 )
 def test_web_export_needs_the_view_permission_of_the_layer(client, demo, role, kind, allowed):
@@ -506,7 +510,7 @@ def test_web_csv_export_is_text_with_a_wkt_column(client, demo, tmp_path):
 @pytest.mark.parametrize(
     "form, message",
     [
-        ({"kind": "agencies", "format": "gpkg"}, "Unknown layer “agencies”: choose one of parcels"),
+        ({"kind": "titles", "format": "gpkg"}, "Unknown layer “titles”: choose one of parcels"),
         ({"kind": "parcels", "format": "xlsx"}, "Unknown format “xlsx”: choose one of .gpkg"),
         ({"kind": "parcels", "format": "gpkg", "as_of": "2025-02-30"}, "Enter the date as"),
         ({"kind": "parcels", "format": "gpkg", "as_of": "next week"}, "Enter the date as"),

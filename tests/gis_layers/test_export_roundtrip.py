@@ -1,13 +1,15 @@
 """An exported file imports again without a mapping and without loss: ``run_import`` rejects
 nothing and finds nothing to insert or update."""
 
+import pandas as pd
 import pyogrio
 import pytest
+from django.contrib.gis.geos import GEOSGeometry
 
-from gis_layers.exports import FORMATS, LAYERS, export_layer
+from gis_layers.exports import AGENCY_RANK_SHAPEFILE_NAMES, FORMATS, LAYERS, export_layer
 from gis_layers.imports.pipeline import run_import
 from gis_layers.models import ImportRun, ZoningArea
-from registry.models import Building, Parcel, Shelter
+from registry.models import Agency, Building, Parcel, Shelter, StaffEstablishment, StaffRank
 from registry.roles import Role
 from tests.registry.register import user
 
@@ -18,6 +20,7 @@ KINDS = [
     pytest.param("buildings", Building, id="buildings"),
     pytest.param("shelters", Shelter, id="shelters"),
     pytest.param("zoning", ZoningArea, id="zoning"),
+    pytest.param("agencies", Agency, id="agencies"),
 ]
 
 
@@ -84,3 +87,51 @@ def test_a_start_date_after_today_is_refused(demo, tmp_path):
     assert [(finding.field, finding.reason) for finding in report.rejected] == [
         ("valid_from", "2999-01-01 is after today: the register holds what is in force")
     ]
+
+
+def _headcounts(row, key: str) -> dict[str, int]:
+    """The ranks a file's row gives a headcount for (an empty cell: none)."""
+    counts = {}
+    for rank in StaffRank.values:
+        value = row[AGENCY_RANK_SHAPEFILE_NAMES.get(rank, rank) if key == "shp.zip" else rank]
+        if value is not None and value != "" and not pd.isna(value):
+            counts[rank] = int(value)
+    return counts
+
+
+@pytest.mark.parametrize("key", sorted(FORMATS))
+def test_agencies_round_trip_their_seats_parents_and_staff(demo, tmp_path, key):
+    """Each agency's seat is exported as a point in its seat building (none without a seat),
+    and importing the file again restores a changed headcount, parent and seat."""
+    fmt = FORMATS[key]
+    path = tmp_path / f"agencies{fmt.suffix}"
+    export_layer(kind="agencies", path=path, user=user(Role.PLANNER))
+    frame = pyogrio.read_dataframe(path, **({"GEOM_POSSIBLE_NAMES": "wkt"} if key == "csv" else {}))
+    frame["seat_point"] = frame.geometry.where(frame.geometry.notna() & ~frame.geometry.is_empty)
+    agencies = Agency.objects.select_related("party", "parent__party", "seat_building")
+    assert sorted(frame["name"]) == sorted(agency.party.name for agency in agencies)
+    rows = {row["name"]: row for _, row in frame.iterrows()}
+    assert any(agency.seat_building is None for agency in agencies), "a seatless agency"
+    for agency in agencies:
+        row = rows[agency.party.name]
+        if agency.seat_building is None:
+            assert pd.isna(row["seat_point"])
+        else:
+            point = GEOSGeometry(row["seat_point"].wkt, srid=4490)
+            assert agency.seat_building.footprint.intersects(point)
+        parent = None if pd.isna(row["parent"]) or row["parent"] == "" else row["parent"]
+        assert parent == (agency.parent.party.name if agency.parent else None)
+        assert row["level"] == agency.level
+        assert _headcounts(row, key) == {s.rank: s.headcount for s in agency.establishment.all()}
+
+    changed = Agency.objects.exclude(seat_building=None).exclude(parent=None).first()
+    seat, parent = changed.seat_building_id, changed.parent_id
+    staff = changed.establishment.first()
+    Agency.objects.filter(pk=changed.pk).update(seat_building=None, parent=None)
+    StaffEstablishment.objects.filter(pk=staff.pk).update(headcount=staff.headcount + 7)
+    report = run_import(kind_name="agencies", path=path, crs=None if fmt.has_crs else "EPSG:4490")
+    assert report.rejected == []
+    assert report.written == {"inserted": 0, "updated": 1}
+    changed.refresh_from_db()
+    assert (changed.seat_building_id, changed.parent_id) == (seat, parent)
+    assert StaffEstablishment.objects.get(pk=staff.pk).headcount == staff.headcount
