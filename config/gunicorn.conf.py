@@ -22,6 +22,9 @@ graceful_timeout = 30
 # client that paused about that long sent its next request on a connection the server was
 # closing, and got a reset.
 keepalive = 75
+# The map opens the export form with its selection in the address (up to 500 feature
+# numbers): twice gunicorn's default request line, its largest.
+limit_request_line = 8190
 # Restart each worker now and then, so that a slow leak in a library never grows unbounded.
 max_requests = 5000
 max_requests_jitter = 500

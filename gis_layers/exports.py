@@ -19,7 +19,7 @@ import pathlib
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING
@@ -58,6 +58,10 @@ TEXT_DECIMALS = 30
 # A DBF text field holds at most 254 bytes; GDAL cuts longer values.
 DBF_TEXT_BYTES = 254
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+# The most features the map's selection exports: the map opens the export form with them in
+# its address, and 500 numbers of up to 7 digits stay within the request line a server
+# accepts (config/gunicorn.conf.py).
+MAX_SELECTED = 500
 
 
 class ExportRefusal(ValueError):
@@ -391,11 +395,17 @@ STORAGE_SRID = 4490
 
 
 def rows_to_export(
-    *, layer: Layer, as_of: datetime.date | None, user: "User | None", bbox: Bbox | None = None
+    *,
+    layer: Layer,
+    as_of: datetime.date | None,
+    user: "User | None",
+    bbox: Bbox | None = None,
+    ids: Collection[int] | None = None,
 ) -> models.QuerySet:
     """The rows of ``layer`` in force on ``as_of`` (for kinds with a legal interval) that
-    ``user`` may see. Shelters go through :func:`shelters_visible_to`; with no user (the
-    command run without ``--user``) only public shelters are exported."""
+    ``user`` may see, within ``bbox`` and among ``ids`` (a selection) where given. Shelters
+    go through :func:`shelters_visible_to`; with no user (the command run without
+    ``--user``) only public shelters are exported."""
     if layer.kind == "shelters":
         if user is None:
             rows = Shelter.objects.filter(classification=SecurityLevel.PUBLIC)
@@ -409,6 +419,8 @@ def rows_to_export(
         envelope = Polygon.from_bbox(bbox)
         envelope.srid = STORAGE_SRID
         rows = rows.filter(**{f"{layer.geometry_field}__intersects": envelope})
+    if ids is not None:
+        rows = rows.filter(pk__in=ids)
     return rows
 
 
@@ -602,12 +614,14 @@ def export_layer(
     as_of: datetime.date | None = None,
     user: "User | None",
     bbox: Bbox | None = None,
+    ids: Collection[int] | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     on_total: Callable[[int], None] = lambda total: None,
     on_progress: Callable[[int], None] = lambda rows: None,
 ) -> ExportResult:
     """Write the rows of ``kind`` in force on ``as_of`` (default: today) that ``user`` may
-    see to ``path``, in the format its suffix names, with geometry in EPSG:4490.
+    see to ``path``, in the format its suffix names, with geometry in EPSG:4490; only those
+    within ``bbox`` and among ``ids`` (the map's view and selection) where given.
 
     ``user`` None means the operator at the command line: every row, but only public
     shelters. A given user needs the kind's view permission (else ``PermissionDenied``) and
@@ -638,7 +652,7 @@ def export_layer(
             f"CSV holds no CRS: the wkt column is in {STORAGE_CRS} (CGCS2000); "
             f"re-import it with --crs {STORAGE_CRS}"
         )
-    queryset = rows_to_export(layer=layer, as_of=as_of, user=user, bbox=bbox)
+    queryset = rows_to_export(layer=layer, as_of=as_of, user=user, bbox=bbox, ids=ids)
     tally = _Tally()
     try:
         with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as scratch:
@@ -662,6 +676,7 @@ def export_layer(
                         "as_of": as_of.isoformat() if as_of else None,
                         "format": fmt.key,
                         **({"bbox": list(bbox)} if bbox else {}),
+                        **({"selected": sorted(ids)} if ids is not None else {}),
                     },
                 )
                 target.replace(path)
@@ -695,6 +710,7 @@ __all__ = [
     "FORMATS",
     "KIND_NAMES",
     "LAYERS",
+    "MAX_SELECTED",
     "ExportRefusal",
     "ExportResult",
     "Format",

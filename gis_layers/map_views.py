@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from gis_layers.analysis.landuse import UNDERUSED_SHARE
+from gis_layers.exports import MAX_SELECTED
 from gis_layers.maps import planner_map
 from gis_layers.models import ZoningArea
 from gis_layers.tiles import LAYERS as TILE_LAYERS
@@ -76,6 +77,7 @@ def map_config(user, *, visible: set[str] = VISIBLE_AT_START, run=None) -> dict:
         "popupUrl": "/map/popup/__layer__/__fid__/",
         "searchUrl": "/map/search/",
         "exportUrl": "/layers/export/",
+        "maxSelected": MAX_SELECTED,
         "today": today.isoformat(),
         "firstDate": first.isoformat(),
         "changesFrom": (today - datetime.timedelta(days=730)).isoformat(),
@@ -137,6 +139,15 @@ def map_config(user, *, visible: set[str] = VISIBLE_AT_START, run=None) -> dict:
             "changes": _("Changes between"),
             "show": _("show"),
             "exportView": _("Export this view"),
+            "selectMode": _("select by clicking"),
+            "selectHint": _("Shift-click features to select them for export."),
+            "selected": _("%(count)s selected:"),
+            "exportSelection": _("Export the selection"),
+            "clearSelection": _("Clear"),
+            "selectionFull": _(
+                "At most %(max)d features can be selected; export the view for more."
+            )
+            % {"max": MAX_SELECTED},
             "residents": _("Residents (night)"),
             "daytime": _("Daytime population"),
             "nearest": _("Nearest usable shelter"),

@@ -4,6 +4,7 @@ and answer."""
 import datetime
 import hashlib
 import pathlib
+import re
 import tempfile
 
 from django import forms
@@ -22,6 +23,7 @@ from gis_layers.exports import (
     FORMATS,
     KIND_NAMES,
     LAYERS,
+    MAX_SELECTED,
     ExportRefusal,
     download_name,
     export_layer,
@@ -36,6 +38,8 @@ from gis_layers.tiles import (
     tile,
 )
 from registry.selectors import holds_permission
+
+FEATURE_NUMBER = re.compile(r"[0-9]{1,18}")  # a positive bigint
 
 
 class ExportForm(forms.Form):
@@ -65,6 +69,12 @@ class ExportForm(forms.Form):
         help_text=_("Parcels, buildings and shelters in force on this day; empty: today."),
         error_messages={"invalid": _("Enter the date as YYYY-MM-DD.")},
     )
+    # Features picked on the map (their numbers, as the tiles give them) and the layer they
+    # were picked on; an export of the selection is of that layer only.
+    ids = forms.CharField(required=False, widget=forms.HiddenInput)
+    selection_of = forms.ChoiceField(
+        required=False, choices=[(kind, kind) for kind in KIND_NAMES], widget=forms.HiddenInput
+    )
     bbox = forms.CharField(
         label=_("Only within"),
         required=False,
@@ -84,6 +94,41 @@ class ExportForm(forms.Form):
                 _("The box must lie within longitude/latitude, west < east, south < north.")
             )
         return (west, south, east, north)
+
+    def clean_ids(self):
+        text = self.cleaned_data["ids"].strip()
+        if not text:
+            return None
+        parts = [part.strip() for part in text.split(",")]
+        if not all(FEATURE_NUMBER.fullmatch(part) for part in parts):
+            raise forms.ValidationError(
+                _("The selection must be feature numbers separated by commas.")
+            )
+        if len(parts) > MAX_SELECTED:
+            raise forms.ValidationError(
+                _("At most %(max)d selected features can be exported at once; export the view.")
+                % {"max": MAX_SELECTED}
+            )
+        return sorted({int(part) for part in parts})
+
+    def clean(self):
+        cleaned = super().clean()
+        selected_in = cleaned.get("selection_of")
+        if cleaned.get("ids") and cleaned.get("kind") and selected_in != cleaned["kind"]:
+            raise forms.ValidationError(
+                _(
+                    "The features were selected on the %(selected)s layer: export them as %(selected)s."
+                )
+                % {"selected": selected_in or "?"}
+            )
+        return cleaned
+
+    def selected_count(self) -> int:
+        """How many features the map's selection holds (0: none, or not readable)."""
+        if self.is_bound and self.is_valid():
+            return len(self.cleaned_data["ids"] or ())
+        text = str(self["ids"].value() or "")
+        return len([part for part in text.split(",") if part.strip()])
 
 
 def _may_export_something(user) -> bool:
@@ -113,6 +158,7 @@ def export(request):
                     as_of=as_of,
                     user=request.user,
                     bbox=form.cleaned_data["bbox"],
+                    ids=form.cleaned_data["ids"],
                 )
             except ExportRefusal as refusal:
                 form.add_error(None, str(refusal))
@@ -126,7 +172,12 @@ def export(request):
                     content_type=fmt.content_type,
                 )
     status = 400 if form.is_bound else 200
-    return render(request, "gis_layers/export.html", {"form": form}, status=status)
+    return render(
+        request,
+        "gis_layers/export.html",
+        {"form": form, "selected": form.selected_count()},
+        status=status,
+    )
 
 
 # --- vector tiles --------------------------------------------------------------------------

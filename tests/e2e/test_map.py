@@ -1,6 +1,8 @@
 """The planners' map in Chromium: tiles drawn from our own server only, a popup, a search
 that flies to the parcel, the as-of slider and the change view."""
 
+import json
+
 import pytest
 from playwright.sync_api import expect
 
@@ -21,6 +23,33 @@ def open_map(page, settings, role="planner"):
     page.goto("/map/")
     page.wait_for_function(
         "() => window.landledger && window.landledger.state.drawn.parcels > 0", timeout=20000
+    )
+
+
+def without_buildings_and_shelters(page):
+    """Buildings and shelters lie over parcels: take them off, once their tiles are in (a
+    tile arriving after its layer is gone would still catch a click)."""
+    page.wait_for_load_state("networkidle")
+    page.evaluate(
+        "() => ['buildings', 'shelters'].forEach((name) => "
+        "window.landledger.map.removeLayer(window.landledger.state.layers[name]))"
+    )
+
+
+def show_at_zoom_18(page, point):
+    page.evaluate(
+        f"() => window.landledger.map.setView([{point.y}, {point.x}], 18, {{animate: false}})"
+    )
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+
+
+def on_screen(page, point) -> tuple[float, float]:
+    """Where on the page the map shows ``point``."""
+    return page.evaluate(
+        f"() => {{ const p = window.landledger.map.latLngToContainerPoint([{point.y}, {point.x}]);"
+        " const box = window.landledger.map.getContainer().getBoundingClientRect();"
+        " return [p.x + box.left, p.y + box.top]; }"
     )
 
 
@@ -49,24 +78,10 @@ def test_click_opens_a_popup_with_the_parcel_and_its_holders(page, settings):
         parcel__isnull=False, rights__valid_to__isnull=True, parcel__district__code="990101"
     ).first()
     open_map(page, settings)
-    # Buildings and shelters lie over parcels: take them off, once their tiles are in (a tile
-    # arriving after its layer is gone would still catch the click).
-    page.wait_for_load_state("networkidle")
-    page.evaluate(
-        "() => ['buildings', 'shelters'].forEach((name) => "
-        "window.landledger.map.removeLayer(window.landledger.state.layers[name]))"
-    )
+    without_buildings_and_shelters(page)
     point = titled.parcel.geom.point_on_surface
-    page.evaluate(
-        f"() => window.landledger.map.setView([{point.y}, {point.x}], 18, {{animate: false}})"
-    )
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(500)
-    x, y = page.evaluate(
-        f"() => {{ const p = window.landledger.map.latLngToContainerPoint([{point.y}, {point.x}]);"
-        " const box = window.landledger.map.getContainer().getBoundingClientRect();"
-        " return [p.x + box.left, p.y + box.top]; }"
-    )
+    show_at_zoom_18(page, point)
+    x, y = on_screen(page, point)
     page.mouse.move(x - 10, y - 10)
     page.mouse.move(x, y)
     page.mouse.click(x, y)
@@ -74,6 +89,49 @@ def test_click_opens_a_popup_with_the_parcel_and_its_holders(page, settings):
     expect(popup).to_contain_text(titled.parcel.unit_code, timeout=10000)
     expect(popup).to_contain_text("Holders")
     screenshot(page, "map-popup")
+
+
+def test_parcels_selected_on_the_map_are_exported_and_nothing_else(page, settings, tmp_path):
+    first = Parcel.objects.filter(district__code="990101", valid_to__isnull=True).first()
+    centre = first.geom.point_on_surface
+    near = (
+        Parcel.objects.filter(valid_to__isnull=True, geom__dwithin=(centre, 0.0004))
+        .exclude(pk=first.pk)
+        .exclude(geom__intersects=centre)
+        .first()
+    )
+    open_map(page, settings)
+    without_buildings_and_shelters(page)
+    show_at_zoom_18(page, first.geom.union(near.geom).centroid)
+    expect(page.locator("#selection-summary")).to_contain_text("Shift-click features")
+    for parcel in (first, near):
+        x, y = on_screen(page, parcel.geom.point_on_surface)
+        page.mouse.move(x, y)
+        page.keyboard.down("Shift")
+        page.mouse.click(x, y)
+        page.keyboard.up("Shift")
+    expect(page.locator("#selection-summary")).to_contain_text("2 selected: Parcels")
+    assert sorted(page.evaluate("() => window.landledger.state.selection.ids")) == sorted(
+        [first.pk, near.pk]
+    )
+    # A selecting click opens no popup.
+    assert page.locator(".leaflet-popup-content").count() == 0
+    screenshot(page, "map-selection")
+    page.click("#export-selection")
+    expect(page.locator("#export-selection")).to_contain_text(
+        "Only the 2 features selected on the map."
+    )
+    page.select_option("#id_format", "geojson")
+    screenshot(page, "export-selection")
+    with page.expect_download() as download:
+        page.click("#export-form button[type=submit]")
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    assert sorted(feature["properties"]["unit_code"] for feature in features) == sorted(
+        [first.unit_code, near.unit_code]
+    )
+    assert page.external_requests == []
 
 
 def test_search_flies_to_the_parcel(page, settings):

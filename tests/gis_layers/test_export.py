@@ -554,3 +554,56 @@ def test_export_of_the_maps_view_keeps_only_what_lies_in_the_box(tmp_path, clien
     assert bad.status_code == 400 and "Give four numbers" in bad.content.decode()
     form = client.get("/layers/export/", {"bbox": "24.93,60.16,24.96,60.18"}).content.decode()
     assert 'value="24.93,60.16,24.96,60.18"' in form
+
+
+def test_an_export_of_a_selection_holds_only_the_selected_features_the_user_may_see(demo, tmp_path):
+    classified = Shelter.objects.filter(classification__gt=SecurityLevel.PUBLIC).first()
+    public = list(Shelter.objects.filter(classification=SecurityLevel.PUBLIC)[:2])
+    selection = [classified.pk, *(shelter.pk for shelter in public)]
+    path = tmp_path / "selection.geojson"
+    result = export_layer(kind="shelters", path=path, user=user(Role.PLANNER), ids=selection)
+    assert result.rows == 2
+    assert sorted(read(path)["name"]) == sorted(shelter.name for shelter in public)
+    event = AuditEvent.objects.get(action="export", object_id="selection.geojson")
+    assert event.detail["selected"] == sorted(selection) and event.detail["rows"] == 2
+
+
+def test_the_map_opens_the_form_with_its_selection_and_the_form_exports_it(client, demo, tmp_path):
+    parcels = list(Parcel.objects.filter(valid_to__isnull=True).order_by("pk")[:3])
+    ids = ",".join(str(parcel.pk) for parcel in parcels)
+    client = logged_in(client, Role.PLANNER)
+    form = client.get(URL, {"kind": "parcels", "ids": ids, "selection_of": "parcels"})
+    page = form.content.decode()
+    assert "Only the 3 features selected on the map." in page
+    assert f'name="ids" value="{ids}"' in page
+    response = client.post(
+        URL, {"kind": "parcels", "format": "gpkg", "ids": ids, "selection_of": "parcels"}
+    )
+    assert response.status_code == 200
+    exported = read(download(response, tmp_path))
+    assert sorted(exported["unit_code"]) == sorted(parcel.unit_code for parcel in parcels)
+
+
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"ids": "1,two", "selection_of": "parcels"}, "feature numbers separated by commas"),
+        ({"ids": "1," + "9" * 19, "selection_of": "parcels"}, "feature numbers separated"),
+        ({"ids": "-4", "selection_of": "parcels"}, "feature numbers separated by commas"),
+        (
+            {"ids": ",".join(str(n) for n in range(1, 502)), "selection_of": "parcels"},
+            "At most 500 selected features",
+        ),
+        ({"ids": "1,2", "selection_of": "shelters"}, "selected on the shelters layer"),
+        ({"ids": "1,2"}, "selected on the ? layer"),
+    ],
+)
+def test_a_bad_selection_is_refused_with_the_reason_and_nothing_exported(
+    client, demo, form, message
+):
+    response = logged_in(client, Role.PLANNER).post(
+        URL, {"kind": "parcels", "format": "gpkg", **form}
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not AuditEvent.objects.filter(action="export").exists()

@@ -73,6 +73,46 @@ function landledgerMap(map, config) {
     return p.conforms === true ? "conforming" : (p.conforms === false ? "nonconforming" : "no_plan");
   }
   const highlightStyle = { fill: true, fillColor: "#ffff00", fillOpacity: 0.7, color: "#ff6600", weight: 2, radius: 8 };
+  const selectedStyle = { fill: true, fillColor: "#00bcd4", fillOpacity: 0.7, color: "#006064", weight: 2.5, radius: 9 };
+
+  // Features picked for export (shift-click, or click while "select" is on): of one layer at
+  // a time, for an export is of one layer. The layers drawn over parcels pick parcels.
+  const exportedAs = { parcels: "parcels", buildings: "buildings", shelters: "shelters", zoning: "zoning",
+                       conformity: "parcels", underused: "parcels", changes: "parcels" };
+  state.selection = { kind: null, ids: [] };
+  // Results of one analysis run, and the picking of sites, have nothing to export by feature.
+  const selectable = !config.tileQuery && !config.pickInto;
+  function styleOfFeature(name, fid) {
+    if (exportedAs[name] === state.selection.kind && state.selection.ids.includes(fid)) {
+      state.layers[name].setFeatureStyle(fid, selectedStyle);
+    } else {
+      state.layers[name].resetFeatureStyle(fid);
+    }
+  }
+  function restyleSelection(fids) {
+    Object.keys(state.layers).forEach((name) => {
+      if (exportedAs[name]) fids.forEach((fid) => styleOfFeature(name, fid));
+    });
+  }
+  function toggleSelected(name, fid) {
+    const kind = exportedAs[name];
+    const before = state.selection.ids.slice();
+    if (state.selection.kind !== kind) {
+      state.selection = { kind: kind, ids: [] };
+    }
+    const ids = state.selection.ids;
+    if (ids.includes(fid)) {
+      ids.splice(ids.indexOf(fid), 1);
+    } else if (ids.length >= config.maxSelected) {
+      selectionPanel.say(config.text.selectionFull);
+      return;
+    } else {
+      ids.push(fid);
+    }
+    if (!ids.length) state.selection.kind = null;
+    restyleSelection(before.concat([fid]));
+    selectionPanel.refresh();
+  }
 
   function tileUrl(name) {
     const query = name === "changes"
@@ -107,11 +147,14 @@ function landledgerMap(map, config) {
       layer.setFeatureStyle(highlighted, highlightStyle);
     });
     layer.on("mouseout", () => {
-      if (highlighted !== null) layer.resetFeatureStyle(highlighted);
+      if (highlighted !== null) styleOfFeature(name, highlighted);
       highlighted = null;
     });
     layer.on("click", (event) => {
-      if (config.pickInto) {
+      const selecting = (event.originalEvent && event.originalEvent.shiftKey) || state.selecting;
+      if (selectable && selecting && exportedAs[name]) {
+        toggleSelected(name, event.layer.properties.fid);
+      } else if (config.pickInto) {
         // Picking sites: a click on a feature picks its spot too (the map itself does not
         // see clicks that a feature has taken).
         pickSite(event.latlng);
@@ -277,6 +320,46 @@ function landledgerMap(map, config) {
     return div;
   };
   exportView.addTo(map);
+
+  // The selection: how many features of which layer, a switch to select by clicking, and
+  // the export form opened with the selection (the user picks the format there).
+  const selectionPanel = L.control({ position: "topleft" });
+  selectionPanel.onAdd = function () {
+    const div = L.DomUtil.create("div", "landledger-panel landledger-selection");
+    div.innerHTML = '<label><input id="select-mode" type="checkbox"> ' + config.text.selectMode + "</label>"
+      + '<div id="selection-summary"></div>'
+      + '<a id="export-selection" href="#">' + config.text.exportSelection + "</a> · "
+      + '<a id="clear-selection" href="#">' + config.text.clearSelection + "</a>";
+    L.DomEvent.disableClickPropagation(div);
+    div.querySelector("#select-mode").addEventListener("change", (event) => {
+      state.selecting = event.target.checked;
+    });
+    div.querySelector("#export-selection").addEventListener("click", (event) => {
+      event.preventDefault();
+      if (!state.selection.ids.length) return;
+      window.location.href = config.exportUrl + "?kind=" + state.selection.kind + "&selection_of=" + state.selection.kind
+        + "&ids=" + state.selection.ids.join(",") + (state.asOf ? "&as_of=" + state.asOf : "");
+    });
+    div.querySelector("#clear-selection").addEventListener("click", (event) => {
+      event.preventDefault();
+      const before = state.selection.ids.slice();
+      state.selection = { kind: null, ids: [] };
+      restyleSelection(before);
+      selectionPanel.refresh();
+    });
+    selectionPanel.say = function (text) {
+      div.querySelector("#selection-summary").textContent = text;
+    };
+    selectionPanel.refresh = function () {
+      const count = state.selection.ids.length;
+      const label = (config.layers.find((entry) => entry.name === state.selection.kind) || {}).label || "";
+      selectionPanel.say(count ? config.text.selected.replace("%(count)s", count) + " " + label : config.text.selectHint);
+      div.querySelectorAll("a").forEach((link) => { link.style.display = count ? "" : "none"; });
+    };
+    selectionPanel.refresh();
+    return div;
+  };
+  if (selectable) selectionPanel.addTo(map);
 
   function flyTo(result) {
     const [minX, minY, maxX, maxY] = result.bbox;
