@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 from django.db import connection
-from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
@@ -39,12 +38,9 @@ from registry.models import (
     Building,
     OfficeSpaceStandard,
     RegistrationAct,
-    Shelter,
-    SpaceBlock,
-    SpaceKind,
     Title,
 )
-from registry.selectors import clearance_of
+from registry.selectors import clearance_of, space_blocks_hidden_from
 from registry.services.acts import lodge_act, record_audit, title_of
 
 STORAGE_SRID = 4490
@@ -69,9 +65,6 @@ class SpaceInputs:
     buildings: pd.DataFrame
     records: pd.DataFrame
     crs: CRS
-    # Current allocations of the blocks left out for the clearance (``building_id`` of the
-    # right's title, ``agency_id``, ``block_id``): lodging the plan keeps them as they are.
-    hidden_allocations: pd.DataFrame
 
 
 def _rows(sql: str, params=()) -> pd.DataFrame:
@@ -103,16 +96,6 @@ def load_standard(standard_id: int | None = None) -> tuple[Standard, int]:
             use_coefficient=chosen.use_coefficient,
         ),
         chosen.pk,
-    )
-
-
-def space_blocks_hidden_from(*, clearance: int) -> QuerySet[SpaceBlock]:
-    """Civil-defence blocks in a building whose current shelter is classified above
-    ``clearance``: the room and its area would give the shelter away, so for users not
-    cleared that far they are in no figure, plan, export or admin list."""
-    classified = Shelter.objects.filter(valid_to__isnull=True, classification__gt=clearance)
-    return SpaceBlock.objects.filter(
-        kind=SpaceKind.CIVIL_DEFENCE, building__in=classified.values("building")
     )
 
 
@@ -156,7 +139,6 @@ def load_inputs(*, clearance: int, standard_id: int | None = None) -> SpaceInput
     # Current blocks only: a retired block is vacant for nobody and used by nobody.
     held = held[held["block_id"].isin(every_block.loc[every_block["valid"], "block_id"])]
     allocations = held[~held["block_id"].isin(hidden)]
-    hidden_allocations = held[held["block_id"].isin(hidden)]
     # A right listing only hidden blocks goes with them: the reconciliation would otherwise
     # report it as listing none, and so point at what is hidden.
     only_hidden = set(every_listed["right_id"]) - set(allocated["right_id"])
@@ -192,7 +174,6 @@ def load_inputs(*, clearance: int, standard_id: int | None = None) -> SpaceInput
         buildings=buildings,
         records=records,
         crs=crs,
-        hidden_allocations=hidden_allocations[["building_id", "agency_id", "block_id"]],
     )
 
 
@@ -538,23 +519,6 @@ def plan_rows(report: dict) -> list[list]:
 # --- lodging ---------------------------------------------------------------------------
 
 
-def _allocations_to_register(act: dict, hidden_allocations: pd.DataFrame) -> list[dict]:
-    """The act's allocations as its payload lists them. An act states each agency's whole
-    allocation in the building, so the blocks hidden from the lodger that the agency holds
-    there are listed too: the plan never saw them, and leaving them out would end them."""
-    hidden = hidden_allocations[hidden_allocations["building_id"] == act["building_id"]]
-    hidden_by_agency = hidden.groupby("agency_id")["block_id"].apply(list).to_dict()
-    return [
-        {
-            "party": entry["agency_id"],
-            "blocks": sorted(
-                entry["blocks"] + [int(b) for b in hidden_by_agency.get(entry["agency_id"], [])]
-            ),
-        }
-        for entry in act["allocations"]
-    ]
-
-
 def lodge_plan(
     *,
     user,
@@ -613,7 +577,12 @@ def lodge_plan(
                 act_type=ActType.ALLOCATION,
                 titles=[title],
                 payload={
-                    "allocations": _allocations_to_register(act, inputs.hidden_allocations),
+                    # The blocks the lodger sees; the register keeps those hidden from them
+                    # (see registry.services.acts, allocation).
+                    "allocations": [
+                        {"party": entry["agency_id"], "blocks": sorted(entry["blocks"])}
+                        for entry in act["allocations"]
+                    ],
                     "description": _("redistribution plan under %(standard)s")
                     % {"standard": inputs.standard.name},
                 },

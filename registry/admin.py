@@ -1,6 +1,5 @@
 from django.contrib import admin
 
-from gis_layers.space_report import space_blocks_hidden_from
 from registry.models import (
     Agency,
     AgencySpaceRecord,
@@ -20,7 +19,7 @@ from registry.models import (
     StaffEstablishment,
     Title,
 )
-from registry.selectors import clearance_of
+from registry.selectors import clearance_of, space_blocks_hidden_from
 
 
 @admin.register(LandUseClass)

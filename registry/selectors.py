@@ -24,6 +24,8 @@ from registry.models import (
     RightHolder,
     SecurityLevel,
     Shelter,
+    SpaceBlock,
+    SpaceKind,
     Title,
 )
 
@@ -38,6 +40,16 @@ def clearance_of(*, user) -> int:
         return SecurityLevel.CONFIDENTIAL
     level = Clearance.objects.filter(user=user).values_list("level", flat=True).first()
     return SecurityLevel.PUBLIC if level is None else level
+
+
+def space_blocks_hidden_from(*, clearance: int) -> QuerySet[SpaceBlock]:
+    """Civil-defence blocks in a building whose current shelter is classified above
+    ``clearance``: the room and its area would give the shelter away, so for users not
+    cleared that far they are in no figure, plan, export or admin list."""
+    classified = Shelter.objects.filter(valid_to__isnull=True, classification__gt=clearance)
+    return SpaceBlock.objects.filter(
+        kind=SpaceKind.CIVIL_DEFENCE, building__in=classified.values("building")
+    )
 
 
 def holds_permission(*, user, permission: str) -> bool:

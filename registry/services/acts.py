@@ -23,7 +23,10 @@ split            ``{"children": [{"geometry": GeoJSON in EPSG:4490, "land_use", 
 merge            ``{"land_use": code (optional), "name"}``; the titles are the parents
 allocation       ``{"allocations": [{"party": agency party id, "blocks": [space block ids]}]}``
                  on one building's title: each listed agency's whole new use allocation there
-                 (an empty list ends it); optionally a ``description``
+                 (an empty list ends it) as the lodger sees it; optionally a
+                 ``description``. Lodging adds ``seen_at_clearance``, the lodger's clearance:
+                 blocks hidden at it (:func:`space_blocks_hidden_from`) cannot be listed, and
+                 an agency keeps those it holds there
 ===============  ===========================================================================
 
 Lodging refuses an application on the wrong number of titles, or whose payload lacks a key
@@ -74,10 +77,12 @@ from registry.models import (
     Right,
     RightHolder,
     RightKind,
+    SecurityLevel,
     SourceDocument,
     SpaceBlock,
     Title,
 )
+from registry.selectors import clearance_of, space_blocks_hidden_from
 from registry.services.journal import append_to_journal
 
 STORAGE_SRID = 4490
@@ -149,7 +154,7 @@ PAYLOAD_SHAPES = {
     ActType.ADVANCE_NOTICE: [_RESTRICTION_SHAPE],
     ActType.SPLIT: [Shape(("children",))],
     ActType.MERGE: [Shape((), ("land_use", "name"))],
-    ActType.ALLOCATION: [Shape(("allocations",), ("description",))],
+    ActType.ALLOCATION: [Shape(("allocations",), ("description", "seen_at_clearance"))],
 }
 RIGHT_SPEC_SHAPE = Shape(
     ("kind", "holders"),
@@ -1027,6 +1032,23 @@ def _allocation_entries(act, title) -> list[tuple[int, list[int]]]:
     return parsed
 
 
+def _blocks_hidden_from_lodger(act, building, title) -> set[int]:
+    """The building's blocks the act's lodger could not see (none for acts lodged before
+    lodging recorded the lodger's clearance)."""
+    seen_at = act.payload.get("seen_at_clearance")
+    if seen_at is None:
+        return set()
+    if seen_at not in SecurityLevel.values or isinstance(seen_at, bool):
+        raise InvalidApplication(
+            f"'seen_at_clearance' must be one of {SecurityLevel.values}", title=str(title)
+        )
+    return set(
+        space_blocks_hidden_from(clearance=seen_at)
+        .filter(building=building)
+        .values_list("pk", flat=True)
+    )
+
+
 def _register_allocation(act, titles):
     """使用调配: the listed agencies' use allocations in one building are replaced by the
     blocks given, each as a use-allocation right on the building's title listing its blocks
@@ -1037,6 +1059,7 @@ def _register_allocation(act, titles):
     building = title.building
     entries = _allocation_entries(act, title)
     description = _text(act.payload.get("description"), what="'description'", title=str(title))
+    hidden = _blocks_hidden_from_lodger(act, building, title)
     agencies = Agency.objects.select_related("party").in_bulk([party for party, _ in entries])
     wanted = [block for _, blocks in entries for block in blocks]
     blocks = SpaceBlock.objects.in_bulk(wanted)
@@ -1056,7 +1079,8 @@ def _register_allocation(act, titles):
             )
         for block_id in block_ids:
             block = blocks.get(block_id)
-            if block is None or block.building_id != building.pk:
+            # A hidden block is refused in the words used for one that does not exist.
+            if block is None or block.building_id != building.pk or block_id in hidden:
                 raise InvalidApplication(
                     f"block {block_id} is not a space block of this building", title=str(title)
                 )
@@ -1092,6 +1116,13 @@ def _register_allocation(act, titles):
             title=str(title),
             rule="block_already_allocated",
         )
+    # Each agency keeps the blocks hidden from the lodger that it holds here.
+    kept = {}
+    for party, block_id in AllocatedBlock.objects.filter(
+        right__in=ending, block_id__in=hidden
+    ).values_list("right__shares__party_id", "block_id"):
+        kept.setdefault(party, []).append(block_id)
+    entries = [(party, block_ids + kept.get(party, [])) for party, block_ids in entries]
     for right in ending:
         _end_right(right, act)
     for party, block_ids in entries:
@@ -1261,6 +1292,10 @@ def lodge_act(
             f"the act takes effect on {effective_date}, after today ({timezone.localdate()}): "
             "lodge it on or after the day it takes effect"
         )
+    if act_type == ActType.ALLOCATION:
+        # Set here, not taken from the application: what the lodger could not see, the act
+        # may neither name nor end.
+        payload = {**payload, "seen_at_clearance": clearance_of(user=lodged_by)}
     with _database_refusals(), transaction.atomic(durable=True):
         _name_app_user(lodged_by)
         current = dict(

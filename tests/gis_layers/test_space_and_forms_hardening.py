@@ -15,11 +15,13 @@ from django.core.management.base import CommandError
 from gis_layers.coverage import CoverageOptions, start_run
 from gis_layers.models import CoverageRun
 from gis_layers.space_report import lodge_plan, space_report
+from registry.errors import InvalidApplication
 from registry.models import (
     ActStatus,
     ActType,
     AllocatedBlock,
     Building,
+    Clearance,
     RegistrationAct,
     Right,
     RightKind,
@@ -28,9 +30,10 @@ from registry.models import (
     ShelterInspection,
     SpaceBlock,
     SpaceKind,
+    Title,
 )
 from registry.roles import Role
-from registry.services.acts import approve_act, examine_act
+from registry.services.acts import approve_act, examine_act, lodge_act
 from tests.registry import factories
 from tests.registry.register import day, user
 
@@ -187,8 +190,9 @@ def test_lodging_keeps_the_rooms_the_registrar_cannot_see(demo):
 
     acts = lodge_plan(user=registrar, effective_date=day("2026-01-05"))
     act = next(act for act in acts if act.titles.get().building_id == building.pk)
-    listed = {entry["party"]: entry["blocks"] for entry in act.payload["allocations"]}
-    assert block.pk in listed[agency]
+    # The act names only what the registrar sees: its page and the API show its payload.
+    assert block.pk not in {b for entry in act.payload["allocations"] for b in entry["blocks"]}
+    assert act.payload["seen_at_clearance"] == SecurityLevel.PUBLIC
     examine_act(act=act, examiner=registrar)
     approve_act(act=act, approver=supervisor)
     held = AllocatedBlock.objects.filter(
@@ -201,6 +205,64 @@ def test_lodging_keeps_the_rooms_the_registrar_cannot_see(demo):
     assert reclaimed["room"] not in set(
         SpaceBlock.objects.filter(pk__in=held).values_list("label", flat=True)
     )
+
+
+def hidden_room_allocated(building: Building) -> tuple[SpaceBlock, Right]:
+    """The building's civil-defence room, under an internal shelter, in a current use
+    allocation of one of the building's agencies."""
+    shelter_under(building)
+    block = add_civil_defence_block(building)
+    right = Right.objects.filter(
+        title__building=building, kind=RightKind.USE_ALLOCATION, valid_to__isnull=True
+    ).first()
+    AllocatedBlock.objects.create(right=right, block=block)
+    return block, right
+
+
+def allocation_act(*, building: Building, agency: int, blocks: list[int], lodger):
+    act = lodge_act(
+        act_type=ActType.ALLOCATION,
+        titles=[Title.objects.get(building=building)],
+        payload={"allocations": [{"party": agency, "blocks": blocks}]},
+        effective_date=day("2026-01-05"),
+        lodged_by=lodger,
+    )
+    examine_act(act=act, examiner=lodger)
+    return act
+
+
+def test_an_uncleared_lodger_can_neither_name_nor_end_a_hidden_room(office):
+    block, right = hidden_room_allocated(office)
+    agency = right.shares.get().party_id
+    registrar, supervisor = user(Role.REGISTRAR), user(Role.SUPERVISOR)
+    visible = [
+        b for b in right.allocated_blocks.values_list("block_id", flat=True) if b != block.pk
+    ]
+    naming = allocation_act(building=office, agency=agency, blocks=[block.pk], lodger=registrar)
+    with pytest.raises(InvalidApplication) as refused:
+        approve_act(act=naming, approver=supervisor)
+    assert f"block {block.pk} is not a space block of this building" in str(refused.value)
+    naming.refresh_from_db()
+    assert naming.status == ActStatus.EXAMINED
+    # Ending the agency's whole allocation, as the registrar sees it, leaves the room with it.
+    ending = allocation_act(building=office, agency=agency, blocks=visible[:1], lodger=registrar)
+    approve_act(act=ending, approver=supervisor)
+    held = AllocatedBlock.objects.filter(
+        right__title__building=office,
+        right__valid_to__isnull=True,
+        right__shares__party_id=agency,
+    ).values_list("block_id", flat=True)
+    assert sorted(held) == sorted(visible[:1] + [block.pk])
+
+
+def test_a_cleared_lodger_may_end_the_allocation_of_a_hidden_room(office):
+    block, right = hidden_room_allocated(office)
+    agency = right.shares.get().party_id
+    registrar = user(Role.REGISTRAR, "cleared-registrar")
+    Clearance.objects.update_or_create(user=registrar, defaults={"level": SecurityLevel.INTERNAL})
+    act = allocation_act(building=office, agency=agency, blocks=[], lodger=registrar)
+    approve_act(act=act, approver=user(Role.SUPERVISOR))
+    assert not AllocatedBlock.objects.filter(block=block, right__valid_to__isnull=True).exists()
 
 
 def test_the_allocated_rooms_admin_leaves_out_the_hidden_rooms(office, client):
