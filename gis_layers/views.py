@@ -113,13 +113,19 @@ class ExportForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("ids") or not cleaned.get("kind"):
+            return cleaned
         selected_in = cleaned.get("selection_of")
-        if cleaned.get("ids") and cleaned.get("kind") and selected_in != cleaned["kind"]:
+        if not selected_in:
+            raise forms.ValidationError(
+                _("The selection does not say which layer it was made on: select again.")
+            )
+        if selected_in != cleaned["kind"]:
             raise forms.ValidationError(
                 _(
                     "The features were selected on the %(selected)s layer: export them as %(selected)s."
                 )
-                % {"selected": selected_in or "?"}
+                % {"selected": selected_in}
             )
         return cleaned
 

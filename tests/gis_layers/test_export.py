@@ -595,7 +595,7 @@ def test_the_map_opens_the_form_with_its_selection_and_the_form_exports_it(clien
             "At most 500 selected features",
         ),
         ({"ids": "1,2", "selection_of": "shelters"}, "selected on the shelters layer"),
-        ({"ids": "1,2"}, "selected on the ? layer"),
+        ({"ids": "1,2"}, "does not say which layer it was made on"),
     ],
 )
 def test_a_bad_selection_is_refused_with_the_reason_and_nothing_exported(
