@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.http import parse_etags
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,7 @@ from gis_layers.exports import (
     ExportRefusal,
     download_name,
     export_layer,
+    rows_to_export,
 )
 from gis_layers.models import CoverageRun
 from gis_layers.tiles import LAYERS as TILE_LAYERS
@@ -137,6 +139,38 @@ class ExportForm(forms.Form):
         return len([part for part in text.split(",") if part.strip()])
 
 
+def _selection_exports_whole(form: ExportForm, user) -> bool:
+    """Whether every selected feature would be exported; if not, the form says which are not.
+    Features selected at another date, or retired ones picked on the change view, would
+    otherwise be left out of the file unsaid."""
+    ids, kind = form.cleaned_data["ids"], form.cleaned_data["kind"]
+    if not ids or not user.has_perm(LAYERS[kind].permission):
+        return True  # nothing selected; or refused by export_layer, which says why
+    layer = LAYERS[kind]
+    as_of = (form.cleaned_data["as_of"] or timezone.localdate()) if layer.temporal else None
+    found = set(
+        rows_to_export(layer=layer, as_of=as_of, user=user, ids=ids).values_list("pk", flat=True)
+    )
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        form.add_error(
+            None,
+            _(
+                "%(missing)d of the %(count)d selected features are not among the %(kind)s "
+                "you may see as in force on %(date)s (%(numbers)s): select again on the map "
+                "at that date."
+            )
+            % {
+                "missing": len(missing),
+                "count": len(ids),
+                "kind": kind,
+                "date": as_of or timezone.localdate(),
+                "numbers": ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else ""),
+            },
+        )
+    return not missing
+
+
 def _may_export_something(user) -> bool:
     return any(user.has_perm(layer.permission) for layer in LAYERS.values())
 
@@ -152,7 +186,11 @@ def export(request):
     form = ExportForm(
         request.POST if request.method == "POST" else None, initial=request.GET.dict()
     )
-    if request.method == "POST" and form.is_valid():
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _selection_exports_whole(form, request.user)
+    ):
         kind, as_of = form.cleaned_data["kind"], form.cleaned_data["as_of"]
         fmt = FORMATS[form.cleaned_data["format"]]
         with tempfile.TemporaryDirectory(prefix="landledger-export-") as scratch:

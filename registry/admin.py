@@ -19,7 +19,15 @@ from registry.models import (
     StaffEstablishment,
     Title,
 )
-from registry.selectors import clearance_of, space_blocks_hidden_from
+from registry.selectors import (
+    acts_visible_to,
+    audit_events_visible_to,
+    clearance_of,
+    cleared_for_everything,
+    history_visible_to,
+    space_blocks_hidden_from,
+    titles_visible_to,
+)
 
 
 @admin.register(LandUseClass)
@@ -67,10 +75,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class PayloadForTheFullyClearedAdmin(ReadOnlyAdmin):
+    """The raw payload may name space blocks hidden from the user (a use allocation): it is
+    shown only to users cleared for everything; the act's page shows the rest."""
+
+    def get_exclude(self, request, obj=None):
+        excluded = list(super().get_exclude(request, obj) or ())
+        if not cleared_for_everything(user=request.user):
+            excluded.append("payload")
+        return excluded
+
+
+# The register's own tables, each without the rows on titles of shelters above the user's
+# clearance (DESIGN.md §7): not even their number may give those shelters away.
 @admin.register(Title)
 class TitleAdmin(ReadOnlyAdmin):
     list_display = ["id", "parcel", "building", "shelter", "version", "is_open"]
     search_fields = ["parcel__unit_code"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(pk__in=_titles_seen_by(request))
 
 
 @admin.register(Right)
@@ -87,9 +111,12 @@ class RightAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["title__parcel__unit_code", "holders__name"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(title__in=_titles_seen_by(request))
+
 
 @admin.register(RegistrationAct)
-class RegistrationActAdmin(ReadOnlyAdmin):
+class RegistrationActAdmin(PayloadForTheFullyClearedAdmin):
     list_display = [
         "number",
         "act_type",
@@ -103,16 +130,25 @@ class RegistrationActAdmin(ReadOnlyAdmin):
     search_fields = ["number"]
     exclude = ["titles"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(pk__in=_acts_seen_by(request))
+
 
 @admin.register(Certificate)
 class CertificateAdmin(ReadOnlyAdmin):
     list_display = ["number", "kind", "issued_at", "journal_position"]
     search_fields = ["number"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(right__title__in=_titles_seen_by(request))
+
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdmin):
+class JournalEntryAdmin(PayloadForTheFullyClearedAdmin):
     list_display = ["position", "act", "recorded_at", "entry_hash"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(act__in=_acts_seen_by(request))
 
 
 @admin.register(AuditEvent)
@@ -121,12 +157,34 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["action", "object_type"]
     search_fields = ["object_id", "user__username"]
 
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(pk__in=audit_events_visible_to(user=request.user).values("pk"))
+        )
+
 
 @admin.register(HistoryEvent)
 class HistoryEventAdmin(ReadOnlyAdmin):
     list_display = ["changed_at", "operation", "table_name", "row_pk", "app_user", "db_user"]
     list_filter = ["table_name", "operation"]
     search_fields = ["row_pk", "app_user"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(pk__in=history_visible_to(user=request.user).values("pk"))
+        )
+
+
+def _titles_seen_by(request):
+    return titles_visible_to(user=request.user).values("pk")
+
+
+def _acts_seen_by(request):
+    return acts_visible_to(user=request.user).values("pk")
 
 
 class OfficeSpaceCapInline(admin.TabularInline):

@@ -1,21 +1,26 @@
 """Read-side queries of the register. Keyword-only; every query that can reveal a shelter
 takes the user and applies their clearance."""
 
+import copy
 import datetime
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Cast, Coalesce
 from django.utils.crypto import constant_time_compare
 
 from registry.db import server_bound_cursor
 from registry.models import (
     ActStatus,
+    ActType,
+    AllocatedBlock,
+    AuditEvent,
     Certificate,
     Clearance,
     Condition,
     District,
+    HistoryEvent,
     JournalEntry,
     Parcel,
     ParcelLineage,
@@ -24,6 +29,7 @@ from registry.models import (
     RightHolder,
     SecurityLevel,
     Shelter,
+    ShelterInspection,
     SpaceBlock,
     SpaceKind,
     Title,
@@ -50,6 +56,27 @@ def space_blocks_hidden_from(*, clearance: int) -> QuerySet[SpaceBlock]:
     return SpaceBlock.objects.filter(
         kind=SpaceKind.CIVIL_DEFENCE, building__in=classified.values("building")
     )
+
+
+def payload_shown_to(*, act: RegistrationAct, user) -> dict:
+    """What ``act`` applied for, as ``user`` may see it: a use allocation without the blocks
+    hidden from the user (see :func:`space_blocks_hidden_from`)."""
+    if act.act_type != ActType.ALLOCATION:
+        return act.payload
+    hidden = set(
+        space_blocks_hidden_from(clearance=clearance_of(user=user)).values_list("pk", flat=True)
+    )
+    if not hidden:
+        return act.payload
+    payload = copy.deepcopy(act.payload)
+    lists = [
+        entry.get("blocks") for entry in payload.get("allocations") or [] if isinstance(entry, dict)
+    ]
+    lists.append(payload.get("hidden_from_lodger"))
+    for blocks in lists:
+        if isinstance(blocks, list):
+            blocks[:] = [block for block in blocks if block not in hidden]
+    return payload
 
 
 def holds_permission(*, user, permission: str) -> bool:
@@ -244,6 +271,58 @@ def acts_visible_to(*, user) -> QuerySet[RegistrationAct]:
     """Acts none of whose titles is on a shelter above the user's clearance."""
     hidden = Title.objects.filter(shelter__classification__gt=clearance_of(user=user))
     return RegistrationAct.objects.exclude(act_titles__title__in=hidden)
+
+
+def cleared_for_everything(*, user) -> bool:
+    """Whether nothing is classified above the user's clearance."""
+    return clearance_of(user=user) >= max(SecurityLevel.values)
+
+
+def _as_text(queryset: QuerySet, field: str = "pk") -> QuerySet:
+    return queryset.annotate(as_text=Cast(field, CharField())).values("as_text")
+
+
+def history_visible_to(*, user) -> QuerySet[HistoryEvent]:
+    """Row changes without those of rows that give away a shelter above the user's clearance:
+    the shelter itself, its inspections, its title and rights, and the civil-defence blocks
+    of its building and their allocations."""
+    events = HistoryEvent.objects.all()
+    if cleared_for_everything(user=user):
+        return events
+    clearance = clearance_of(user=user)
+    hidden_shelters = Shelter.objects.filter(classification__gt=clearance)
+    hidden_titles = Title.objects.filter(shelter__in=hidden_shelters)
+    hidden_blocks = space_blocks_hidden_from(clearance=clearance)
+    rows_of = {
+        "registry_shelter": hidden_shelters,
+        "registry_shelterinspection": ShelterInspection.objects.filter(shelter__in=hidden_shelters),
+        "registry_title": hidden_titles,
+        "registry_right": Right.objects.filter(title__in=hidden_titles),
+        "registry_spaceblock": hidden_blocks,
+        "registry_allocatedblock": AllocatedBlock.objects.filter(block__in=hidden_blocks),
+    }
+    for table, rows in rows_of.items():
+        events = events.exclude(table_name=table, row_pk__in=_as_text(rows))
+    return events
+
+
+def audit_events_visible_to(*, user) -> QuerySet[AuditEvent]:
+    """Audit events without those about a shelter above the user's clearance, or about an
+    act, title or certificate on one."""
+    events = AuditEvent.objects.all()
+    if cleared_for_everything(user=user):
+        return events
+    hidden_shelters = Shelter.objects.filter(classification__gt=clearance_of(user=user))
+    hidden_titles = Title.objects.filter(shelter__in=hidden_shelters)
+    about = {
+        "shelter": _as_text(hidden_shelters),
+        "title": _as_text(hidden_titles),
+        "act": RegistrationAct.objects.filter(act_titles__title__in=hidden_titles).values("number"),
+        "certificate": Certificate.objects.filter(right__title__in=hidden_titles).values("number"),
+    }
+    for object_type, ids in about.items():
+        events = events.exclude(object_type=object_type, object_id__in=ids)
+    return events
 
 
 def search_titles(*, query: str, user, limit: int = 50) -> QuerySet[Title]:

@@ -21,7 +21,6 @@ from registry.forms import LODGE_FORMS, CertificateCheckForm, DecisionForm
 from registry.models import (
     ActStatus,
     ActType,
-    AuditEvent,
     Certificate,
     Parcel,
     SourceDocument,
@@ -30,8 +29,10 @@ from registry.outline import outline_svg
 from registry.selectors import (
     act_queues,
     acts_visible_to,
+    audit_events_visible_to,
     certificate_matching,
     parcel_lineage,
+    payload_shown_to,
     rights_as_of,
     search_titles,
     title_chain,
@@ -202,6 +203,7 @@ def act_detail(request, pk: int):
         "registry/act.html",
         {
             "act": act,
+            "payload": payload_shown_to(act=act, user=user),
             "titles": act.act_titles.select_related("title__parcel"),
             "sources": act.sources.defer("content"),
             "certificates": act.certificates.all(),
@@ -318,7 +320,7 @@ def audit_log(request):
     if not request.user.has_perm("registry.view_auditevent"):
         raise PermissionDenied
     check = verify_journal() if request.method == "POST" else None
-    events = AuditEvent.objects.select_related("user")
+    events = audit_events_visible_to(user=request.user).select_related("user")
     if request.GET.get("user"):
         events = events.filter(user__username=request.GET["user"])
     if request.GET.get("object"):

@@ -29,6 +29,7 @@ from registry.models import (
     SourceDocument,
     Title,
 )
+from registry.selectors import payload_shown_to
 from registry.services.acts import Source
 
 # Limits on one application. The whole request body is also bounded, by Django's
@@ -356,6 +357,9 @@ class ActDetailSerializer(ActSerializer):
     its journal entry and certificates."""
 
     sources = SourceDocumentSerializer(many=True, read_only=True)
+    payload = serializers.SerializerMethodField(
+        help_text="What was applied for, without the space blocks hidden from the reader."
+    )
     journal = serializers.SerializerMethodField()
     certificates = serializers.SlugRelatedField(
         slug_field="number", many=True, read_only=True, help_text="Certificate numbers issued."
@@ -372,6 +376,10 @@ class ActDetailSerializer(ActSerializer):
             "certificates",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.JSONField())
+    def get_payload(self, act: RegistrationAct) -> dict:
+        return payload_shown_to(act=act, user=self.context["user"])
 
     @extend_schema_field(JournalSealSerializer(allow_null=True))
     def get_journal(self, act: RegistrationAct) -> dict | None:
@@ -409,6 +417,10 @@ class ChainActSerializer(serializers.ModelSerializer):
             "rights_cancelled",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.JSONField())
+    def get_payload(self, act: RegistrationAct) -> dict:
+        return payload_shown_to(act=act, user=self.context["user"])
 
     @extend_schema_field(JournalSealSerializer(allow_null=True))
     def get_journal(self, act: RegistrationAct) -> dict | None:

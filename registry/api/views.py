@@ -259,6 +259,10 @@ def _title_for(user, title_id: int) -> Title:
     return title
 
 
+def _act_detail(user, act_id: int) -> dict:
+    return ActDetailSerializer(_act_for(user, act_id), context={"user": user}).data
+
+
 def _act_for(user, act_id: int) -> RegistrationAct:
     """The act with everything its detail shows; 404 alike for unknown and hidden ones."""
     acts = _with_act_relations(acts_visible_to(user=user)).select_related("journal")
@@ -513,7 +517,7 @@ class ActListView(RegisterAPIView):
         act = _act_for(request.user, act.pk)
         location = request.build_absolute_uri(reverse("api:act-detail", kwargs={"act_id": act.pk}))
         return Response(
-            ActDetailSerializer(act).data,
+            ActDetailSerializer(act, context={"user": request.user}).data,
             status=status.HTTP_201_CREATED,
             headers={"Location": location},
         )
@@ -529,7 +533,7 @@ class ActDetailView(RegisterAPIView):
         responses={200: ActDetailSerializer, **_errors(403, 404)},
     )
     def get(self, request: Request, act_id: int) -> Response:
-        return Response(ActDetailSerializer(_act_for(request.user, act_id)).data)
+        return Response(_act_detail(request.user, act_id))
 
 
 class ActExamineView(RegisterAPIView):
@@ -547,7 +551,7 @@ class ActExamineView(RegisterAPIView):
         act = _act_for(request.user, act_id)
         data = _body(ExamineActSerializer, request)
         examine_act(act=act, examiner=request.user, note=data["note"])
-        return Response(ActDetailSerializer(_act_for(request.user, act_id)).data)
+        return Response(_act_detail(request.user, act_id))
 
 
 class ActApproveView(RegisterAPIView):
@@ -566,7 +570,7 @@ class ActApproveView(RegisterAPIView):
         is changed), 403 when the approver examined it, 400 naming the rule it breaks."""
         act = _act_for(request.user, act_id)
         approve_act(act=act, approver=request.user)
-        return Response(ActDetailSerializer(_act_for(request.user, act_id)).data)
+        return Response(_act_detail(request.user, act_id))
 
 
 class ActRejectView(RegisterAPIView):
@@ -584,4 +588,4 @@ class ActRejectView(RegisterAPIView):
         act = _act_for(request.user, act_id)
         data = _body(RejectActSerializer, request)
         reject_act(act=act, decider=request.user, reason=data["reason"])
-        return Response(ActDetailSerializer(_act_for(request.user, act_id)).data)
+        return Response(_act_detail(request.user, act_id))

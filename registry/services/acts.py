@@ -24,9 +24,9 @@ merge            ``{"land_use": code (optional), "name"}``; the titles are the p
 allocation       ``{"allocations": [{"party": agency party id, "blocks": [space block ids]}]}``
                  on one building's title: each listed agency's whole new use allocation there
                  (an empty list ends it) as the lodger sees it; optionally a
-                 ``description``. Lodging adds ``seen_at_clearance``, the lodger's clearance:
-                 blocks hidden at it (:func:`space_blocks_hidden_from`) cannot be listed, and
-                 an agency keeps those it holds there
+                 ``description``. Lodging adds ``hidden_from_lodger``, the building's blocks
+                 the lodger may not see (:func:`space_blocks_hidden_from`): they cannot be
+                 listed, and each agency keeps those of them it holds there
 ===============  ===========================================================================
 
 Lodging refuses an application on the wrong number of titles, or whose payload lacks a key
@@ -77,7 +77,6 @@ from registry.models import (
     Right,
     RightHolder,
     RightKind,
-    SecurityLevel,
     SourceDocument,
     SpaceBlock,
     Title,
@@ -154,7 +153,7 @@ PAYLOAD_SHAPES = {
     ActType.ADVANCE_NOTICE: [_RESTRICTION_SHAPE],
     ActType.SPLIT: [Shape(("children",))],
     ActType.MERGE: [Shape((), ("land_use", "name"))],
-    ActType.ALLOCATION: [Shape(("allocations",), ("description", "seen_at_clearance"))],
+    ActType.ALLOCATION: [Shape(("allocations",), ("description", "hidden_from_lodger"))],
 }
 RIGHT_SPEC_SHAPE = Shape(
     ("kind", "holders"),
@@ -1032,21 +1031,41 @@ def _allocation_entries(act, title) -> list[tuple[int, list[int]]]:
     return parsed
 
 
-def _blocks_hidden_from_lodger(act, building, title) -> set[int]:
-    """The building's blocks the act's lodger could not see (none for acts lodged before
-    lodging recorded the lodger's clearance)."""
-    seen_at = act.payload.get("seen_at_clearance")
-    if seen_at is None:
-        return set()
-    if seen_at not in SecurityLevel.values or isinstance(seen_at, bool):
-        raise InvalidApplication(
-            f"'seen_at_clearance' must be one of {SecurityLevel.values}", title=str(title)
-        )
-    return set(
-        space_blocks_hidden_from(clearance=seen_at)
-        .filter(building=building)
+def _with_blocks_hidden_from_lodger(payload: dict, title: Title, lodger) -> dict:
+    """The allocation ``payload`` with the building's blocks the lodger may not see, as they
+    are at lodging: the act may neither name nor end them, whatever their classification
+    when it is approved. Set here, never taken from the application."""
+    hidden = sorted(
+        space_blocks_hidden_from(clearance=clearance_of(user=lodger))
+        .filter(building_id=title.building_id)
         .values_list("pk", flat=True)
     )
+    entries = payload.get("allocations")
+    listed = {
+        block
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict) and isinstance(entry.get("blocks"), list)
+        for block in entry["blocks"]
+        if isinstance(block, int)
+    }
+    named = sorted(listed & set(hidden))
+    if named:
+        # In the words used for a block that does not exist: the refusal gives nothing away.
+        raise InvalidApplication(
+            f"block {named[0]} is not a space block of this building", title=str(title)
+        )
+    return {**payload, "hidden_from_lodger": hidden}
+
+
+def _blocks_hidden_from_lodger(act, title) -> set[int]:
+    """The blocks lodging recorded as hidden from the lodger (none for acts lodged before
+    lodging recorded them)."""
+    hidden = act.payload.get("hidden_from_lodger", [])
+    if not isinstance(hidden, list) or not all(
+        isinstance(block, int) and not isinstance(block, bool) for block in hidden
+    ):
+        raise InvalidApplication("'hidden_from_lodger' must list block ids", title=str(title))
+    return set(hidden)
 
 
 def _register_allocation(act, titles):
@@ -1059,7 +1078,7 @@ def _register_allocation(act, titles):
     building = title.building
     entries = _allocation_entries(act, title)
     description = _text(act.payload.get("description"), what="'description'", title=str(title))
-    hidden = _blocks_hidden_from_lodger(act, building, title)
+    hidden = _blocks_hidden_from_lodger(act, title)
     agencies = Agency.objects.select_related("party").in_bulk([party for party, _ in entries])
     wanted = [block for _, blocks in entries for block in blocks]
     blocks = SpaceBlock.objects.in_bulk(wanted)
@@ -1293,9 +1312,7 @@ def lodge_act(
             "lodge it on or after the day it takes effect"
         )
     if act_type == ActType.ALLOCATION:
-        # Set here, not taken from the application: what the lodger could not see, the act
-        # may neither name nor end.
-        payload = {**payload, "seen_at_clearance": clearance_of(user=lodged_by)}
+        payload = _with_blocks_hidden_from_lodger(payload, titles[0], lodged_by)
     with _database_refusals(), transaction.atomic(durable=True):
         _name_app_user(lodged_by)
         current = dict(

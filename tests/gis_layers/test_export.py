@@ -607,3 +607,30 @@ def test_a_bad_selection_is_refused_with_the_reason_and_nothing_exported(
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not AuditEvent.objects.filter(action="export").exists()
+
+
+def test_a_selection_not_all_in_force_or_visible_on_the_date_is_refused_whole(client, demo):
+    """Features selected at another date, retired ones, and numbers the user may not see
+    (the same words for all) are named; nothing is exported."""
+    retired = Parcel.objects.filter(valid_to__isnull=False).first()
+    current = Parcel.objects.filter(valid_to__isnull=True).first()
+    hidden = Shelter.objects.filter(classification__gt=SecurityLevel.PUBLIC).first()
+    public = Shelter.objects.filter(classification=SecurityLevel.PUBLIC).first()
+    client = logged_in(client, Role.PLANNER)
+    for form, missing in [
+        ({"kind": "parcels", "ids": f"{current.pk},{retired.pk}"}, retired.pk),
+        ({"kind": "shelters", "ids": f"{public.pk},{hidden.pk}"}, hidden.pk),
+        ({"kind": "shelters", "ids": f"{public.pk},999999999"}, 999999999),
+    ]:
+        response = client.post(URL, {**form, "selection_of": form["kind"], "format": "geojson"})
+        assert response.status_code == 400
+        page = response.content.decode()
+        assert f"1 of the 2 selected features are not among the {form['kind']}" in page
+        assert f"({missing})" in page
+    assert not AuditEvent.objects.filter(action="export").exists()
+    response = client.post(
+        URL,
+        {"kind": "parcels", "ids": str(retired.pk), "selection_of": "parcels",
+         "format": "geojson", "as_of": str(retired.valid_from)},
+    )  # fmt: skip
+    assert response.status_code == 200

@@ -190,9 +190,9 @@ def test_lodging_keeps_the_rooms_the_registrar_cannot_see(demo):
 
     acts = lodge_plan(user=registrar, effective_date=day("2026-01-05"))
     act = next(act for act in acts if act.titles.get().building_id == building.pk)
-    # The act names only what the registrar sees: its page and the API show its payload.
+    # The act lists only what the registrar sees; lodging notes the room hidden from them.
     assert block.pk not in {b for entry in act.payload["allocations"] for b in entry["blocks"]}
-    assert act.payload["seen_at_clearance"] == SecurityLevel.PUBLIC
+    assert block.pk in act.payload["hidden_from_lodger"]
     examine_act(act=act, examiner=registrar)
     approve_act(act=act, approver=supervisor)
     held = AllocatedBlock.objects.filter(
@@ -238,14 +238,15 @@ def test_an_uncleared_lodger_can_neither_name_nor_end_a_hidden_room(office):
     visible = [
         b for b in right.allocated_blocks.values_list("block_id", flat=True) if b != block.pk
     ]
-    naming = allocation_act(building=office, agency=agency, blocks=[block.pk], lodger=registrar)
+    acts = RegistrationAct.objects.count()
     with pytest.raises(InvalidApplication) as refused:
-        approve_act(act=naming, approver=supervisor)
+        allocation_act(building=office, agency=agency, blocks=[block.pk], lodger=registrar)
     assert f"block {block.pk} is not a space block of this building" in str(refused.value)
-    naming.refresh_from_db()
-    assert naming.status == ActStatus.EXAMINED
-    # Ending the agency's whole allocation, as the registrar sees it, leaves the room with it.
+    assert RegistrationAct.objects.count() == acts
+    # Ending the agency's whole allocation, as the registrar sees it, leaves the room with it,
+    # even when the shelter is declassified before the act is approved.
     ending = allocation_act(building=office, agency=agency, blocks=visible[:1], lodger=registrar)
+    Shelter.objects.filter(building=office).update(classification=SecurityLevel.PUBLIC)
     approve_act(act=ending, approver=supervisor)
     held = AllocatedBlock.objects.filter(
         right__title__building=office,
@@ -253,6 +254,23 @@ def test_an_uncleared_lodger_can_neither_name_nor_end_a_hidden_room(office):
         right__shares__party_id=agency,
     ).values_list("block_id", flat=True)
     assert sorted(held) == sorted(visible[:1] + [block.pk])
+
+
+def test_an_allocation_acts_page_and_api_leave_out_the_rooms_hidden_from_the_reader(office, client):
+    block, right = hidden_room_allocated(office)
+    agency = right.shares.get().party_id
+    cleared = user(Role.REGISTRAR, "cleared-registrar")
+    Clearance.objects.update_or_create(user=cleared, defaults={"level": SecurityLevel.INTERNAL})
+    act = allocation_act(building=office, agency=agency, blocks=[block.pk], lodger=cleared)
+    assert act.payload["allocations"][0]["blocks"] == [block.pk]
+    for reader, sees in [(user(Role.SUPERVISOR), False), (cleared, True)]:
+        client.force_login(reader)
+        page = client.get(f"/registry/acts/{act.pk}/")
+        assert page.status_code == 200
+        assert (page.context["payload"]["allocations"][0]["blocks"] == [block.pk]) is sees
+        shown = client.get(f"/api/acts/{act.pk}/").json()["payload"]
+        assert (shown["allocations"][0]["blocks"] == [block.pk]) is sees, reader
+        assert shown["allocations"][0]["blocks"] in ([], [block.pk])
 
 
 def test_a_cleared_lodger_may_end_the_allocation_of_a_hidden_room(office):

@@ -82,16 +82,16 @@ function landledgerMap(map, config) {
   state.selection = { kind: null, ids: [] };
   // Results of one analysis run, and the picking of sites, have nothing to export by feature.
   const selectable = !config.tileQuery && !config.pickInto;
-  function styleOfFeature(name, fid) {
+  function styleOfFeature(layer, name, fid) {
     if (exportedAs[name] === state.selection.kind && state.selection.ids.includes(fid)) {
-      state.layers[name].setFeatureStyle(fid, selectedStyle);
+      layer.setFeatureStyle(fid, selectedStyle);
     } else {
-      state.layers[name].resetFeatureStyle(fid);
+      layer.resetFeatureStyle(fid);
     }
   }
   function restyleSelection(fids) {
     Object.keys(state.layers).forEach((name) => {
-      if (exportedAs[name]) fids.forEach((fid) => styleOfFeature(name, fid));
+      if (exportedAs[name]) fids.forEach((fid) => styleOfFeature(state.layers[name], name, fid));
     });
   }
   function toggleSelected(name, fid) {
@@ -147,7 +147,7 @@ function landledgerMap(map, config) {
       layer.setFeatureStyle(highlighted, highlightStyle);
     });
     layer.on("mouseout", () => {
-      if (highlighted !== null) styleOfFeature(name, highlighted);
+      if (highlighted !== null) styleOfFeature(layer, name, highlighted);
       highlighted = null;
     });
     layer.on("click", (event) => {
@@ -406,6 +406,7 @@ function landledgerMap(map, config) {
       if (div.querySelector("#changes-on").checked) {
         state.changes = { from: div.querySelector("#changes-from").value, to: div.querySelector("#changes-to").value };
         makeLayer("changes", config.text.changes).addTo(map);
+        restyleSelection(state.selection.ids);  // a new layer: its selected parcels marked again
       }
       refreshLegends();
     }
