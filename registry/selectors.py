@@ -36,6 +36,9 @@ from registry.models import (
 )
 
 NO_CLEARANCE = -1
+# Audit events about the shelters as a layer (imports, exports, OGC reads), whose detail
+# reflects the clearance they were done at.
+SHELTER_LAYER_EVENTS = ("shelters", "ogc:shelters")
 
 
 def clearance_of(*, user) -> int:
@@ -308,11 +311,17 @@ def history_visible_to(*, user) -> QuerySet[HistoryEvent]:
 
 def audit_events_visible_to(*, user) -> QuerySet[AuditEvent]:
     """Audit events without those about a shelter above the user's clearance, or about an
-    act, title or certificate on one."""
+    act, title or certificate on one, or about the shelter layer at a higher clearance."""
     events = AuditEvent.objects.all()
     if cleared_for_everything(user=user):
         return events
-    hidden_shelters = Shelter.objects.filter(classification__gt=clearance_of(user=user))
+    clearance = clearance_of(user=user)
+    # Imports, exports and reads of the shelter layer done at a higher clearance: their
+    # counts and numbers would give the hidden shelters away.
+    events = events.exclude(
+        Q(object_type__in=SHELTER_LAYER_EVENTS) & ~Q(detail__clearance__lte=clearance)
+    )
+    hidden_shelters = Shelter.objects.filter(classification__gt=clearance)
     hidden_titles = Title.objects.filter(shelter__in=hidden_shelters)
     about = {
         "shelter": _as_text(hidden_shelters),

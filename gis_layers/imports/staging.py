@@ -399,9 +399,13 @@ def _write_zoning(source_prefix: str) -> dict[str, int]:
     return _upsert_by_source("gis_layers_zoningarea", columns, source_prefix, extra_insert={})
 
 
+# The current building under the row's point; where footprints overlap there, the agency's
+# present seat if it is one of them (so that re-importing an exported file keeps it), else
+# the oldest.
 SEAT_BUILDING = (
     "(SELECT b.id FROM registry_building b WHERE s.geom IS NOT NULL AND b.valid_to IS NULL "
-    "AND b.footprint && s.geom AND ST_Intersects(b.footprint, s.geom) ORDER BY b.id LIMIT 1)"
+    "AND b.footprint && s.geom AND ST_Intersects(b.footprint, s.geom) "
+    "ORDER BY b.id = {present} DESC, b.id LIMIT 1)"
 )
 
 
@@ -429,18 +433,20 @@ def _write_agencies(source_prefix: str) -> dict[str, int]:
     )
     _execute(
         "INSERT INTO registry_agency (party_id, level, clearance, seat_building_id) "
-        f"SELECT p.id, s.attrs->>'level', 0, {SEAT_BUILDING} FROM {STAGING} s "
+        f"SELECT p.id, s.attrs->>'level', 0, {SEAT_BUILDING.format(present='NULL')} "
+        f"FROM {STAGING} s "
         "JOIN registry_party p ON p.id = ANY(%s) AND p.name = s.key",
         [list(new_parties)],
     )
     # Parents after every agency of the file exists, so that a parent may come later in it.
+    seat = SEAT_BUILDING.format(present="a.seat_building_id")
     changed = _returned_ids(
         f"UPDATE registry_agency a SET level = s.attrs->>'level', parent_id = {PARENT_OF_ROW}, "
-        f"seat_building_id = COALESCE({SEAT_BUILDING}, a.seat_building_id) "
+        f"seat_building_id = COALESCE({seat}, a.seat_building_id) "
         f"FROM {STAGING} s JOIN registry_party p ON p.name = s.key "
         f"WHERE a.party_id = p.id AND (a.level <> s.attrs->>'level' "
         f"OR a.parent_id IS DISTINCT FROM {PARENT_OF_ROW} "
-        f"OR COALESCE({SEAT_BUILDING}, a.seat_building_id) IS DISTINCT FROM a.seat_building_id) "
+        f"OR COALESCE({seat}, a.seat_building_id) IS DISTINCT FROM a.seat_building_id) "
         "RETURNING a.party_id"
     )
     changed |= _returned_ids(

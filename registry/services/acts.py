@@ -77,11 +77,12 @@ from registry.models import (
     Right,
     RightHolder,
     RightKind,
+    SecurityLevel,
     SourceDocument,
     SpaceBlock,
     Title,
 )
-from registry.selectors import clearance_of, space_blocks_hidden_from
+from registry.selectors import SHELTER_LAYER_EVENTS, clearance_of, space_blocks_hidden_from
 from registry.services.journal import append_to_journal
 
 STORAGE_SRID = 4490
@@ -187,6 +188,11 @@ def record_audit(*, user, action: str, object_type: str, object_id, detail=None)
     detail = dict(detail or {})
     if user is None:
         detail["os_account"] = operating_system_account()
+    if object_type in SHELTER_LAYER_EVENTS:
+        # What was read or written of the shelters (counts, numbers) depends on the clearance
+        # it was done at; the log shows the event only to users cleared as far (see
+        # registry.selectors.audit_events_visible_to). Without a user, as far as there is.
+        detail["clearance"] = max(SecurityLevel.values) if user is None else clearance_of(user=user)
     AuditEvent.objects.create(
         user=user if user is not None and user.is_authenticated else None,
         action=action,

@@ -18,7 +18,7 @@ from gis_layers.imports.pipeline import resolve_columns
 from gis_layers.imports.schema import KINDS
 from registry.models import AuditEvent, Building, Parcel, ParcelLineage, SecurityLevel, Shelter
 from registry.roles import Role
-from registry.selectors import in_force_on
+from registry.selectors import clearance_of, in_force_on
 from tests.registry.register import user
 
 pytestmark = pytest.mark.django_db
@@ -324,7 +324,13 @@ def test_an_export_writes_an_audit_event(demo, tmp_path):
         "shelters",
         "shelters.geojson",
     )
-    assert event.detail == {"rows": result.rows, "as_of": "2025-06-01", "format": "geojson"}
+    # The clearance the export was done at: it decides who may see the event in the log.
+    assert event.detail == {
+        "rows": result.rows,
+        "as_of": "2025-06-01",
+        "format": "geojson",
+        "clearance": clearance_of(user=auditor),
+    }
 
 
 # --- refusals --------------------------------------------------------------------------------

@@ -135,3 +135,18 @@ def test_agencies_round_trip_their_seats_parents_and_staff(demo, tmp_path, key):
     changed.refresh_from_db()
     assert (changed.seat_building_id, changed.parent_id) == (seat, parent)
     assert StaffEstablishment.objects.get(pk=staff.pk).headcount == staff.headcount
+
+
+def test_an_agency_seated_where_buildings_overlap_keeps_its_seat_on_reimport(demo, tmp_path):
+    agency = Agency.objects.exclude(seat_building=None).first()
+    older = agency.seat_building
+    copy = Building.objects.create(
+        footprint=older.footprint, valid_from=older.valid_from, floors_above=1, parcel=older.parcel
+    )
+    Agency.objects.filter(pk=agency.pk).update(seat_building=copy)
+    path = tmp_path / "agencies.gpkg"
+    export_layer(kind="agencies", path=path, user=user(Role.PLANNER))
+    report = run_import(kind_name="agencies", path=path)
+    assert report.written == {"inserted": 0, "updated": 0}
+    agency.refresh_from_db()
+    assert agency.seat_building_id == copy.pk != older.pk

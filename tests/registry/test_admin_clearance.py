@@ -120,3 +120,25 @@ def test_history_and_audit_leave_out_a_hidden_shelters_rows_and_events(client, s
         page = client.get("/registry/audit/")
         assert (inspected in page.context["events"]) is sees, reader
         assert ("inspect_shelter" in page.content.decode()) is sees, reader
+
+
+def test_a_shelter_export_is_in_the_log_only_for_users_cleared_as_far_as_its_exporter(
+    client, demo, tmp_path
+):
+    """Its row count would give away how many shelters are hidden from the reader."""
+    from gis_layers.exports import export_layer
+
+    officer = user(Role.CIVIL_DEFENCE, "cleared-officer")
+    Clearance.objects.update_or_create(user=officer, defaults={"level": SecurityLevel.SECRET})
+    planner = user(Role.PLANNER)
+    export_layer(kind="shelters", path=tmp_path / "secret.gpkg", user=officer)
+    export_layer(kind="shelters", path=tmp_path / "public.gpkg", user=planner)
+    by_file = {event.object_id: event.pk for event in AuditEvent.objects.filter(action="export")}
+    assert set(by_file) == {"secret.gpkg", "public.gpkg"}
+    for level, seen in [
+        (SecurityLevel.PUBLIC, {"public.gpkg"}),
+        (SecurityLevel.SECRET, {"secret.gpkg", "public.gpkg"}),
+        (SecurityLevel.CONFIDENTIAL, {"secret.gpkg", "public.gpkg"}),
+    ]:
+        events = listed(client, auditor(level), "auditevent")
+        assert {name for name, pk in by_file.items() if pk in events} == seen, level
