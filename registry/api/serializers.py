@@ -418,10 +418,6 @@ class ChainActSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.JSONField())
-    def get_payload(self, act: RegistrationAct) -> dict:
-        return payload_shown_to(act=act, user=self.context["user"])
-
     @extend_schema_field(JournalSealSerializer(allow_null=True))
     def get_journal(self, act: RegistrationAct) -> dict | None:
         return _journal_seal(act)
