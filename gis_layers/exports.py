@@ -394,6 +394,12 @@ Bbox = tuple[float, float, float, float]
 STORAGE_SRID = 4490
 
 
+def in_force_date(layer: Layer, as_of: datetime.date | None) -> datetime.date | None:
+    """The day an export of ``layer`` takes its rows in force on: ``as_of``, else today; None
+    for kinds without a legal interval."""
+    return (as_of or timezone.localdate()) if layer.temporal else None
+
+
 def rows_to_export(
     *,
     layer: Layer,
@@ -640,11 +646,9 @@ def export_layer(
     if user is not None and not user.has_perm(layer.permission):
         raise PermissionDenied(f"{user.get_username()} may not export {kind}")
     notes = []
-    if layer.temporal:
-        as_of = as_of or timezone.localdate()
-    elif as_of is not None:
+    if not layer.temporal and as_of is not None:
         notes.append(f"{kind} have no legal interval: exported as they are now, not as of {as_of}")
-        as_of = None
+    as_of = in_force_date(layer, as_of)
     if kind == "shelters" and user is None:
         notes.append("shelters: only public ones (no --user given, so no clearance applies)")
     if not fmt.has_crs:
@@ -717,5 +721,6 @@ __all__ = [
     "download_name",
     "export_layer",
     "format_of",
+    "in_force_date",
     "rows_to_export",
 ]

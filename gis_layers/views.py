@@ -28,6 +28,7 @@ from gis_layers.exports import (
     ExportRefusal,
     download_name,
     export_layer,
+    in_force_date,
     rows_to_export,
 )
 from gis_layers.models import CoverageRun
@@ -144,10 +145,10 @@ def _selection_exports_whole(form: ExportForm, user) -> bool:
     Features selected at another date, or retired ones picked on the change view, would
     otherwise be left out of the file unsaid."""
     ids, kind = form.cleaned_data["ids"], form.cleaned_data["kind"]
-    if not ids or not user.has_perm(LAYERS[kind].permission):
-        return True  # nothing selected; or refused by export_layer, which says why
     layer = LAYERS[kind]
-    as_of = (form.cleaned_data["as_of"] or timezone.localdate()) if layer.temporal else None
+    if not ids or not user.has_perm(layer.permission):
+        return True  # nothing selected; or refused by export_layer, which says why
+    as_of = in_force_date(layer, form.cleaned_data["as_of"])
     found = set(
         rows_to_export(layer=layer, as_of=as_of, user=user, ids=ids).values_list("pk", flat=True)
     )

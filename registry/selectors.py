@@ -281,8 +281,14 @@ def cleared_for_everything(*, user) -> bool:
     return clearance_of(user=user) >= max(SecurityLevel.values)
 
 
-def _as_text(queryset: QuerySet, field: str = "pk") -> QuerySet:
-    return queryset.annotate(as_text=Cast(field, CharField())).values("as_text")
+def _keys_as_text(queryset: QuerySet) -> QuerySet:
+    """The rows' primary keys as text, as history rows and audit events name them."""
+    return queryset.annotate(as_text=Cast("pk", CharField())).values("as_text")
+
+
+def _shelters_and_titles_above(clearance: int) -> tuple[QuerySet[Shelter], QuerySet[Title]]:
+    hidden_shelters = Shelter.objects.filter(classification__gt=clearance)
+    return hidden_shelters, Title.objects.filter(shelter__in=hidden_shelters)
 
 
 def history_visible_to(*, user) -> QuerySet[HistoryEvent]:
@@ -293,8 +299,7 @@ def history_visible_to(*, user) -> QuerySet[HistoryEvent]:
     if cleared_for_everything(user=user):
         return events
     clearance = clearance_of(user=user)
-    hidden_shelters = Shelter.objects.filter(classification__gt=clearance)
-    hidden_titles = Title.objects.filter(shelter__in=hidden_shelters)
+    hidden_shelters, hidden_titles = _shelters_and_titles_above(clearance)
     hidden_blocks = space_blocks_hidden_from(clearance=clearance)
     rows_of = {
         "registry_shelter": hidden_shelters,
@@ -305,7 +310,7 @@ def history_visible_to(*, user) -> QuerySet[HistoryEvent]:
         "registry_allocatedblock": AllocatedBlock.objects.filter(block__in=hidden_blocks),
     }
     for table, rows in rows_of.items():
-        events = events.exclude(table_name=table, row_pk__in=_as_text(rows))
+        events = events.exclude(table_name=table, row_pk__in=_keys_as_text(rows))
     return events
 
 
@@ -321,11 +326,10 @@ def audit_events_visible_to(*, user) -> QuerySet[AuditEvent]:
     events = events.exclude(
         Q(object_type__in=SHELTER_LAYER_EVENTS) & ~Q(detail__clearance__lte=clearance)
     )
-    hidden_shelters = Shelter.objects.filter(classification__gt=clearance)
-    hidden_titles = Title.objects.filter(shelter__in=hidden_shelters)
+    hidden_shelters, hidden_titles = _shelters_and_titles_above(clearance)
     about = {
-        "shelter": _as_text(hidden_shelters),
-        "title": _as_text(hidden_titles),
+        "shelter": _keys_as_text(hidden_shelters),
+        "title": _keys_as_text(hidden_titles),
         "act": RegistrationAct.objects.filter(act_titles__title__in=hidden_titles).values("number"),
         "certificate": Certificate.objects.filter(right__title__in=hidden_titles).values("number"),
     }
