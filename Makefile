@@ -19,6 +19,8 @@ run: setup demo-users
 serve: setup
 	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi:application
 
+# Test databases are cloned from a template migrated and loaded with the demo, built once
+# for each version of the code (prepare_test_template) instead of in every test process.
 # Two processes, each with a test database of its own; a file's tests stay together in one
 # (a module's private PostgreSQL cluster, a browser session and a live server are made once).
 # The API fuzzing runs on its own afterwards: schemathesis gives all its operations one test
@@ -26,6 +28,7 @@ serve: setup
 FUZZ_TESTS := tests/reliability/test_api_fuzz.py
 test: setup browser-packages
 	$(VENV)/bin/ruff check --quiet .
+	$(PYTHON) manage.py prepare_test_template
 	$(PYTHON) -m pytest -n 2 --dist loadfile --ignore=$(FUZZ_TESTS)
 	$(PYTHON) -m pytest $(FUZZ_TESTS)
 

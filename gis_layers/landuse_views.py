@@ -68,15 +68,16 @@ def for_page(district: dict) -> dict:
 @login_required
 @permission_required("registry.view_parcel", raise_exception=True)
 def landuse_page(request):
-    report = landuse_report()
-    districts = [for_page(district) for district in report["districts"]]
     # One of the analysis layers on the map (the other one in its layer control); it opens
-    # over the demo's Helsinki centre, like the planners' map.
+    # over the demo's Helsinki centre, like the planners' map. Checked before the report is
+    # computed: a bad address costs nothing.
     shown = request.GET.get("map", "conformity")
     if shown not in MAP_LAYERS:
         return HttpResponseBadRequest(
             f"map={shown!r} is not one of {', '.join(MAP_LAYERS)}", content_type="text/plain"
         )
+    report = landuse_report()
+    districts = [for_page(district) for district in report["districts"]]
     landuse_map = planner_map(config=map_config(request.user, visible={shown}))
     return render(
         request,

@@ -14,9 +14,25 @@ def load_demo_quietly() -> str:
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_blocker):
+    """Test databases are cloned from the template migrated and loaded with the demo for this
+    code (``manage.py prepare_test_template``, which ``make test`` runs first) where it is
+    built; otherwise from the extensions' template, then migrated and loaded here."""
+    from django.conf import settings
+
+    from config.test_template import built_template
+
+    with django_db_blocker.unblock():
+        template = built_template()
+    if template:
+        settings.DATABASES["default"]["TEST"]["TEMPLATE"] = template
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Load the demo into the test database once; tests run in transactions that roll back,
-    so it stays as loaded."""
+    """Load the demo into the test database once (it is there already when the database was
+    cloned from the built template); tests run in transactions that roll back, so it stays as
+    loaded."""
     with django_db_blocker.unblock():
         load_demo_quietly()
 

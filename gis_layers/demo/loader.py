@@ -82,6 +82,10 @@ class LoadReport:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
+# How many times a full load calls ``progress``: the length of its progress bar.
+DEMO_STEPS = 13
+
+
 def load_demo(*, progress: Progress = lambda step: None) -> list[LoadReport]:
     """Load every demo district that is not loaded yet, then their titles (each act its own
     transaction, through the register's services). Running it twice changes nothing."""

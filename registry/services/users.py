@@ -10,17 +10,27 @@ from registry.roles import ROLE_CLEARANCE, ROLE_PERMISSIONS, Role
 
 @transaction.atomic
 def ensure_role_groups() -> dict[Role, Group]:
-    """Create or update one group per role with exactly the role's permissions."""
+    """Create or update one group per role with exactly the role's permissions (one query
+    reads them all: this runs for every account made)."""
+    wanted = {
+        role: {tuple(name.split(".", 1)) for name in names}
+        for role, names in ROLE_PERMISSIONS.items()
+    }
+    every = set().union(*wanted.values())
+    by_name = {
+        (permission.content_type.app_label, permission.codename): permission
+        for permission in Permission.objects.select_related("content_type").filter(
+            codename__in={codename for _, codename in every}
+        )
+    }
+    if missing := every - by_name.keys():
+        raise LookupError(
+            "no such permission: " + ", ".join(sorted(f"{app}.{code}" for app, code in missing))
+        )
     groups = {}
-    for role, perm_names in ROLE_PERMISSIONS.items():
+    for role, names in wanted.items():
         group, _ = Group.objects.get_or_create(name=role.value)
-        permissions = []
-        for perm_name in perm_names:
-            app_label, codename = perm_name.split(".", 1)
-            permissions.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
-        group.permissions.set(permissions)
+        group.permissions.set([by_name[name] for name in names])  # writes only what differs
         groups[role] = group
     return groups
 

@@ -69,7 +69,7 @@ FIELDS = [
     (Role.AUDITOR, "/registry/audit/", ["user", "object"]),
     (Role.PLANNER, "/layers/export/", ["kind", "bbox", "as_of", "format"]),
     (Role.CIVIL_DEFENCE, "/shelters/", ["district"]),
-    (Role.PLANNER, "/landuse/", ["district"]),
+    (Role.PLANNER, "/landuse/", ["map"]),
     (None, "/verify/", ["number", "hash"]),
 ]  # fmt: skip
 

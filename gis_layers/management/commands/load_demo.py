@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from gis_layers.demo.loader import load_demo
+from gis_layers.demo.loader import DEMO_STEPS, load_demo
 
 
 class Command(BaseCommand):
@@ -11,7 +11,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        with tqdm(total=12, desc="load_demo", unit="step", file=self.stderr) as bar:
+        with tqdm(total=DEMO_STEPS, desc="load_demo", unit="step", file=self.stderr) as bar:
 
             def progress(step: str) -> None:
                 bar.set_postfix_str(step)
