@@ -20,7 +20,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, d
     built; otherwise from the extensions' template, then migrated and loaded here."""
     from django.conf import settings
 
-    from config.test_template import built_template
+    from config.testing_template import built_template
 
     with django_db_blocker.unblock():
         template = built_template()

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from config.test_template import (
+from config.testing_template import (
     BUILD_LOCK,
     ROOT,
     database_exists,

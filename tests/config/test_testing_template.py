@@ -1,0 +1,66 @@
+"""The template test databases are cloned from: named by a fingerprint of the code that
+shapes it, and templates of other code dropped once they are a day old."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from config import testing_template
+from config.testing_template import PREFIX, server_cursor, stale_templates
+
+
+def write(root, relative: str, text: str) -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture
+def code_tree(tmp_path, monkeypatch):
+    for relative in ("pyproject.toml", "constraints.txt", "registry/models.py", "tests/x.py"):
+        write(tmp_path, relative, "# one\n")
+    monkeypatch.setattr(testing_template, "ROOT", tmp_path)
+    return tmp_path
+
+
+def test_the_fingerprint_follows_the_code_that_shapes_the_database(code_tree):
+    first = testing_template.fingerprint()
+    assert testing_template.fingerprint() == first
+    write(code_tree, "tests/x.py", "# a test changed\n")
+    assert testing_template.fingerprint() == first
+    write(code_tree, "registry/migrations/0099_new.py", "# a migration\n")
+    after_migration = testing_template.fingerprint()
+    assert after_migration != first
+    write(code_tree, "constraints.txt", "django==9.9\n")
+    assert testing_template.fingerprint() != after_migration
+
+
+@pytest.fixture
+def databases_of_other_code():
+    """Three databases named like templates: built two days ago, built now, and a build that
+    never finished (no stamp). Dropped afterwards."""
+    names = {age: f"{PREFIX}zz_{age}" for age in ("old", "new", "unfinished")}
+    stamps = {
+        "old": (datetime.now(UTC) - timedelta(days=2)).isoformat(timespec="seconds"),
+        "new": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    with server_cursor() as cursor:
+        for age, name in names.items():
+            cursor.execute(f'CREATE DATABASE "{name}"')
+            if age in stamps:
+                cursor.execute(f'COMMENT ON DATABASE "{name}" IS %s', [f"built {stamps[age]}"])
+    yield names
+    with server_cursor() as cursor:
+        for name in names.values():
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.mark.django_db
+def test_only_templates_of_other_code_a_day_old_or_unfinished_are_stale(databases_of_other_code):
+    names = databases_of_other_code
+    with server_cursor() as cursor:
+        stale = set(stale_templates(cursor, current=names["new"]))
+        assert {names["old"], names["unfinished"]} <= stale
+        assert names["new"] not in stale
+        # The current template is never stale, however old.
+        assert names["old"] not in stale_templates(cursor, current=names["old"])
