@@ -4,6 +4,8 @@ only reads, so nothing is flushed between tests."""
 
 import io
 import os
+import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -25,15 +27,54 @@ CHROMIUM_ARGS = [
 ]
 
 
+class RequestsInFlight:
+    """How many requests the live server is answering. A test ends only once it has
+    answered the browser's last one: a request still running after the test would meet the
+    test database closed to it."""
+
+    QUIET_S = 0.2  # no request for this long: none accepted but not yet begun either
+
+    def __init__(self):
+        self.count = 0
+        self.last_change = time.monotonic()
+        self.changed = threading.Condition()
+
+    def add(self, step: int) -> None:
+        with self.changed:
+            self.count += step
+            self.last_change = time.monotonic()
+            self.changed.notify_all()
+
+    def wait_until_quiet(self, timeout_s: float = 10) -> None:
+        deadline = time.monotonic() + timeout_s
+        with self.changed:
+            while time.monotonic() < deadline:
+                quiet_since = time.monotonic() - self.last_change
+                if self.count == 0 and quiet_since >= self.QUIET_S:
+                    return
+                self.changed.wait(timeout=max(self.QUIET_S - quiet_since, 0.05))
+
+
+IN_FLIGHT = RequestsInFlight()
+
+
 @pytest.fixture(scope="session")
 def app_server(django_db_setup, django_db_blocker):
     """A live server on the test database, holding the demo and one account per role."""
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.test.testcases import LiveServerThread
 
+    class CountedHandler(StaticFilesHandler):
+        def __call__(self, environ, start_response):
+            IN_FLIGHT.add(1)
+            try:
+                return super().__call__(environ, start_response)
+            finally:
+                IN_FLIGHT.add(-1)
+
     with django_db_blocker.unblock():
         call_command("create_demo_users", stdout=io.StringIO())
-    thread = LiveServerThread("127.0.0.1", StaticFilesHandler)
+    thread = LiveServerThread("127.0.0.1", CountedHandler)
     thread.daemon = True
     thread.start()
     thread.is_ready.wait()
@@ -78,6 +119,7 @@ def page(browser, app_server, db):
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))
     yield page
     context.close()
+    IN_FLIGHT.wait_until_quiet()
     # The test's own queries ran on a connection of Playwright's context; close it so that
     # the test database can be dropped at the end.
     connections.close_all()
