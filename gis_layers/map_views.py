@@ -155,6 +155,7 @@ def map_config(user, *, visible: set[str] = VISIBLE_AT_START, run=None) -> dict:
             "places": _("Places"),
             "catchment": _("Persons in catchment (night)"),
             "load": _("Load night / day"),
+            "popupFailed": _("The details could not be loaded; click again to retry."),
         },
     }
 

@@ -193,9 +193,13 @@ function landledgerMap(map, config) {
   function showPopup(name, event) {
     const url = config.popupUrl.replace("__layer__", name).replace("__fid__", String(event.layer.properties.fid))
       + (state.asOf ? "?as_of=" + state.asOf : "");
+    const open = (html) => L.popup({ maxWidth: 320 }).setLatLng(event.latlng).setContent(html).openOn(map);
+    // Any answer of the server is its own message (a refusal too); no answer at all is said
+    // so, rather than a click that does nothing.
     fetch(url, { credentials: "same-origin" })
       .then((response) => response.text())
-      .then((html) => L.popup({ maxWidth: 320 }).setLatLng(event.latlng).setContent(html).openOn(map));
+      .then(open)
+      .catch(() => open(document.createTextNode(config.text.popupFailed)));
   }
 
   const overlays = L.control.layers(null, null, { collapsed: false, position: "topright" }).addTo(map);
