@@ -40,11 +40,12 @@ system-packages:
 browser-packages:
 	@bash scripts/install_system_packages.sh --with-browser
 
-# Reinstalled only when the dependency list changes.
+# Reinstalled only when the dependency list changes. pip brings uv, which installs the
+# pinned set in a fraction of pip's time.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(PYTHON) -m pip install --quiet -c constraints.txt uv
+	$(PYTHON) -m uv pip install --quiet --python $(PYTHON) -c constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
 database:
