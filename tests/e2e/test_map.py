@@ -115,6 +115,7 @@ def test_a_popup_that_cannot_be_loaded_says_so(page, settings):
     page.route("**/map/popup/**", lambda route: route.abort())
     popup = click_for_popup(page, parcel.geom.point_on_surface)
     expect(popup).to_have_text("The details could not be loaded; click again to retry.")
+    screenshot(page, "map-popup-failed")
 
 
 def test_parcels_selected_on_the_map_are_exported_and_nothing_else(page, settings, tmp_path):
