@@ -352,6 +352,15 @@ def check_chunk(
                     int(rows[position]), "geometry", "repaired", "3-D geometry flattened to 2-D"
                 )
             )
+        for position in _empty_holes_dropped(geometries, np.flatnonzero(present)):
+            findings.append(
+                Finding(
+                    int(rows[position]),
+                    "geometry",
+                    "repaired",
+                    "interior ring without points dropped",
+                )
+            )
     if source_crs.offset:
         geometries[finite] = remove_offset(geometries[finite], source_crs.offset)
     transformer = storage_transformer(source_crs.epsg)
@@ -439,6 +448,30 @@ def _attributes(
         except RowRejected as error:
             results.append((error, []))
     return results
+
+
+def _empty_holes_dropped(geometries: np.ndarray, positions: np.ndarray) -> list[int]:
+    """Of ``positions``, those whose polygons had an interior ring without points; each is
+    replaced in ``geometries`` by the same shape without it. GEOS calls such a ring valid,
+    PostGIS refuses it (a ring needs four points), and a hole without points takes nothing
+    away, so dropping it changes no shape."""
+    parts, owner = shapely.get_parts(geometries[positions], return_index=True)
+    holed = np.flatnonzero(shapely.get_num_interior_rings(parts) > 0)
+    if not holed.size:
+        return []
+    rings, ring_part = shapely.get_rings(parts[holed], return_index=True)
+    emptied = positions[np.unique(owner[holed[np.unique(ring_part[shapely.is_empty(rings)])]])]
+    for position in emptied.tolist():
+        geometries[position] = _without_empty_holes(geometries[position])
+    return emptied.tolist()
+
+
+def _without_empty_holes(geometry):
+    if isinstance(geometry, shapely.Polygon):
+        return shapely.Polygon(geometry.exterior, [r for r in geometry.interiors if not r.is_empty])
+    if not hasattr(geometry, "geoms"):
+        return geometry  # no polygon, no hole
+    return type(geometry)([_without_empty_holes(part) for part in geometry.geoms])
 
 
 def _checked_geometries(
