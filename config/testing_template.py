@@ -6,29 +6,18 @@ Its name carries a fingerprint of the code that shapes its contents (migrations,
 demo loader and the packages they use): code that changed gets a template of its own, so no
 test run clones one that other code built. ``manage.py prepare_test_template`` builds it."""
 
-import hashlib
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[1]
+from config.code_version import fingerprint
+
 PREFIX = "landledger_test_"
-SHAPING_PACKAGES = ("config", "registry", "gis_layers", "migrations")
-SHAPING_FILES = ("pyproject.toml", "constraints.txt")
 # Templates of other code are dropped once they are this old: a test run of other code (a
 # second checkout) may still be cloning a newer one.
 KEPT_FOR = timedelta(days=1)
 # One build at a time on a server: two runs that meet wait for each other's template.
 BUILD_LOCK = 0x11_7E57  # an arbitrary key of pg_advisory_lock, for this purpose only
-
-
-def fingerprint() -> str:
-    digest = hashlib.sha256()
-    paths = sorted(path for package in SHAPING_PACKAGES for path in (ROOT / package).rglob("*.py"))
-    for path in [*paths, *(ROOT / name for name in SHAPING_FILES)]:
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
 
 
 def template_name() -> str:

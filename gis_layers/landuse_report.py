@@ -21,9 +21,22 @@ from gis_layers.analysis.landuse import (
     use_of_permitted,
 )
 from gis_layers.models import LandUseCrosswalk
+from gis_layers.report_cache import cache_key, cached_report
 from registry.models import District
 
 NO_PLAN = "no plan"
+# Every table the report reads (for gis_layers.report_cache).
+INPUTS = (
+    "gis_layers_landusecrosswalk",
+    "gis_layers_zoningarea",
+    "registry_building",
+    "registry_district",
+    "registry_parcel",
+    "registry_party",
+    "registry_right",
+    "registry_rightholder",
+    "registry_title",
+)
 
 
 def _frame(sql: str, params) -> gpd.GeoDataFrame:
@@ -241,3 +254,9 @@ def _by_first_level(table: pd.DataFrame) -> dict[str, float]:
 def landuse_report() -> dict:
     districts = [district_report(district) for district in District.objects.order_by("code")]
     return {"districts": [report for report in districts if report["parcels"]]}
+
+
+def cached_landuse_report() -> dict:
+    """:func:`landuse_report`, kept until the register changes under it."""
+    key = cache_key("landuse", sliver_m2=settings.LANDLEDGER_OVERLAP_TOLERANCE_M2)
+    return cached_report(key, inputs=INPUTS, compute=landuse_report)

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.utils import translation
 
 from gis_layers.charts import bar_chart
-from gis_layers.landuse_report import landuse_report
+from gis_layers.landuse_report import cached_landuse_report
 from gis_layers.map_views import map_config
 from gis_layers.maps import LAND_USE_COLOURS, planner_map
 from gis_layers.models import PlannedUseClass
@@ -76,7 +76,7 @@ def landuse_page(request):
         return HttpResponseBadRequest(
             f"map={shown!r} is not one of {', '.join(MAP_LAYERS)}", content_type="text/plain"
         )
-    report = landuse_report()
+    report = cached_landuse_report()
     districts = [for_page(district) for district in report["districts"]]
     landuse_map = planner_map(config=map_config(request.user, visible={shown}))
     return render(

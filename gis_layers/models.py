@@ -176,6 +176,42 @@ class CachedTile(models.Model):
         return self.key
 
 
+class ReportInputChange(models.Model):
+    """A table a cached report reads was written to by a transaction: one note per table and
+    transaction, made by a statement trigger in that transaction, so it counts only once the
+    transaction commits (migration gis_layers 0016 lists the tables)."""
+
+    relation = models.CharField(max_length=63)
+    transaction_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["relation", "transaction_id"], name="report_input_change_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.relation} changed in transaction {self.transaction_id}"
+
+
+class CachedReport(models.Model):
+    """A computed report (see :mod:`gis_layers.report_cache`), good until a ReportInputChange
+    of one of its input tables that its computation did not see."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    payload = models.TextField(help_text="The report as JSON.")
+    snapshot = models.TextField(help_text="pg_current_snapshot() taken before computing.")
+    # Transaction ids belong to one PostgreSQL cluster: a row restored into another cluster
+    # would compare its snapshot with foreign ids, so it counts only in its own.
+    system_identifier = models.BigIntegerField()
+    computed_at = models.DateTimeField()
+    seconds = models.FloatField(help_text="How long the computation took.")
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class PlannedUseClass(models.Model):
     """A class of the 2023 land and sea use classification (国土空间调查、规划、用途管制用地用海
     分类指南): first level (2 digits) or second (4 digits)."""

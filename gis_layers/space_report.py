@@ -4,11 +4,13 @@ the space inventory, the agencies and their records, and one standard version, a
 Shared by ``/space/``, its exports and ``manage.py space_redistribution``; lodging the
 plan turns it into use-allocation acts through the register's own services."""
 
+import dataclasses
 import datetime
 from dataclasses import dataclass
 
 import pandas as pd
 from django.db import connection
+from django.utils import translation
 from django.utils.translation import gettext as _
 from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
@@ -31,6 +33,7 @@ from gis_layers.analysis.space import (
     reconcile,
     rollup,
 )
+from gis_layers.report_cache import cache_key, cached_report
 from registry.errors import RegisterError
 from registry.models import (
     ActStatus,
@@ -44,6 +47,22 @@ from registry.selectors import clearance_of, space_blocks_hidden_from
 from registry.services.acts import lodge_act, record_audit, title_of
 
 STORAGE_SRID = 4490
+# Every table the report reads (for gis_layers.report_cache; the clearance is read per request).
+INPUTS = (
+    "registry_agency",
+    "registry_agencyspacerecord",
+    "registry_allocatedblock",
+    "registry_building",
+    "registry_officespacecap",
+    "registry_officespacestandard",
+    "registry_party",
+    "registry_right",
+    "registry_rightholder",
+    "registry_shelter",
+    "registry_spaceblock",
+    "registry_staffestablishment",
+    "registry_title",
+)
 
 
 class SpaceInputError(ValueError):
@@ -483,6 +502,38 @@ def space_report(
             **_plan_dict(scenario, inputs, new_building=new),
         }
     return report
+
+
+def cached_space_report(
+    *,
+    user,
+    standard_id: int | None = None,
+    settings: PlanSettings | None = None,
+    new_building: dict | None = None,
+) -> dict:
+    """:func:`space_report` for ``user``, kept until the register changes under it: one kept
+    report per clearance, settings and language (its messages and the new building's name)."""
+    clearance = clearance_of(user=user)
+    settings = settings or PlanSettings()
+    key = cache_key(
+        "space",
+        clearance=clearance,
+        standard_id=standard_id,
+        settings=dataclasses.asdict(settings),
+        new_building=new_building,
+        language=translation.get_language(),
+    )
+    return cached_report(
+        key,
+        inputs=INPUTS,
+        compute=lambda: space_report(
+            user=None,
+            clearance=clearance,
+            standard_id=standard_id,
+            settings=settings,
+            new_building=new_building,
+        ),
+    )
 
 
 PLAN_CSV_COLUMNS = [

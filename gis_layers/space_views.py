@@ -22,10 +22,10 @@ from gis_layers.maps import DEFICIT_COLOUR, space_map
 from gis_layers.space_report import (
     PLAN_CSV_COLUMNS,
     SpaceInputError,
+    cached_space_report,
     lodge_plan,
     plan_rows,
     plan_settings,
-    space_report,
 )
 from registry.errors import RegisterError
 from registry.models import OfficeSpaceStandard, SecurityLevel
@@ -166,7 +166,9 @@ def _render_space_page(request, lodge_form: LodgeForm, *, status: int = 200):
     if form.is_bound and not form.is_valid():
         return render(request, "gis_layers/space.html", context, status=400)
     try:
-        report = space_report(user=request.user, **(form.report_options() if form.is_bound else {}))
+        report = cached_space_report(
+            user=request.user, **(form.report_options() if form.is_bound else {})
+        )
     except SpaceInputError as error:
         context["error"] = str(error)
         return render(request, "gis_layers/space.html", context, status=400)
@@ -193,7 +195,9 @@ def space_export(request, fmt: str):
             content_type="application/json; charset=utf-8",
         )
     try:
-        report = space_report(user=request.user, **(form.report_options() if form.is_bound else {}))
+        report = cached_space_report(
+            user=request.user, **(form.report_options() if form.is_bound else {})
+        )
     except SpaceInputError as error:
         return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
     record_audit(

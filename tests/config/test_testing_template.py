@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from config import testing_template
+from config import code_version
 from config.testing_template import PREFIX, server_cursor, stale_templates
 
 
@@ -16,23 +16,22 @@ def write(root, relative: str, text: str) -> None:
 
 
 @pytest.fixture
-def code_tree(tmp_path, monkeypatch):
+def code_tree(tmp_path):
     for relative in ("pyproject.toml", "constraints.txt", "registry/models.py", "tests/x.py"):
         write(tmp_path, relative, "# one\n")
-    monkeypatch.setattr(testing_template, "ROOT", tmp_path)
     return tmp_path
 
 
 def test_the_fingerprint_follows_the_code_that_shapes_the_database(code_tree):
-    first = testing_template.fingerprint()
-    assert testing_template.fingerprint() == first
+    first = code_version.fingerprint(code_tree)
+    assert code_version.fingerprint(code_tree) == first
     write(code_tree, "tests/x.py", "# a test changed\n")
-    assert testing_template.fingerprint() == first
+    assert code_version.fingerprint(code_tree) == first
     write(code_tree, "registry/migrations/0099_new.py", "# a migration\n")
-    after_migration = testing_template.fingerprint()
+    after_migration = code_version.fingerprint(code_tree)
     assert after_migration != first
     write(code_tree, "constraints.txt", "django==9.9\n")
-    assert testing_template.fingerprint() != after_migration
+    assert code_version.fingerprint(code_tree) != after_migration
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from config.code_version import ROOT
 from config.testing_template import (
     BUILD_LOCK,
-    ROOT,
     database_exists,
     server_cursor,
     stale_templates,

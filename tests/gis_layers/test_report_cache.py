@@ -1,0 +1,246 @@
+"""Reports kept until the register changes under them (gis_layers.report_cache).
+
+Reports are kept only outside a transaction, as requests run: these tests keep them on
+connections of their own (tests.registry.committed), where they commit. Writes to a report's
+inputs that must count are committed there too; an ``UPDATE ... WHERE false`` writes nothing
+and is still noted, as every statement on an input table is.
+"""
+
+import re
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from gis_layers import landuse_report, report_cache, space_report
+from gis_layers.models import CachedReport
+from tests.registry.committed import in_own_connection
+
+pytestmark = pytest.mark.django_db
+
+INPUTS = ("registry_party", "registry_district")
+
+
+class Counted:
+    """A report's computation that counts its runs; ``during`` runs inside each."""
+
+    def __init__(self, during=None):
+        self.runs = 0
+        self.during = during
+
+    def __call__(self) -> dict:
+        self.runs += 1
+        if self.during:
+            self.during()
+        return {"run": self.runs, "point": (1.5, 2.5), "by_rank": {3: "three"}}
+
+
+def unique_key(name: str) -> str:
+    """A key no other test uses: kept reports stay in the test database once committed."""
+    return report_cache.cache_key(name, at=time.monotonic_ns())
+
+
+def read(key: str, compute, inputs=INPUTS) -> dict:
+    return in_own_connection(report_cache.cached_report, key, inputs=inputs, compute=compute)
+
+
+def write_to(table: str) -> None:
+    """A committed statement on ``table`` that changes no row."""
+
+    def update():
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET id = id WHERE false")
+
+    in_own_connection(update)
+
+
+def test_a_kept_report_is_served_until_a_table_it_reads_changes():
+    key, compute = unique_key("kept"), Counted()
+    first = read(key, compute)
+    assert read(key, compute) == first and compute.runs == 1
+    write_to("registry_parcel")  # not one of its inputs
+    assert read(key, compute) == first and compute.runs == 1
+    write_to("registry_district")
+    assert read(key, compute)["run"] == 2
+    assert read(key, compute)["run"] == 2
+
+
+def test_kept_and_fresh_reports_are_alike():
+    """JSON keeps no tuple and no integer key: the fresh report comes back as the kept one
+    will, so a page never depends on which it got."""
+    key, compute = unique_key("alike"), Counted()
+    fresh = read(key, compute)
+    assert fresh == {"run": 1, "point": [1.5, 2.5], "by_rank": {"3": "three"}}
+    assert read(key, compute) == fresh and compute.runs == 1
+
+
+def test_a_change_committed_while_the_report_computes_makes_it_stale():
+    """The snapshot is taken before computing: a change that commits during the computation
+    may be missing from the report, so it counts against it."""
+    key = unique_key("during")
+    compute = Counted(during=lambda: write_to("registry_party") if compute.runs == 1 else None)
+    assert read(key, compute)["run"] == 1
+    assert read(key, compute)["run"] == 2
+    assert read(key, compute)["run"] == 2
+
+
+def test_a_transaction_that_wrote_to_the_inputs_computes_afresh_and_keeps_nothing():
+    key, compute = unique_key("own"), Counted()
+    read(key, compute)  # kept, committed
+    with connection.cursor() as cursor:  # the test's own transaction
+        cursor.execute("UPDATE registry_district SET id = id WHERE false")
+    assert report_cache.cached_report(key, inputs=INPUTS, compute=compute)["run"] == 2
+    assert report_cache.cached_report(key, inputs=INPUTS, compute=compute)["run"] == 3
+    # Its own write is not committed: the kept report still counts for everyone else.
+    assert read(key, compute)["run"] == 1
+
+
+def test_a_transaction_keeps_no_report_but_reads_a_kept_one():
+    key, compute = unique_key("inside"), Counted()
+    assert report_cache.cached_report(key, inputs=INPUTS, compute=compute)["run"] == 1
+    assert not CachedReport.objects.filter(key=key).exists()
+    assert report_cache.cached_report(key, inputs=INPUTS, compute=compute)["run"] == 2
+    kept = read(key, compute)
+    with connection.cursor() as cursor:  # a write elsewhere
+        cursor.execute("UPDATE registry_parcel SET id = id WHERE false")
+    assert report_cache.cached_report(key, inputs=INPUTS, compute=compute) == kept
+
+
+def test_a_report_kept_in_another_cluster_is_computed_again():
+    """Transaction ids belong to one cluster: a row restored from another is not trusted."""
+    key, compute = unique_key("cluster"), Counted()
+    read(key, compute)
+
+    def move_to_another_cluster():
+        CachedReport.objects.filter(key=key).update(system_identifier=12345)
+
+    in_own_connection(move_to_another_cluster)
+    assert read(key, compute)["run"] == 2
+
+
+def test_reports_asked_for_at_once_are_computed_once():
+    key = unique_key("once")
+    compute = Counted(during=lambda: time.sleep(0.5))
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(read(key, compute))) for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert compute.runs == 1
+    assert results == [{"run": 1, "point": [1.5, 2.5], "by_rank": {"3": "three"}}] * 3
+
+
+def test_a_report_that_fails_keeps_nothing_and_lets_the_next_one_try():
+    key = unique_key("fails")
+
+    def fail():
+        raise ValueError("no standard")
+
+    with pytest.raises(ValueError):
+        read(key, fail)
+    assert read(key, Counted())["run"] == 1
+
+
+def test_notes_no_kept_report_needs_are_dropped():
+    key, compute = unique_key("notes"), Counted()
+    # Reports kept by earlier tests would hold older notes back.
+    in_own_connection(lambda: CachedReport.objects.all().delete())
+    write_to("registry_district")
+    read(key, compute)  # kept after the note: the note can invalidate nothing any more
+
+    def notes_of_finished_transactions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM gis_layers_reportinputchange "
+                "WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+                "AND transaction_id < (SELECT min(pg_snapshot_xmin(snapshot::pg_snapshot))"
+                "::text::bigint FROM gis_layers_cachedreport)"
+            )
+            return cursor.fetchone()[0]
+
+    assert in_own_connection(notes_of_finished_transactions) == 0
+
+
+# --- the reports' inputs ---------------------------------------------------------------
+
+
+def tables_read_by(compute) -> set[str]:
+    """The register's tables named in the SQL ``compute`` sends."""
+    statements = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        compute()
+    named = set()
+    for sql in statements:
+        named |= set(re.findall(r'"?((?:registry|gis_layers)_[a-z_]+)"?', sql))
+    return named
+
+
+@pytest.mark.parametrize(
+    "module, compute",
+    [
+        (landuse_report, lambda user: landuse_report.landuse_report()),
+        (space_report, lambda user: space_report.space_report(user=user)),
+    ],
+    ids=["landuse", "space"],
+)
+def test_a_report_names_every_table_it_reads_and_each_has_its_trigger(
+    demo, module, compute, django_user_model
+):
+    superuser = django_user_model.objects.create_superuser("report-reader")
+    read_tables = tables_read_by(lambda: compute(superuser))
+    # The clearance is read per request, not by the computation.
+    assert read_tables - {"registry_clearance"} <= set(module.INPUTS), read_tables
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = c.relname || '_report_input_change'"
+        )
+        triggered = {name for (name,) in cursor.fetchall()}
+    assert set(module.INPUTS) <= triggered
+
+
+# --- the pages --------------------------------------------------------------------------
+
+
+def test_the_landuse_page_shows_a_committed_change_after_serving_the_kept_report(
+    demo, django_user_model
+):
+    name = f"landuse-reader-{time.monotonic_ns()}"
+    user = in_own_connection(django_user_model.objects.create_superuser, name)  # committed
+
+    def page() -> str:
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(user)
+        response = client.get("/landuse/")
+        assert response.status_code == 200
+        return response.content.decode()
+
+    def rename(old: str, new: str):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE registry_district SET name = replace(name, %s, %s) "
+                "WHERE id IN (SELECT district_id FROM registry_parcel)",
+                [old, new],
+            )
+
+    names = in_own_connection(
+        lambda: list(landuse_report.District.objects.values_list("name", flat=True))
+    )
+    assert not any("Renamed" in district for district in names)
+    in_own_connection(page)  # computed and kept
+    try:
+        in_own_connection(rename, " ", " Renamed ")
+        assert "Renamed" in in_own_connection(page)
+    finally:
+        in_own_connection(rename, " Renamed ", " ")
+    assert "Renamed" not in in_own_connection(page)
