@@ -65,21 +65,24 @@ def imported_count() -> int:
 
 
 def wait_until_the_import_writes(timeout_s: float = 60) -> None:
-    """Until the importing session is inside its transaction, copying rows."""
+    """Until the importing session is inside its transaction: it holds the import's advisory
+    lock from before its first chunk until it commits. (Watching for its COPY alone missed
+    it at times: a chunk's COPY lasts milliseconds, between checks of a chunk that take longer.)"""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with connection.cursor() as cursor:
             # Statistics views are a snapshot per transaction, and the test is in one.
             cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                "AND datname = current_database() AND state = 'active' "
-                "AND query LIKE 'COPY landledger_import_staging%%'"
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() "
+                "AND a.datname = current_database() "
+                "AND l.objid::bigint = (hashtext('landledger.import.parcels')::bigint & 4294967295)"
             )
             if cursor.fetchone()[0]:
                 return
         time.sleep(0.05)
-    raise AssertionError("the import never started copying rows")
+    raise AssertionError("the import never began its transaction")
 
 
 @pytest.fixture
@@ -116,7 +119,7 @@ def test_killed_import_changes_nothing_and_a_rerun_completes_once(
     )
     try:
         wait_until_the_import_writes()
-        time.sleep(0.5)  # well into the copy
+        time.sleep(1.5)  # a few chunks in: the whole import takes several seconds
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
