@@ -31,6 +31,7 @@ import json
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -52,7 +53,7 @@ NOTE_TRIGGER = "registry_district_report_input_change"
 BLOCK = 100  # statements per block of (c)
 
 
-def prepare(database: BenchDatabase, *, parcels: int, seed: int) -> None:
+def prepare(*, parcels: int, seed: int) -> None:
     from django.core.management import call_command
 
     from gis_layers.models import DatasetLoad
@@ -204,9 +205,7 @@ def section(arguments, *, command: str, figures: dict, agree: dict, notes: dict,
     )
 
 
-def facts_now(arguments) -> dict:
-    import subprocess
-
+def facts_now() -> dict:
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -253,11 +252,11 @@ def main() -> None:
     database = BenchDatabase(arguments.database)
     database.ensure()
     database.setup_django()
-    prepare(database, parcels=arguments.parcels, seed=arguments.seed)
+    prepare(parcels=arguments.parcels, seed=arguments.seed)
     figures = pages(arguments.repeats)
     agree = check_agreement()
     notes = note_cost(arguments.statements)
-    facts = {**facts_now(arguments), "load_start": load_start}
+    facts = {**facts_now(), "load_start": load_start}
     text = section(
         arguments, command=command.strip(), figures=figures, agree=agree, notes=notes, facts=facts
     )
