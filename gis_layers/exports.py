@@ -345,6 +345,7 @@ LAYERS: dict[str, Layer] = {
             Column("name", pa.string(), _field("name")),
             Column("parent", pa.string(), _field("parent_name")),
             Column("level", pa.string(), _field("level")),
+            Column("clearance", pa.int32(), _field("clearance")),
             *(
                 Column(rank, pa.int64(), _field(rank), AGENCY_RANK_SHAPEFILE_NAMES.get(rank, ""))
                 for rank in StaffRank.values
@@ -354,6 +355,7 @@ LAYERS: dict[str, Layer] = {
             "name": "party__name",
             "parent_name": "parent__party__name",
             "level": "level",
+            "clearance": "clearance",
             **{rank: _headcount(rank) for rank in StaffRank.values},
         },
         order_by="party__name",

@@ -139,6 +139,8 @@ KINDS: dict[str, LayerKind] = {
             Target("name", ("name", "单位名称", "机关名称"), True),
             Target("parent", ("parent", "上级单位")),
             Target("level", ("level", "级别")),
+            # The highest classification of premises the agency may be given (保密资格).
+            Target("clearance", ("clearance", "保密资格", "密级")),
             Target("minister", ("minister", "正部级")),
             Target("vice_minister", ("vice_minister", "vice_min", "副部级")),
             Target("director_general", ("director_general", "dir_gen", "正司局级")),

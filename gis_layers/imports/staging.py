@@ -76,6 +76,8 @@ def check_staged(
         findings += _parcel_findings()
     if kind.name == "shelters" and clearance is not None:
         findings += _shelters_above_clearance(source_prefix, clearance)
+    if kind.name == "agencies" and clearance is not None:
+        findings += _agencies_above_clearance(clearance)
     if kind.name == "agencies":
         findings += _findings(
             f"SELECT s.row, s.attrs->>'parent' FROM {STAGING} s WHERE s.attrs->>'parent' <> '' "
@@ -149,6 +151,27 @@ def _parcel_findings() -> list[Finding]:
     )
     findings += _overlaps_within_the_file()
     return findings
+
+
+def _agencies_above_clearance(clearance: int) -> list[Finding]:
+    """Rows that would give an agency a clearance above the importing user's own, or change
+    the clearance of one cleared above it: a user clears no one further than themselves. A
+    row that gives the stored clearance again changes nothing (an exported file re-imported)."""
+    return _findings(
+        f"SELECT s.row, (s.attrs->>'clearance')::int, a.clearance FROM {STAGING} s "
+        "LEFT JOIN registry_party p ON p.name = s.key AND p.kind = 'agency' "
+        "LEFT JOIN registry_agency a ON a.party_id = p.id "
+        "WHERE (s.attrs->>'clearance')::int IS DISTINCT FROM a.clearance "
+        "AND s.attrs->>'clearance' IS NOT NULL "
+        "AND ((s.attrs->>'clearance')::int > %s OR a.clearance > %s) ORDER BY s.row",
+        [clearance, clearance],
+        field="clearance",
+        reason=lambda given, stored: (
+            f"clearance {given} is above your own"
+            if given > clearance
+            else "the agency's clearance is above your own: you may not change it"
+        ),
+    )
 
 
 def _shelters_above_clearance(source_prefix: str, clearance: int) -> list[Finding]:
@@ -421,6 +444,10 @@ PARENT_OF_ROW = (
 )
 
 
+# The clearance the row gives, else the stored one: a file without it declassifies no one.
+CLEARANCE_OF_ROW = "COALESCE((s.attrs->>'clearance')::smallint, {stored})"
+
+
 def _write_agencies(source_prefix: str) -> dict[str, int]:
     """Agencies are matched on their name; each gets its party, its place in the hierarchy,
     the building at its point as its seat, and its staff establishment by rank."""
@@ -433,19 +460,21 @@ def _write_agencies(source_prefix: str) -> dict[str, int]:
     )
     _execute(
         "INSERT INTO registry_agency (party_id, level, clearance, seat_building_id) "
-        f"SELECT p.id, s.attrs->>'level', 0, {SEAT_BUILDING.format(present='NULL')} "
+        f"SELECT p.id, s.attrs->>'level', {CLEARANCE_OF_ROW.format(stored='0')}, "
+        f"{SEAT_BUILDING.format(present='NULL')} "
         f"FROM {STAGING} s "
         "JOIN registry_party p ON p.id = ANY(%s) AND p.name = s.key",
         [list(new_parties)],
     )
     # Parents after every agency of the file exists, so that a parent may come later in it.
     seat = SEAT_BUILDING.format(present="a.seat_building_id")
+    clearance = CLEARANCE_OF_ROW.format(stored="a.clearance")
     changed = _returned_ids(
         f"UPDATE registry_agency a SET level = s.attrs->>'level', parent_id = {PARENT_OF_ROW}, "
-        f"seat_building_id = COALESCE({seat}, a.seat_building_id) "
+        f"clearance = {clearance}, seat_building_id = COALESCE({seat}, a.seat_building_id) "
         f"FROM {STAGING} s JOIN registry_party p ON p.name = s.key "
         f"WHERE a.party_id = p.id AND (a.level <> s.attrs->>'level' "
-        f"OR a.parent_id IS DISTINCT FROM {PARENT_OF_ROW} "
+        f"OR a.parent_id IS DISTINCT FROM {PARENT_OF_ROW} OR a.clearance <> {clearance} "
         f"OR COALESCE({seat}, a.seat_building_id) IS DISTINCT FROM a.seat_building_id) "
         "RETURNING a.party_id"
     )

@@ -218,6 +218,9 @@ def attributes_of(
             "name": _text(row["name"]),
             "parent": _text(row.get("parent")),
             "level": _choice(row.get("level"), "level", AGENCY_LEVELS, default="central"),
+            # As a shelter's classification: None keeps the stored clearance (a new agency's
+            # is public); lowering it takes an explicit 0.
+            "clearance": _choice(row.get("clearance"), "clearance", CLASSIFICATIONS),
             "staff": {
                 rank: count
                 for rank in STAFF_RANKS

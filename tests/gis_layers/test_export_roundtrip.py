@@ -122,16 +122,20 @@ def test_agencies_round_trip_their_seats_parents_and_staff(demo, tmp_path, key):
         parent = None if pd.isna(row["parent"]) or row["parent"] == "" else row["parent"]
         assert parent == (agency.parent.party.name if agency.parent else None)
         assert row["level"] == agency.level
+        assert int(row["clearance"]) == agency.clearance
         assert _headcounts(row, key) == {s.rank: s.headcount for s in agency.establishment.all()}
 
     changed = Agency.objects.exclude(seat_building=None).exclude(parent=None).first()
     seat, parent = changed.seat_building_id, changed.parent_id
     staff = changed.establishment.first()
+    cleared = Agency.objects.filter(clearance__gt=0).first()
+    Agency.objects.filter(pk=cleared.pk).update(clearance=0)
     Agency.objects.filter(pk=changed.pk).update(seat_building=None, parent=None)
     StaffEstablishment.objects.filter(pk=staff.pk).update(headcount=staff.headcount + 7)
     report = run_import(kind_name="agencies", path=path, crs=None if fmt.has_crs else "EPSG:4490")
     assert report.rejected == []
-    assert report.written == {"inserted": 0, "updated": 1}
+    assert report.written == {"inserted": 0, "updated": 1 + (cleared.pk != changed.pk)}
+    assert Agency.objects.get(pk=cleared.pk).clearance == cleared.clearance
     changed.refresh_from_db()
     assert (changed.seat_building_id, changed.parent_id) == (seat, parent)
     assert StaffEstablishment.objects.get(pk=staff.pk).headcount == staff.headcount

@@ -26,7 +26,7 @@ from gis_layers.imports.pipeline import run_import
 from gis_layers.imports.schema import KINDS
 from gis_layers.imports.validation import attributes_of
 from gis_layers.models import RoadSegment
-from registry.models import Building, Parcel, SecurityLevel, Shelter
+from registry.models import Agency, Building, Parcel, SecurityLevel, Shelter
 from registry.roles import Role
 from tests.gis_layers.test_import import imported, refused, squares
 from tests.gis_layers.test_import_views import as_role, gpkg_upload, upload
@@ -367,6 +367,64 @@ def test_the_command_line_is_not_bound_by_clearance(tmp_path):
     assert "written: 0 inserted, 1 updated" in imported("shelters", path)
     hidden.refresh_from_db()
     assert (hidden.name, hidden.classification) == (f"shelter id:{hidden.pk}", 3)
+
+
+# --- 7b. agencies and clearance ---------------------------------------------------------
+
+
+def agency_file(path, *, names, clearance=None) -> pathlib.Path:
+    columns = {"name": names, "level": "central"}
+    if clearance is not None:
+        columns["clearance"] = clearance
+    frame = gpd.GeoDataFrame(
+        columns,
+        geometry=[shapely.Point(101.2 + i * 0.001, 31.2) for i in range(len(names))],
+        crs=4490,
+    )
+    frame.to_file(path)
+    return path
+
+
+def clearances(*names: str) -> list[int]:
+    by_name = dict(
+        Agency.objects.filter(party__name__in=names).values_list("party__name", "clearance")
+    )
+    return [by_name.get(name) for name in names]
+
+
+def test_an_agency_keeps_its_clearance_unless_a_file_gives_one(tmp_path):
+    path = tmp_path / "agencies.gpkg"
+    agency_file(path, names=["Bureau A", "Bureau B"], clearance=[2, 1])
+    assert "written: 2 inserted" in imported("agencies", path)
+    assert clearances("Bureau A", "Bureau B") == [2, 1]
+    agency_file(path, names=["Bureau A", "Bureau B"])  # no clearance column
+    assert "written: 0 inserted, 0 updated" in imported("agencies", path)
+    assert clearances("Bureau A", "Bureau B") == [2, 1]
+    agency_file(path, names=["Bureau A", "Bureau B"], clearance=["0", ""])
+    assert "written: 0 inserted, 1 updated" in imported("agencies", path)
+    assert clearances("Bureau A", "Bureau B") == [0, 1]
+
+
+def test_a_user_clears_no_agency_beyond_their_own_clearance(tmp_path):
+    path = tmp_path / "agencies.gpkg"
+    agency_file(path, names=["Cleared bureau"], clearance=[3])
+    imported("agencies", path)  # the command line: no limit
+    officer = user(Role.CIVIL_DEFENCE, "agency-cd-officer")  # cleared to SECRET
+    agency_file(
+        path,
+        names=["Cleared bureau", "New bureau", "Second new bureau"],
+        clearance=[0, 3, 2],
+    )
+    report = run_import(kind_name="agencies", path=path, user=officer)
+    assert [(f.row, f.field, f.reason) for f in report.rejected] == [
+        (1, "clearance", "the agency's clearance is above your own: you may not change it"),
+        (2, "clearance", "clearance 3 is above your own"),
+    ]
+    # Rows rejected: the import writes nothing, the accepted row included.
+    assert clearances("Cleared bureau", "New bureau", "Second new bureau") == [3, None, None]
+    # The same clearance again changes nothing, so it is no attempt to change it.
+    agency_file(path, names=["Cleared bureau"], clearance=[3])
+    assert run_import(kind_name="agencies", path=path, user=officer).rejected == []
 
 
 # --- 8. retired parcels --------------------------------------------------------------
