@@ -29,8 +29,10 @@ from django.utils import timezone
 from config.code_version import running_code
 
 # Kept reports of other keys (other settings of the office-space plan, other clearances) are
-# dropped when they have not been computed again for this long.
+# dropped when they have not been computed again for this long, and beyond this many of one
+# report: every new-building scenario asked for is a key of its own.
 KEPT_FOR_DAYS = 7
+KEPT_PER_REPORT = 50
 
 
 def cache_key(name: str, **parameters) -> str:
@@ -68,8 +70,14 @@ def _keep(cursor, key: str, payload: str, snapshot: str, seconds: float) -> None
         [key, payload, snapshot, timezone.now(), seconds],
     )
     cursor.execute(
-        "DELETE FROM gis_layers_cachedreport WHERE computed_at < %s",
-        [timezone.now() - datetime.timedelta(days=KEPT_FOR_DAYS)],
+        "DELETE FROM gis_layers_cachedreport WHERE computed_at < %s OR key IN ("
+        "  SELECT key FROM gis_layers_cachedreport WHERE starts_with(key, %s) "
+        "  ORDER BY computed_at DESC OFFSET %s)",
+        [
+            timezone.now() - datetime.timedelta(days=KEPT_FOR_DAYS),
+            key.partition("/")[0] + "/",
+            KEPT_PER_REPORT,
+        ],
     )
     # Notes older than every kept report's snapshot and every running transaction can
     # invalidate nothing kept now or computed later.

@@ -166,6 +166,20 @@ def test_notes_no_kept_report_needs_are_dropped():
     assert in_own_connection(notes_of_finished_transactions) == 0
 
 
+def test_only_the_latest_reports_of_one_name_are_kept(monkeypatch):
+    monkeypatch.setattr(report_cache, "KEPT_PER_REPORT", 2)
+    name = f"capped-{time.monotonic_ns()}"
+    keys = [report_cache.cache_key(name, scenario=number) for number in range(3)]
+    for key in keys:
+        read(key, Counted())
+    kept = in_own_connection(
+        lambda: set(
+            CachedReport.objects.filter(key__startswith=f"{name}/").values_list("key", flat=True)
+        )
+    )
+    assert kept == set(keys[1:])
+
+
 # --- the reports' inputs ---------------------------------------------------------------
 
 
