@@ -506,14 +506,18 @@ def space_report(
 
 def cached_space_report(
     *,
-    user,
+    user=None,
+    clearance: int | None = None,
     standard_id: int | None = None,
     settings: PlanSettings | None = None,
     new_building: dict | None = None,
 ) -> dict:
-    """:func:`space_report` for ``user``, kept until the register changes under it: one kept
-    report per clearance, settings and language (its messages and the new building's name)."""
-    clearance = clearance_of(user=user)
+    """:func:`space_report`, kept until the register changes under it: one kept report per
+    clearance and settings (and language, for a new building's name)."""
+    if user is not None:
+        clearance = clearance_of(user=user)
+    if clearance is None:
+        raise TypeError("cached_space_report needs a user, or a clearance when there is none")
     settings = settings or PlanSettings()
     key = cache_key(
         "space",
@@ -521,7 +525,7 @@ def cached_space_report(
         standard_id=standard_id,
         settings=dataclasses.asdict(settings),
         new_building=new_building,
-        language=translation.get_language(),
+        language=translation.get_language() if new_building else None,
     )
     return cached_report(
         key,

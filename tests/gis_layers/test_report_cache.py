@@ -6,6 +6,7 @@ inputs that must count are committed there too; an ``UPDATE ... WHERE false`` wr
 and is still noted, as every statement on an input table is.
 """
 
+import io
 import re
 import threading
 import time
@@ -258,3 +259,27 @@ def test_the_landuse_page_shows_a_committed_change_after_serving_the_kept_report
     finally:
         in_own_connection(rename, " Renamed ", " ")
     assert "Renamed" not in in_own_connection(page)
+
+
+# --- warming ----------------------------------------------------------------------------
+
+
+def test_warming_keeps_the_reports_and_computes_nothing_when_nothing_changed(demo, monkeypatch):
+    from django.core.management import call_command
+
+    from gis_layers.management.commands.warm_reports import clearances_in_use
+
+    in_own_connection(lambda: CachedReport.objects.all().delete())
+    in_own_connection(call_command, "warm_reports", stdout=io.StringIO())
+    kept = in_own_connection(lambda: list(CachedReport.objects.values_list("key", flat=True)))
+    assert sum(key.startswith("landuse/") for key in kept) == 1
+    assert sum(key.startswith("space/") for key in kept) == len(clearances_in_use()) >= 2
+
+    def must_not_compute(*args, **kwargs):
+        raise AssertionError("computed although nothing changed")
+
+    monkeypatch.setattr(landuse_report, "landuse_report", must_not_compute)
+    monkeypatch.setattr(space_report, "space_report", must_not_compute)
+    out = io.StringIO()
+    in_own_connection(call_command, "warm_reports", stdout=out)
+    assert out.getvalue().count("ready") == 1 + len(clearances_in_use())
