@@ -30,7 +30,7 @@ from django.contrib.gis.db.models.functions import AsWKB, PointOnSurface
 from django.contrib.gis.geos import Polygon
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
-from django.db.models import Count, F, Func, OuterRef, Subquery, Value, Window
+from django.db.models import Case, Count, F, Func, OuterRef, Subquery, Value, When, Window
 from django.utils import timezone
 
 from gis_layers.models import PopulationCell, RoadSegment, ZoningArea
@@ -43,7 +43,7 @@ from registry.models import (
     StaffEstablishment,
     StaffRank,
 )
-from registry.selectors import in_force_on, shelters_visible_to
+from registry.selectors import clearance_of, in_force_on, shelters_visible_to
 from registry.services.acts import record_audit
 
 if TYPE_CHECKING:
@@ -345,7 +345,7 @@ LAYERS: dict[str, Layer] = {
             Column("name", pa.string(), _field("name")),
             Column("parent", pa.string(), _field("parent_name")),
             Column("level", pa.string(), _field("level")),
-            Column("clearance", pa.int32(), _field("clearance")),
+            Column("clearance", pa.int32(), _field("stated_clearance")),
             *(
                 Column(rank, pa.int64(), _field(rank), AGENCY_RANK_SHAPEFILE_NAMES.get(rank, ""))
                 for rank in StaffRank.values
@@ -355,7 +355,7 @@ LAYERS: dict[str, Layer] = {
             "name": "party__name",
             "parent_name": "parent__party__name",
             "level": "level",
-            "clearance": "clearance",
+            "stated_clearance": "stated_clearance",  # annotated by rows_to_export
             **{rank: _headcount(rank) for rank in StaffRank.values},
         },
         order_by="party__name",
@@ -421,6 +421,17 @@ def rows_to_export(
             rows = shelters_visible_to(user=user)
     else:
         rows = layer.model.objects.all()
+    if layer.kind == "agencies":
+        # An agency's clearance is stated up to the user's own (public without a user, as
+        # for shelters); above it the cell is empty, which an import reads as "keep it".
+        seen = SecurityLevel.PUBLIC if user is None else clearance_of(user=user)
+        rows = rows.annotate(
+            stated_clearance=Case(
+                When(clearance__lte=seen, then=F("clearance")),
+                default=None,
+                output_field=models.IntegerField(),
+            )
+        )
     if layer.temporal:
         rows = rows.filter(in_force_on(as_of))
     if bbox is not None:

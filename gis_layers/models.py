@@ -212,6 +212,18 @@ class CachedReport(models.Model):
         return self.key
 
 
+class ReportComputation(models.Model):
+    """A report being computed, with the snapshot it is computed after: until it is kept, the
+    notes that snapshot did not see must stay (see :mod:`gis_layers.report_cache`)."""
+
+    key = models.CharField(max_length=200)
+    snapshot = models.TextField(help_text="pg_current_snapshot() taken before computing.")
+    started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}, since {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
 class PlannedUseClass(models.Model):
     """A class of the 2023 land and sea use classification (国土空间调查、规划、用途管制用地用海
     分类指南): first level (2 digits) or second (4 digits)."""

@@ -6,7 +6,9 @@ the transaction snapshot taken before computing it. Statement triggers note ever
 that writes to a table a report reads (``gis_layers_reportinputchange``, migration gis_layers
 0016), whatever path the write took: a registration act, an import, the admin, SQL. A kept
 report is served while no note of its input tables comes from a transaction its snapshot did
-not see; a note counts only once its transaction commits, as the note is part of it.
+not see; a note counts only once its transaction commits, as the note is part of it. Notes no
+kept report, no computation under way (``gis_layers_reportcomputation``) and no running
+transaction can need are dropped whenever a report is kept.
 
 Reports are kept only when asked for outside a transaction (Django's autocommit, as every
 request runs), then computed and kept in a transaction that writes nothing else: inside
@@ -33,6 +35,8 @@ from config.code_version import running_code
 # report: every new-building scenario asked for is a key of its own.
 KEPT_FOR_DAYS = 7
 KEPT_PER_REPORT = 50
+# A computation recorded this long ago was cut off (its process died): it holds nothing back.
+ABANDONED_AFTER = datetime.timedelta(days=1)
 
 
 def cache_key(name: str, **parameters) -> str:
@@ -69,23 +73,37 @@ def _keep(cursor, key: str, payload: str, snapshot: str, seconds: float) -> None
         "computed_at = EXCLUDED.computed_at, seconds = EXCLUDED.seconds",
         [key, payload, snapshot, timezone.now(), seconds],
     )
+    # Rows another request is keeping are skipped, not waited for: two requests dropping
+    # each other's rows would deadlock.
     cursor.execute(
-        "DELETE FROM gis_layers_cachedreport WHERE computed_at < %s OR key IN ("
-        "  SELECT key FROM gis_layers_cachedreport WHERE starts_with(key, %s) "
-        "  ORDER BY computed_at DESC OFFSET %s)",
+        "DELETE FROM gis_layers_cachedreport WHERE key IN ("
+        "  SELECT key FROM gis_layers_cachedreport WHERE key <> %s AND (computed_at < %s "
+        "  OR key IN (SELECT key FROM gis_layers_cachedreport WHERE starts_with(key, %s) "
+        "             ORDER BY computed_at DESC OFFSET %s)) "
+        "  FOR UPDATE SKIP LOCKED)",
         [
+            key,
             timezone.now() - datetime.timedelta(days=KEPT_FOR_DAYS),
             key.partition("/")[0] + "/",
             KEPT_PER_REPORT,
         ],
     )
-    # Notes older than every kept report's snapshot and every running transaction can
-    # invalidate nothing kept now or computed later.
+    cursor.execute(
+        "DELETE FROM gis_layers_reportcomputation WHERE started_at < %s",
+        [timezone.now() - ABANDONED_AFTER],
+    )
+    # Notes older than every kept report's snapshot, every computation's under way and every
+    # running transaction can invalidate nothing kept now or computed later. Notes of ids
+    # this cluster has not reached come from another one (a restored copy) and would count
+    # against every report.
     cursor.execute(
         "DELETE FROM gis_layers_reportinputchange WHERE transaction_id < LEAST("
         "  pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
         "  (SELECT min(pg_snapshot_xmin(snapshot::pg_snapshot)::text::bigint) "
-        "   FROM gis_layers_cachedreport))"
+        "   FROM gis_layers_cachedreport), "
+        "  (SELECT min(pg_snapshot_xmin(snapshot::pg_snapshot)::text::bigint) "
+        "   FROM gis_layers_reportcomputation)) "
+        "OR transaction_id >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
     )
 
 
@@ -94,20 +112,35 @@ def cached_report(key: str, *, inputs: Sequence[str], compute: Callable[[], dict
     none of them has changed. Kept or fresh, it comes back as JSON would give it back (tuples
     as lists, keys as strings), so that both ways give the same report."""
     with connection.cursor() as cursor:
-        kept, snapshot, wrote_inputs = _lookup(cursor, key, inputs)
+        kept, _, wrote_inputs = _lookup(cursor, key, inputs)
     if kept is not None and not wrote_inputs:
         return json.loads(kept)
     if connection.in_atomic_block:
         return json.loads(json.dumps(compute()))
-    # A transaction of its own, which only reads until it keeps the report, for a lock that
-    # is released however it ends (transaction-scoped, as connection poolers require).
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-        # Another request may have computed it while this one waited.
-        kept, snapshot, _ = _lookup(cursor, key, inputs)
-        if kept is not None:
-            return json.loads(kept)
-        started = time.perf_counter()
-        payload = json.dumps(compute(), separators=(",", ":"))
-        _keep(cursor, key, payload, snapshot, time.perf_counter() - started)
+    # The snapshot is recorded, and committed, before computing: another request keeping a
+    # report meanwhile must not drop the notes this one has not seen.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO gis_layers_reportcomputation (key, snapshot, started_at) "
+            "VALUES (%s, pg_current_snapshot()::text, %s) RETURNING id, snapshot",
+            [key, timezone.now()],
+        )
+        computation, snapshot = cursor.fetchone()
+    try:
+        # A transaction of its own, which only reads until it keeps the report, for a lock
+        # that is released however it ends (transaction-scoped, as connection poolers
+        # require). Read committed: after the wait, the lookup must see what the request
+        # that held the lock kept.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+            kept, _, _ = _lookup(cursor, key, inputs)
+            if kept is not None:
+                return json.loads(kept)
+            started = time.perf_counter()
+            payload = json.dumps(compute(), separators=(",", ":"))
+            _keep(cursor, key, payload, snapshot, time.perf_counter() - started)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM gis_layers_reportcomputation WHERE id = %s", [computation])
     return json.loads(payload)

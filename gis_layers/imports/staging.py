@@ -157,13 +157,16 @@ def _agencies_above_clearance(clearance: int) -> list[Finding]:
     """Rows that would give an agency a clearance above the importing user's own, or change
     the clearance of one cleared above it: a user clears no one further than themselves. A
     row that gives the stored clearance again changes nothing (an exported file re-imported)."""
+    # Agencies are matched on their party's name, as the write matches them; of two of one
+    # name, the one cleared highest decides.
     return _findings(
-        f"SELECT s.row, (s.attrs->>'clearance')::int, a.clearance FROM {STAGING} s "
-        "LEFT JOIN registry_party p ON p.name = s.key AND p.kind = 'agency' "
-        "LEFT JOIN registry_agency a ON a.party_id = p.id "
+        f"SELECT DISTINCT ON (s.row) s.row, (s.attrs->>'clearance')::int, a.clearance "
+        f"FROM {STAGING} s LEFT JOIN (registry_party p JOIN registry_agency a "
+        "ON a.party_id = p.id) ON p.name = s.key "
         "WHERE (s.attrs->>'clearance')::int IS DISTINCT FROM a.clearance "
         "AND s.attrs->>'clearance' IS NOT NULL "
-        "AND ((s.attrs->>'clearance')::int > %s OR a.clearance > %s) ORDER BY s.row",
+        "AND ((s.attrs->>'clearance')::int > %s OR a.clearance > %s) "
+        "ORDER BY s.row, a.clearance DESC NULLS LAST",
         [clearance, clearance],
         field="clearance",
         reason=lambda given, stored: (

@@ -121,6 +121,9 @@ def _number(value, field: str, *, integer: bool = False, minimum: float | None =
 
 
 def _choice(value, field: str, choices: dict, *, default=None):
+    # A numeric column with empty cells is read as floats: 2.0 is the code 2.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     text = _text(value).lower()
     if text == "":
         return default

@@ -101,5 +101,22 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.CreateModel(
+            name="ReportComputation",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200)),
+                (
+                    "snapshot",
+                    models.TextField(help_text="pg_current_snapshot() taken before computing."),
+                ),
+                ("started_at", models.DateTimeField()),
+            ],
+        ),
         migrations.RunSQL(forwards(), backwards()),
     ]

@@ -122,23 +122,44 @@ def test_agencies_round_trip_their_seats_parents_and_staff(demo, tmp_path, key):
         parent = None if pd.isna(row["parent"]) or row["parent"] == "" else row["parent"]
         assert parent == (agency.parent.party.name if agency.parent else None)
         assert row["level"] == agency.level
-        assert int(row["clearance"]) == agency.clearance
+        # A planner is cleared for public premises: higher clearances are left empty.
+        empty = pd.isna(row["clearance"]) or row["clearance"] == ""
+        assert (None if empty else int(row["clearance"])) == (
+            agency.clearance if agency.clearance == 0 else None
+        )
         assert _headcounts(row, key) == {s.rank: s.headcount for s in agency.establishment.all()}
 
     changed = Agency.objects.exclude(seat_building=None).exclude(parent=None).first()
     seat, parent = changed.seat_building_id, changed.parent_id
     staff = changed.establishment.first()
-    cleared = Agency.objects.filter(clearance__gt=0).first()
-    Agency.objects.filter(pk=cleared.pk).update(clearance=0)
     Agency.objects.filter(pk=changed.pk).update(seat_building=None, parent=None)
     StaffEstablishment.objects.filter(pk=staff.pk).update(headcount=staff.headcount + 7)
     report = run_import(kind_name="agencies", path=path, crs=None if fmt.has_crs else "EPSG:4490")
     assert report.rejected == []
-    assert report.written == {"inserted": 0, "updated": 1 + (cleared.pk != changed.pk)}
-    assert Agency.objects.get(pk=cleared.pk).clearance == cleared.clearance
+    assert report.written == {"inserted": 0, "updated": 1}
     changed.refresh_from_db()
     assert (changed.seat_building_id, changed.parent_id) == (seat, parent)
     assert StaffEstablishment.objects.get(pk=staff.pk).headcount == staff.headcount
+
+
+@pytest.mark.parametrize("key", sorted(FORMATS))
+def test_agencies_clearances_round_trip_as_far_as_the_exporter_is_cleared(demo, tmp_path, key):
+    """A user cleared for everything exports every clearance, and the file restores one that
+    was lowered; a file of a user cleared less leaves higher clearances empty, and importing
+    it keeps them."""
+    fmt = FORMATS[key]
+    cleared = Agency.objects.filter(clearance__gt=0).first()
+    assert cleared is not None, "the demo has an agency cleared above public"
+    crs = None if fmt.has_crs else "EPSG:4490"
+    for role, path in [(Role.AUDITOR, "auditor"), (Role.PLANNER, "planner")]:
+        export_layer(kind="agencies", path=tmp_path / f"{path}{fmt.suffix}", user=user(role))
+    Agency.objects.filter(pk=cleared.pk).update(clearance=0)
+    report = run_import(kind_name="agencies", path=tmp_path / f"planner{fmt.suffix}", crs=crs)
+    assert report.written == {"inserted": 0, "updated": 0}
+    assert Agency.objects.get(pk=cleared.pk).clearance == 0
+    report = run_import(kind_name="agencies", path=tmp_path / f"auditor{fmt.suffix}", crs=crs)
+    assert report.written == {"inserted": 0, "updated": 1}
+    assert Agency.objects.get(pk=cleared.pk).clearance == cleared.clearance
 
 
 def test_an_agency_seated_where_buildings_overlap_keeps_its_seat_on_reimport(demo, tmp_path):

@@ -26,7 +26,7 @@ from gis_layers.imports.pipeline import run_import
 from gis_layers.imports.schema import KINDS
 from gis_layers.imports.validation import attributes_of
 from gis_layers.models import RoadSegment
-from registry.models import Agency, Building, Parcel, SecurityLevel, Shelter
+from registry.models import Agency, Building, Parcel, Party, SecurityLevel, Shelter
 from registry.roles import Role
 from tests.gis_layers.test_import import imported, refused, squares
 from tests.gis_layers.test_import_views import as_role, gpkg_upload, upload
@@ -425,6 +425,20 @@ def test_a_user_clears_no_agency_beyond_their_own_clearance(tmp_path):
     # The same clearance again changes nothing, so it is no attempt to change it.
     agency_file(path, names=["Cleared bureau"], clearance=[3])
     assert run_import(kind_name="agencies", path=path, user=officer).rejected == []
+
+
+def test_an_agency_is_guarded_whatever_the_kind_of_its_party(tmp_path):
+    """The import matches agencies on their party's name, whatever kind the party has: so
+    does the clearance check."""
+    party = Party.objects.create(kind="person", name="Odd bureau")
+    Agency.objects.create(party=party, level="central", clearance=SecurityLevel.CONFIDENTIAL)
+    officer = user(Role.CIVIL_DEFENCE, "agency-cd-officer")  # cleared to SECRET
+    path = agency_file(tmp_path / "agencies.gpkg", names=["Odd bureau"], clearance=[0])
+    report = run_import(kind_name="agencies", path=path, user=officer)
+    assert [f.reason for f in report.rejected] == [
+        "the agency's clearance is above your own: you may not change it"
+    ]
+    assert clearances("Odd bureau") == [3]
 
 
 # --- 8. retired parcels --------------------------------------------------------------

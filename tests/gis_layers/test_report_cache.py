@@ -147,6 +147,41 @@ def test_a_report_that_fails_keeps_nothing_and_lets_the_next_one_try():
     assert read(key, Counted())["run"] == 1
 
 
+def test_a_note_a_computation_under_way_needs_outlives_reports_kept_meanwhile():
+    """While one report computes, a write commits and other reports are kept, dropping notes
+    older than their snapshots: the note of that write must stay, for the report computing
+    did not see it."""
+    in_own_connection(lambda: CachedReport.objects.all().delete())
+    key = unique_key("long")
+
+    def meanwhile():
+        if compute.runs == 1:
+            write_to("registry_party")
+            for number in range(2):
+                read(unique_key(f"meanwhile-{number}"), Counted())
+
+    compute = Counted(during=meanwhile)
+    assert read(key, compute)["run"] == 1
+    assert read(key, compute)["run"] == 2
+
+
+def test_notes_of_another_cluster_are_dropped():
+    """Notes restored from another cluster may carry ids this one has not reached: they would
+    count against every report until it did."""
+    key, compute = unique_key("restored"), Counted()
+
+    def note_from_the_future():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO gis_layers_reportinputchange (relation, transaction_id) "
+                "VALUES ('registry_party', pg_current_xact_id()::text::bigint + 1000000000)"
+            )
+
+    in_own_connection(note_from_the_future)
+    assert read(key, compute)["run"] == 1  # kept, and the foreign note dropped
+    assert read(key, compute)["run"] == 1
+
+
 def test_notes_no_kept_report_needs_are_dropped():
     key, compute = unique_key("notes"), Counted()
     # Reports kept by earlier tests would hold older notes back.
@@ -259,6 +294,37 @@ def test_the_landuse_page_shows_a_committed_change_after_serving_the_kept_report
     finally:
         in_own_connection(rename, " Renamed ", " ")
     assert "Renamed" not in in_own_connection(page)
+
+
+def test_a_kept_office_space_report_is_served_only_at_its_clearance(monkeypatch):
+    """One kept report per clearance: a report kept for an auditor (cleared to confidential)
+    never answers a planner (public), and the other way round."""
+    from registry.roles import Role
+    from tests.registry.register import user
+
+    def by_clearance(*, user, clearance, **options):
+        return {"clearance": clearance, "standard": {"id": 0}}
+
+    monkeypatch.setattr(space_report, "space_report", by_clearance)
+    in_own_connection(lambda: CachedReport.objects.all().delete())
+    suffix = time.monotonic_ns()
+    auditor = in_own_connection(user, Role.AUDITOR, f"space-auditor-{suffix}")
+    planner = in_own_connection(user, Role.PLANNER, f"space-planner-{suffix}")
+
+    def exported_clearance(reader) -> int:
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(reader)
+        return client.get("/space/export.json").json()["clearance"]
+
+    assert [in_own_connection(exported_clearance, reader) for reader in (auditor, planner)] == [
+        3,
+        0,
+    ]
+    assert [in_own_connection(exported_clearance, reader) for reader in (planner, auditor)] == [
+        0,
+        3,
+    ]
+    assert in_own_connection(lambda: CachedReport.objects.count()) == 2
 
 
 # --- warming ----------------------------------------------------------------------------
