@@ -302,9 +302,14 @@ def shelter_file(path, *, source_ids, classification=None, capacity=100) -> path
     }
     if classification is not None:
         columns["classification"] = classification
+    return points_file(path, columns, count=len(source_ids))
+
+
+def points_file(path, columns: dict, *, count: int) -> pathlib.Path:
+    """A GeoPackage of ``count`` points in a row, one per row of ``columns``."""
     frame = gpd.GeoDataFrame(
         columns,
-        geometry=[shapely.Point(101.2 + i * 0.001, 31.2) for i in range(len(source_ids))],
+        geometry=[shapely.Point(101.2 + i * 0.001, 31.2) for i in range(count)],
         crs=4490,
     )
     frame.to_file(path)
@@ -376,13 +381,7 @@ def agency_file(path, *, names, clearance=None) -> pathlib.Path:
     columns = {"name": names, "level": "central"}
     if clearance is not None:
         columns["clearance"] = clearance
-    frame = gpd.GeoDataFrame(
-        columns,
-        geometry=[shapely.Point(101.2 + i * 0.001, 31.2) for i in range(len(names))],
-        crs=4490,
-    )
-    frame.to_file(path)
-    return path
+    return points_file(path, columns, count=len(names))
 
 
 def clearances(*names: str) -> list[int]:
