@@ -45,11 +45,11 @@ def cache_key(name: str, **parameters) -> str:
     return f"{name}/{running_code()}/{hashlib.sha256(given.encode()).hexdigest()[:32]}"
 
 
-def _lookup(cursor, key: str, inputs: Sequence[str]) -> tuple[str | None, str, bool]:
-    """The kept report if it is still good; the snapshot to compute a new one after; whether
-    this transaction has written to the inputs."""
+def _lookup(cursor, key: str, inputs: Sequence[str]) -> tuple[str | None, bool]:
+    """The kept report if it is still good; whether this transaction has written to the
+    inputs."""
     cursor.execute(
-        "SELECT c.payload, pg_current_snapshot()::text, EXISTS ("
+        "SELECT c.payload, EXISTS ("
         "  SELECT 1 FROM gis_layers_reportinputchange n WHERE n.relation = ANY(%s) "
         "  AND n.transaction_id = pg_current_xact_id_if_assigned()::text::bigint) "
         "FROM (SELECT) AS one LEFT JOIN gis_layers_cachedreport c ON c.key = %s "
@@ -112,7 +112,7 @@ def cached_report(key: str, *, inputs: Sequence[str], compute: Callable[[], dict
     none of them has changed. Kept or fresh, it comes back as JSON would give it back (tuples
     as lists, keys as strings), so that both ways give the same report."""
     with connection.cursor() as cursor:
-        kept, _, wrote_inputs = _lookup(cursor, key, inputs)
+        kept, wrote_inputs = _lookup(cursor, key, inputs)
     if kept is not None and not wrote_inputs:
         return json.loads(kept)
     if connection.in_atomic_block:
@@ -134,7 +134,7 @@ def cached_report(key: str, *, inputs: Sequence[str], compute: Callable[[], dict
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-            kept, _, _ = _lookup(cursor, key, inputs)
+            kept, _ = _lookup(cursor, key, inputs)
             if kept is not None:
                 return json.loads(kept)
             started = time.perf_counter()

@@ -135,7 +135,8 @@ def run_import(
     ``grid_m`` (population polygons only): spread the persons of each polygon onto square
     cells of that many metres by area before writing. ``user``: who imports (the web
     upload), recorded with the import; rows that would change or classify shelters above
-    their clearance, or clear agencies beyond it, are rejected. Without a user (the command line) nothing is hidden.
+    their clearance, or clear agencies beyond it, are rejected. Without a user (the command
+    line) nothing is hidden.
     """
     if kind_name not in WRITABLE_KINDS:
         raise ImportRefusal(
