@@ -33,7 +33,7 @@ from config.code_version import running_code
 # Kept reports of other keys (other settings of the office-space plan, other clearances) are
 # dropped when they have not been computed again for this long, and beyond this many of one
 # report: every new-building scenario asked for is a key of its own.
-KEPT_FOR_DAYS = 7
+KEPT_FOR = datetime.timedelta(days=7)
 KEPT_PER_REPORT = 50
 # A computation recorded this long ago was cut off (its process died): it holds nothing back.
 ABANDONED_AFTER = datetime.timedelta(days=1)
@@ -83,7 +83,7 @@ def _keep(cursor, key: str, payload: str, snapshot: str, seconds: float) -> None
         "  FOR UPDATE SKIP LOCKED)",
         [
             key,
-            timezone.now() - datetime.timedelta(days=KEPT_FOR_DAYS),
+            timezone.now() - KEPT_FOR,
             key.partition("/")[0] + "/",
             KEPT_PER_REPORT,
         ],

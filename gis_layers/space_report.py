@@ -352,6 +352,15 @@ def new_building_at(
     )
 
 
+def _clearance_given(user, clearance: int | None) -> int:
+    """The user's clearance, or ``clearance`` for a caller without a user (the command)."""
+    if user is not None:
+        return clearance_of(user=user)
+    if clearance is None:
+        raise TypeError("the office-space report needs a user, or a clearance when there is none")
+    return clearance
+
+
 def space_report(
     *,
     user,
@@ -366,10 +375,7 @@ def space_report(
     ``new_building``: ``{"lon", "lat", "use_area_m2", "premises_classification", "name"}``
     adds the "build new, hand back old" scenario.
     """
-    if user is not None:
-        clearance = clearance_of(user=user)
-    if clearance is None:
-        raise TypeError("space_report needs a user, or a clearance when there is none")
+    clearance = _clearance_given(user, clearance)
     settings = settings or PlanSettings()
     inputs = load_inputs(clearance=clearance, standard_id=standard_id)
     try:
@@ -514,10 +520,7 @@ def cached_space_report(
 ) -> dict:
     """:func:`space_report`, kept until the register changes under it: one kept report per
     clearance and settings (and language, for a new building's name)."""
-    if user is not None:
-        clearance = clearance_of(user=user)
-    if clearance is None:
-        raise TypeError("cached_space_report needs a user, or a clearance when there is none")
+    clearance = _clearance_given(user, clearance)
     settings = settings or PlanSettings()
     key = cache_key(
         "space",
