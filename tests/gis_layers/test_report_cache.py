@@ -184,6 +184,20 @@ def test_notes_of_another_cluster_are_dropped():
     assert read(key, compute)["run"] == 1
 
 
+def wait_until_every_transaction_before(transaction_id: int, *, ended_within_s: float) -> None:
+    def oldest_running() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            return cursor.fetchone()[0]
+
+    deadline = time.monotonic() + ended_within_s
+    while (oldest := in_own_connection(oldest_running)) <= transaction_id:
+        assert time.monotonic() < deadline, (
+            f"transaction {oldest}, older than {transaction_id}, ran for over {ended_within_s} s"
+        )
+        time.sleep(0.2)
+
+
 def test_notes_no_kept_report_needs_are_dropped():
     key, compute = unique_key("notes"), Counted()
     # Reports kept by earlier tests would hold older notes back.
@@ -200,6 +214,9 @@ def test_notes_no_kept_report_needs_are_dropped():
             return cursor.fetchone()[0]
 
     assert in_own_connection(note_is_kept)
+    # A transaction older than the note, anywhere in the cluster (the other test process's),
+    # may still take a snapshot that did not see it: the note is kept for as long as one runs.
+    wait_until_every_transaction_before(noted, ended_within_s=90)
     read(key, compute)  # kept after the note: the note can invalidate nothing any more
     assert not in_own_connection(note_is_kept)
 
