@@ -127,7 +127,8 @@ AUTHENTICATION_BACKENDS = [
     # Counts failed logins (form, admin and the OGC API's HTTP Basic alike) and refuses
     # a locked-out user name from that address before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing the demo accounts when DEBUG is off.
+    "registry.auth.RegisterModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -4,11 +4,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.management import call_command
+from django.test import Client
 
 from gis_layers.models import DatasetLoad
 from registry.models import Parcel, SecurityLevel, Shelter
+from registry.auth import DEMO_ACCOUNTS_GROUP
 from registry.roles import Role
 from registry.selectors import shelters_visible_to
+from registry.services.users import create_user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +32,8 @@ def test_one_demo_account_per_role_is_printed_as_demo_only(demo_users):
     for role in Role:
         assert role.value in output
     for role in Role:
-        assert users[role.value].groups.get().name == role.value
+        groups = {group.name for group in users[role.value].groups.all()}
+        assert groups == {role.value, DEMO_ACCOUNTS_GROUP}
 
 
 def test_create_demo_users_twice_keeps_one_account_per_role(demo_users):
@@ -44,6 +48,24 @@ def test_demo_accounts_are_refused_in_production(settings):
     settings.LANDLEDGER_DEMO_ACCOUNTS_ALLOWED = False
     with pytest.raises(CommandError, match="refused when DEBUG is off"):
         call_command("create_demo_users", stdout=io.StringIO())
+
+
+def test_demo_accounts_cannot_log_in_in_production_nor_keep_a_session(demo_users, settings):
+    """Their password is published: a database that once served the demo must not let them in
+    once DEBUG is off, however the server is started."""
+    def log_in(username: str, password: str) -> Client:
+        browser = Client(HTTP_HOST="127.0.0.1")
+        browser.post("/accounts/login/", {"username": username, "password": password})
+        return browser
+
+    browser = log_in("planner", "demo")
+    assert browser.get("/map/").status_code == 200
+    settings.LANDLEDGER_DEMO_ACCOUNTS_ALLOWED = False
+    assert browser.get("/map/").status_code == 302  # the open session no longer counts
+    assert log_in("planner", "demo").get("/map/").status_code == 302
+    # An account of the same role made for a person logs in.
+    create_user_with_role(username="a-planner", password="long enough 123", role=Role.PLANNER)
+    assert log_in("a-planner", "long enough 123").get("/map/").status_code == 200
 
 
 @pytest.mark.parametrize(
