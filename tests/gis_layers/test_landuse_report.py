@@ -131,3 +131,19 @@ def test_a_district_spread_over_two_utm_zones_is_measured_in_each():
     )  # fmt: skip
     groups = {crs.to_epsg(): list(positions) for crs, positions in utm_groups(parcels)}
     assert groups == {32635: [0, 2], 32648: [1]}
+
+
+@pytest.mark.parametrize("command", ["landuse_report", "shelter_coverage", "space_redistribution"])
+def test_a_report_command_refuses_an_output_it_cannot_write_before_computing(command, tmp_path):
+    from django.core.management.base import CommandError
+
+    from gis_layers.models import CoverageRun
+
+    runs = CoverageRun.objects.count()
+    for output, reason in [
+        (tmp_path / "missing" / "report.json", "no folder .*missing to write report.json into"),
+        (tmp_path, "is a folder; give the path of a file in it"),
+    ]:
+        with pytest.raises(CommandError, match=f"argument --output: .*{reason}"):
+            call_command(command, "--output", str(output), stdout=io.StringIO())
+    assert CoverageRun.objects.count() == runs  # refused before a coverage run was started
