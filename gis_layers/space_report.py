@@ -94,7 +94,9 @@ def _rows(sql: str, params=()) -> pd.DataFrame:
 
 
 def load_standard(standard_id: int | None = None) -> tuple[Standard, int]:
-    """One standard version: the one asked for, else the one in force; never a mixture."""
+    """The standard in force, whole: never a mixture. One asked for by its id must be that
+    one: superseded versions are kept for history only, and the 1999 standard's lower caps
+    (处级 9, 处以下 6 m²) must not be used in a computation (DESIGN.md §6)."""
     standards = OfficeSpaceStandard.objects.prefetch_related("caps")
     chosen = (
         standards.filter(pk=standard_id).first()
@@ -106,6 +108,14 @@ def load_standard(standard_id: int | None = None) -> tuple[Standard, int]:
             _("No office-space standard %(id)s exists.") % {"id": standard_id}
             if standard_id is not None
             else _("No office-space standard is in force: mark one in force in the admin.")
+        )
+    if not chosen.in_force:
+        raise SpaceInputError(
+            _(
+                "%(name)s is not in force and is kept for history only: computations use "
+                "the standard in force."
+            )
+            % {"name": chosen.name}
         )
     return (
         Standard(

@@ -37,7 +37,8 @@ EXPORT_FORMATS = {"csv": "text/csv", "json": "application/json", "html": "text/h
 class SpacePlanForm(forms.Form):
     standard = forms.ModelChoiceField(
         label=gettext_lazy("Standard"),
-        queryset=OfficeSpaceStandard.objects.all(),
+        # Superseded versions are kept for history only (space_report.load_standard).
+        queryset=OfficeSpaceStandard.objects.filter(in_force=True),
         required=False,
         empty_label=gettext_lazy("the one in force"),
     )

@@ -9,13 +9,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from gis_layers.space_report import lodge_plan, space_report
+from gis_layers.space_report import SpaceInputError, lodge_plan, space_report
 from registry.errors import RegisterError
 from registry.models import (
     ActStatus,
     ActType,
     AllocatedBlock,
     AuditEvent,
+    OfficeSpaceStandard,
     RegistrationAct,
     RightKind,
     SpaceBlock,
@@ -101,6 +102,25 @@ def test_bad_parameters_are_answered_400_with_the_reason(demo, client):
     assert "longitude, latitude and office use area together" in response.content.decode()
     response = client.get("/space/export.xlsx")
     assert response.status_code == 400 and "choose csv, json or html" in response.content.decode()
+
+
+def test_only_the_standard_in_force_is_used_the_1999_one_is_refused_everywhere(demo, client):
+    """DESIGN.md §6: the 1999 standard's lower caps (9/6) must not be used."""
+    superseded = OfficeSpaceStandard.objects.get(year=1999)
+    in_force = OfficeSpaceStandard.objects.get(in_force=True)
+    refusal = "is not in force and is kept for history only"
+    with pytest.raises(SpaceInputError, match=refusal):
+        space_report(user=None, clearance=0, standard_id=superseded.pk)
+    with pytest.raises(CommandError, match=refusal):
+        call_command("space_redistribution", "--standard", str(superseded.pk), stdout=io.StringIO())
+    as_role(client, Role.PLANNER)
+    page = client.get("/space/").content.decode()
+    assert in_force.name in page and superseded.name not in page
+    response = client.get("/space/", {"standard": superseded.pk})
+    assert response.status_code == 400
+    assert client.get("/space/export.json", {"standard": superseded.pk}).status_code == 400
+    chosen = client.get("/space/export.json", {"standard": in_force.pk})
+    assert chosen.json()["standard"]["id"] == in_force.pk
 
 
 def test_an_unreachable_plan_is_stated_not_drawn(demo, client):
