@@ -117,7 +117,6 @@ def title_detail(request, pk: int):
             "act_types": [
                 (key, _("change of use 转变用途") if key == "change_of_use" else act_type.label)
                 for key, (act_type, _form) in LODGE_FORMS.items()
-                if act_type != ActType.MERGE
             ],
             "can_lodge": request.user.has_perm("registry.lodge_act") and title.is_open,
         },

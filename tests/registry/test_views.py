@@ -9,6 +9,7 @@ from pypdf import PdfReader
 
 from registry.models import ActStatus, AuditEvent, Certificate, RegistrationAct, RightKind
 from registry.roles import Role
+from tests.registry import factories
 from tests.registry.register import land_use_right, parcel_with_title, party, user
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +93,33 @@ def test_two_people_lodge_examine_and_approve_a_transfer(client, owned_title):
         title.rights.get(valid_to__isnull=True, kind=RightKind.LAND_USE_RIGHT).holders.get()
         == buyer
     )
+
+
+def test_a_merge_is_lodged_from_the_title_page_naming_the_other_parcels(client):
+    holder = party("Merging Agency")
+    _, west = parcel_with_title(geom=factories.square(x=116.96))
+    _, east = parcel_with_title(geom=factories.square(x=116.9605))
+    land_use_right(west, holder, on="2024-01-01")
+    land_use_right(east, holder, on="2024-01-01")
+    logged_in(client, Role.REGISTRAR)
+    page = client.get(f"/registry/titles/{west.pk}/").content.decode()
+    assert f"/registry/titles/{west.pk}/lodge/merge/" in page
+    form = {
+        "based_on_version": west.version,
+        "effective_date": "2024-06-01",
+        "source_kind": "survey",
+        "others": f" {east.parcel.unit_code} ",
+        "name": "merged block",
+    }
+    unknown = client.post(
+        f"/registry/titles/{west.pk}/lodge/merge/", {**form, "others": "110102000000GB99999W00000000"}
+    )
+    assert "No title for unit code(s) 110102000000GB99999W00000000." in unknown.content.decode()
+    assert not RegistrationAct.objects.filter(act_type="merge").exists()
+    page = client.post(f"/registry/titles/{west.pk}/lodge/merge/", form, follow=True)
+    act = RegistrationAct.objects.get(act_type="merge")
+    assert f"Act {act.number} lodged." in page.content.decode()
+    assert set(act.act_titles.values_list("title", flat=True)) == {west.pk, east.pk}
 
 
 def test_refusal_is_shown_with_the_rule_and_the_title_and_changes_nothing(client, owned_title):
