@@ -337,7 +337,15 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 # Civil defence (DESIGN.md §6). Service radius by shelter type, in metres: personnel
 # shelters 200 m (GB 50038-2005 §3.1.2); the other types, when a run includes them, the 500 m
 # of an emergency shelter. Places are capped at usable area ÷ area per person.
-LANDLEDGER_SHELTER_RADIUS_M = {"personnel": 200.0, "default": 500.0}
+# Each run records the values it used (gis_layers.coverage.CoverageOptions).
+LANDLEDGER_SHELTER_RADIUS_M = {
+    "personnel": float(os.environ.get("LANDLEDGER_PERSONNEL_SHELTER_RADIUS_M", "200")),
+    "default": float(os.environ.get("LANDLEDGER_OTHER_SHELTER_RADIUS_M", "500")),
+}
+# E2SFCA weights of the first, second and third of the radius (Luo & Qi 2009), comma-separated.
+LANDLEDGER_E2SFCA_DECAY = [
+    float(weight) for weight in os.environ.get("LANDLEDGER_E2SFCA_DECAY", "1,0.68,0.22").split(",")
+]
 LANDLEDGER_SHELTER_AREA_PER_PERSON_M2 = float(
     os.environ.get("LANDLEDGER_SHELTER_AREA_PER_PERSON_M2", "1.0")
 )

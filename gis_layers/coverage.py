@@ -30,6 +30,8 @@ MODES = ("straight", "walking")
 PERIODS = ("night", "day")
 # How far the walking search for a nearest shelter goes; cells beyond are "none in range".
 NEAREST_WALK_LIMIT_M = 3000.0
+# Service radii a run may take: from a building's own shelter to a district's evacuation point.
+MIN_RADIUS_M, MAX_RADIUS_M = 10.0, 5000.0
 # Imported cells are sourced "file name#row"; the file name names the grid they belong to.
 DATASET_OF_CELL = "split_part(c.source, '#', 1)"
 Step = Callable[[float, str], None]  # (share done 0–1, what is happening)
@@ -51,6 +53,9 @@ class CoverageOptions:
     sites: int = 0
     candidate_points: list[list[float]] = field(default_factory=list)  # [lon, lat] in 4490
     area_per_person_m2: float = 0.0  # 0: the configured default
+    personnel_radius_m: float = 0.0  # 0: the configured default
+    other_radius_m: float = 0.0  # of the other shelter types; 0: the configured default
+    decay: list[float] = field(default_factory=list)  # empty: the configured default
 
     def checked(self) -> "CoverageOptions":
         if self.mode not in MODES:
@@ -70,6 +75,28 @@ class CoverageOptions:
             self.area_per_person_m2 = settings.LANDLEDGER_SHELTER_AREA_PER_PERSON_M2
         if self.area_per_person_m2 < 0.46:
             raise CoverageError("the area per person must be at least 0.46 m²")
+        configured = settings.LANDLEDGER_SHELTER_RADIUS_M
+        self.personnel_radius_m = self.personnel_radius_m or configured[ShelterType.PERSONNEL]
+        self.other_radius_m = self.other_radius_m or configured["default"]
+        for name, radius in (
+            ("personnel", self.personnel_radius_m),
+            ("other", self.other_radius_m),
+        ):
+            if not MIN_RADIUS_M <= radius <= MAX_RADIUS_M:
+                raise CoverageError(
+                    f"the {name} shelters' service radius must be between {MIN_RADIUS_M:g} and "
+                    f"{MAX_RADIUS_M:g} m, not {radius:g}"
+                )
+        self.decay = list(self.decay or settings.LANDLEDGER_E2SFCA_DECAY)
+        if not (
+            len(self.decay) == 3
+            and all(0 < weight <= 1 for weight in self.decay)
+            and self.decay == sorted(self.decay, reverse=True)
+        ):
+            raise CoverageError(
+                "the distance decay must be three weights between 0 and 1, none larger than "
+                f"the one before (as 1, 0.68, 0.22), not {', '.join(map(str, self.decay))}"
+            )
         for point in self.candidate_points:
             if len(point) != 2 or not (-180 <= point[0] <= 180 and -90 <= point[1] <= 90):
                 raise CoverageError(f"candidate site {point} is not a longitude, latitude pair")
@@ -253,8 +280,9 @@ def _load_shelters(
     frame["places"] = np.minimum(
         frame["capacity"], np.floor(frame["area"] / options.area_per_person_m2)
     )
-    radius = settings.LANDLEDGER_SHELTER_RADIUS_M
-    frame["radius"] = frame["type"].map(lambda kind: radius.get(kind, radius["default"]))
+    frame["radius"] = np.where(
+        frame["type"] == ShelterType.PERSONNEL, options.personnel_radius_m, options.other_radius_m
+    )
     excluded = []
 
     def leave_out(mask, reason):
@@ -369,7 +397,8 @@ def _analyse(options: CoverageOptions, *, clearance: int, report: Step) -> dict:
     report(0.6, "coverage and capacity")
     district_names = dict(District.objects.values_list("pk", "name"))
     group = cells["district_id"].map(district_names).fillna("(outside the districts)").to_numpy()
-    base = {period: analysis.coverage(population, places, radius, reach)
+    decay = tuple(options.decay)
+    base = {period: analysis.coverage(population, places, radius, reach, decay=decay)
             for period, population in (("night", night), ("day", day))}  # fmt: skip
 
     left_out = shelters["condition"].isin(options.leave_out_conditions) | shelters["id"].isin(
@@ -378,7 +407,7 @@ def _analyse(options: CoverageOptions, *, clearance: int, report: Step) -> dict:
     what_if = None
     if left_out.any():
         kept_reach = reach.only_shelters(~left_out.to_numpy())
-        what_if = {period: analysis.coverage(population, places, radius, kept_reach)
+        what_if = {period: analysis.coverage(population, places, radius, kept_reach, decay=decay)
                    for period, population in (("night", night), ("day", day))}  # fmt: skip
 
     siting = None
@@ -397,6 +426,10 @@ def _analyse(options: CoverageOptions, *, clearance: int, report: Step) -> dict:
     summary = {
         "crs": f"EPSG:{srid}",
         "mode": options.mode,
+        "personnel_radius_m": options.personnel_radius_m,
+        "other_radius_m": options.other_radius_m,
+        "decay": options.decay,
+        "area_per_person_m2": options.area_per_person_m2,
         "counts": {
             "cells": len(cells),
             "shelters": len(shelters),
@@ -439,7 +472,7 @@ def _siting(options, clearance, srid, cell_xy, night, base_night, reach_of) -> d
     candidates = _candidates(options, clearance, srid)
     if candidates.empty:
         return {"candidates": 0, "sites": [], "note": "no candidate sites"}
-    radius = np.full(len(candidates), settings.LANDLEDGER_SHELTER_RADIUS_M[ShelterType.PERSONNEL])
+    radius = np.full(len(candidates), options.personnel_radius_m)
     reach = reach_of(candidates[["x", "y"]].to_numpy(), radius, 0.7, 0.85)
     uncovered = np.where(base_night.covered, 0.0, night)
     result = analysis.maximal_covering(

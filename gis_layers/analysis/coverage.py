@@ -21,8 +21,10 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 # Enhanced two-step floating catchment (Luo & Qi 2009): weight of a pair in the first, second
-# and third of the service radius, as in PySAL ``access``.
+# and third of the service radius, as in PySAL ``access``; the default of every function that
+# takes ``decay`` (a deployment may configure others: LANDLEDGER_E2SFCA_DECAY).
 DECAY_WEIGHTS = (1.0, 0.68, 0.22)
+Decay = tuple[float, float, float]
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -203,10 +205,12 @@ def _undirected_graph(u, v, length, size: int) -> sparse.csr_matrix:
     return sparse.csr_matrix((data, (rows, cols)), shape=(size, size))
 
 
-def decay_weight(distance_m: np.ndarray, radius_m: np.ndarray) -> np.ndarray:
-    """E2SFCA weight of each pair: :data:`DECAY_WEIGHTS` over thirds of the radius."""
+def decay_weight(
+    distance_m: np.ndarray, radius_m: np.ndarray, decay: Decay = DECAY_WEIGHTS
+) -> np.ndarray:
+    """E2SFCA weight of each pair: ``decay`` over thirds of the radius."""
     band = np.minimum((3 * np.asarray(distance_m) / np.asarray(radius_m)).astype(int), 2)
-    return np.asarray(DECAY_WEIGHTS)[band]
+    return np.asarray(decay, dtype=float)[band]
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,12 @@ class Coverage:
 
 
 def coverage(
-    population: np.ndarray, capacity: np.ndarray, radius_m: np.ndarray, reach: Reach
+    population: np.ndarray,
+    capacity: np.ndarray,
+    radius_m: np.ndarray,
+    reach: Reach,
+    *,
+    decay: Decay = DECAY_WEIGHTS,
 ) -> Coverage:
     """Covered cells, capacity-aware access and shelter loads.
 
@@ -266,21 +275,30 @@ def coverage(
         Service radius per shelter in metres (sets the decay bands).
     reach
         Pairs within reach, from :func:`straight_line_reach` or :meth:`WalkingNetwork.reach`.
+    decay
+        E2SFCA weights of the three bands of the radius.
     """
     shelters = len(capacity)
-    demand = shelter_demand(reach, population[reach.cell], radius_m, shelters=shelters)
+    demand = shelter_demand(reach, population[reach.cell], radius_m, shelters=shelters, decay=decay)
     ratio = places_per_person(capacity, demand)
-    access, covered = cell_access(reach, reach.cell, ratio, radius_m, cells=len(population))
+    access, covered = cell_access(
+        reach, reach.cell, ratio, radius_m, cells=len(population), decay=decay
+    )
     catchment = np.bincount(reach.shelter, weights=population[reach.cell], minlength=shelters)
     return Coverage.of(population, capacity, covered, access, catchment, ratio)
 
 
 def shelter_demand(
-    reach: Reach, pair_population: np.ndarray, radius_m: np.ndarray, *, shelters: int
+    reach: Reach,
+    pair_population: np.ndarray,
+    radius_m: np.ndarray,
+    *,
+    shelters: int,
+    decay: Decay = DECAY_WEIGHTS,
 ) -> np.ndarray:
     """E2SFCA step 1's denominator: per shelter, the distance-weighted persons in reach
     (``pair_population`` holds the persons of each pair's cell)."""
-    weight = decay_weight(reach.distance_m, radius_m[reach.shelter])
+    weight = decay_weight(reach.distance_m, radius_m[reach.shelter], decay)
     return np.bincount(reach.shelter, weights=pair_population * weight, minlength=shelters)
 
 
@@ -290,11 +308,17 @@ def places_per_person(capacity: np.ndarray, demand: np.ndarray) -> np.ndarray:
 
 
 def cell_access(
-    reach: Reach, cell_position: np.ndarray, ratio: np.ndarray, radius_m: np.ndarray, *, cells: int
+    reach: Reach,
+    cell_position: np.ndarray,
+    ratio: np.ndarray,
+    radius_m: np.ndarray,
+    *,
+    cells: int,
+    decay: Decay = DECAY_WEIGHTS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """E2SFCA step 2 and coverage: per cell (``cell_position`` of each pair), the weighted
     sum of the ratios of the shelters in reach, and whether any is."""
-    weight = decay_weight(reach.distance_m, radius_m[reach.shelter])
+    weight = decay_weight(reach.distance_m, radius_m[reach.shelter], decay)
     access = np.bincount(cell_position, weights=ratio[reach.shelter] * weight, minlength=cells)
     return access, np.bincount(cell_position, minlength=cells) > 0
 

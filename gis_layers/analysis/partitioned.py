@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gis_layers.analysis.coverage import (
+    DECAY_WEIGHTS,
     Coverage,
+    Decay,
     Reach,
     WalkingNetwork,
     cell_access,
@@ -67,17 +69,19 @@ def _local_reach(part: _Partition, network: WalkingNetwork | None) -> Reach:
 
 
 def _partial_demand(args) -> tuple[Reach, np.ndarray]:
-    part, network, shelters, radius_m = args
+    part, network, shelters, radius_m, decay = args
     reach = _local_reach(part, network)
     # The partition's population is in its own order; its cells are sorted indices.
     pair_population = part.population[np.searchsorted(part.cells, reach.cell)]
-    return reach, shelter_demand(reach, pair_population, radius_m, shelters=shelters)
+    return reach, shelter_demand(reach, pair_population, radius_m, shelters=shelters, decay=decay)
 
 
 def _partial_access(args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    part, reach, ratio, radius_m = args
+    part, reach, ratio, radius_m, decay = args
     position = np.searchsorted(part.cells, reach.cell)
-    access, covered = cell_access(reach, position, ratio, radius_m, cells=len(part.cells))
+    access, covered = cell_access(
+        reach, position, ratio, radius_m, cells=len(part.cells), decay=decay
+    )
     catchment = np.bincount(reach.shelter, weights=part.population[position], minlength=len(ratio))
     return access, covered, catchment
 
@@ -92,6 +96,7 @@ def partitioned_coverage(
     *,
     network: WalkingNetwork | None = None,
     map_function: MapFunction = map,
+    decay: Decay = DECAY_WEIGHTS,
 ) -> Coverage:
     """:func:`gis_layers.analysis.coverage.coverage` computed partition by partition.
 
@@ -103,18 +108,25 @@ def partitioned_coverage(
         Walk on this network instead of measuring straight lines.
     map_function
         Runs the work of each partition (``map``, or an executor's ``map``).
+    decay
+        E2SFCA weights of the three bands of the radius.
     """
     parts = _partitions(cell_xy, population, partition, shelter_xy, radius_m)
     shelters = len(shelter_xy)
     first = list(
-        map_function(_partial_demand, [(part, network, shelters, radius_m) for part in parts])
+        map_function(
+            _partial_demand, [(part, network, shelters, radius_m, decay) for part in parts]
+        )
     )
     demand = np.sum([partial for _, partial in first], axis=0) if first else np.zeros(shelters)
     ratio = places_per_person(capacity, demand)
     second = list(
         map_function(
             _partial_access,
-            [(part, reach, ratio, radius_m) for part, (reach, _) in zip(parts, first, strict=True)],
+            [
+                (part, reach, ratio, radius_m, decay)
+                for part, (reach, _) in zip(parts, first, strict=True)
+            ],
         )
     )
     access = np.zeros(len(cell_xy))

@@ -242,6 +242,39 @@ def test_walking_is_never_shorter_than_straight(town):
     assert town_totals(walking)["within_reach"] <= town_totals(straight)["within_reach"]
 
 
+def test_a_run_takes_its_radius_and_decay_and_records_them(town, settings):
+    # The decay in force where the run does not give one: halves at a third of the radius.
+    settings.LANDLEDGER_E2SFCA_DECAY = [1.0, 0.5, 0.25]
+    run = run_for(options())
+    assert run.parameters["decay"] == [1.0, 0.5, 0.25]
+    assert run.parameters["personnel_radius_m"] == 200.0
+    cells = {round(cell.night): cell for cell in CoverageCell.objects.filter(run=run)}
+    # The cell at 150 m is 100 m from A and from B: in the second band of both. A's demand:
+    # 100 × 1 + 50 × 0.5; B's: 50 × 0.5 + 30 × 1.
+    assert cells[50].access_night == pytest.approx(0.5 * (60 / 125 + 100 / 55), rel=1e-6)
+    # A personnel radius of 800 m reaches the cell at 1,000 m from B (750 m away).
+    wide = run_for(options(personnel_radius_m=800.0))
+    assert town_totals(wide)["within_reach"] == pytest.approx(200)
+    assert wide.parameters["personnel_radius_m"] == 800.0
+    assert wide.summary["personnel_radius_m"] == 800.0
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"personnel_radius_m": 5}, "personnel shelters' service radius must be between 10 and 5000 m, not 5"),
+        ({"other_radius_m": 9000}, "other shelters' service radius must be between 10 and 5000 m, not 9000"),
+        ({"decay": [1, 0.7]}, "three weights between 0 and 1"),
+        ({"decay": [1, 0.7, 0.8]}, "none larger than the one before"),
+        ({"decay": [1.5, 0.7, 0.2]}, "not 1.5, 0.7, 0.2"),
+    ],
+)  # fmt: skip
+def test_a_radius_or_decay_out_of_range_is_refused_before_the_run(town, given, message):
+    with pytest.raises(coverage.CoverageError, match=message):
+        start_run(user=None, clearance=0, options=options(**given))
+    assert not CoverageRun.objects.exists()
+
+
 def test_a_run_without_population_fails_with_the_reason(town):
     run = run_for(CoverageOptions(population_source="no such grid"))
     assert run.status == "failed"
@@ -264,6 +297,12 @@ def test_the_command_writes_the_report_in_each_format(town, tmp_path):
     call_command("shelter_coverage", "--population-source", SOURCE, "--format", "html",
                  "--output", str(tmp_path / "c.html"), stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
     assert TOWN in (tmp_path / "c.html").read_text(encoding="utf-8")
+    call_command("shelter_coverage", "--population-source", SOURCE, "--format", "json",
+                 "--personnel-radius", "800", "--decay", "1", "0.5", "0.25",
+                 "--output", str(tmp_path / "wide.json"), stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
+    wide = json.loads((tmp_path / "wide.json").read_text(encoding="utf-8"))
+    assert {row["district"]: row for row in wide["totals"]["night"]}[TOWN]["within_reach"] == 200
+    assert wide["parameters"]["decay"] == [1.0, 0.5, 0.25]
 
 
 def test_the_command_refuses_bad_options_clearly(town):
@@ -296,6 +335,11 @@ def test_starting_a_run_from_the_page(client, town, django_capture_on_commit_cal
     page = client.get(response.url)
     assert page.status_code == 200
     assert b"Within reach" in page.content and b"landledgerMap" in page.content
+    shown = " ".join(page.content.decode().split())
+    assert (
+        "Service radius: personnel shelters 200 m, other types 500 m; distance decay "
+        "1.0 / 0.68 / 0.22 over the thirds of the radius; 1.0 m² of usable area per place."
+    ) in shown
     for fmt in ("json", "csv", "html"):
         report = client.get(f"/shelters/coverage/{run.pk}/report.{fmt}")
         assert report.status_code == 200, fmt

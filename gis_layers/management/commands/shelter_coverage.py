@@ -49,6 +49,28 @@ class Command(BaseCommand):
         parser.add_argument("--sites", type=int, default=0, help="recommend this many new sites")
         parser.add_argument("--area-per-person", type=float, default=0.0, help="m² per person")
         parser.add_argument(
+            "--personnel-radius",
+            type=float,
+            default=0.0,
+            metavar="M",
+            help="service radius of personnel shelters in metres (default: configured, 200)",
+        )
+        parser.add_argument(
+            "--other-radius",
+            type=float,
+            default=0.0,
+            metavar="M",
+            help="service radius of the other shelter types in metres (default: configured, 500)",
+        )
+        parser.add_argument(
+            "--decay",
+            type=float,
+            nargs=3,
+            default=[],
+            metavar=("FIRST", "SECOND", "THIRD"),
+            help="E2SFCA weights over the thirds of the radius (default: configured, 1 0.68 0.22)",
+        )
+        parser.add_argument(
             "--clearance",
             choices=list(LEVELS),
             default="public",
@@ -69,6 +91,9 @@ class Command(BaseCommand):
                     population_source=options["population_source"],
                     sites=options["sites"],
                     area_per_person_m2=options["area_per_person"],
+                    personnel_radius_m=options["personnel_radius"],
+                    other_radius_m=options["other_radius"],
+                    decay=options["decay"],
                 ),
             )
         except CoverageError as error:
