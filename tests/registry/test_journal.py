@@ -5,6 +5,7 @@ import io
 import itertools
 import os
 import shutil
+import subprocess
 
 import pytest
 from django.core.management import call_command
@@ -148,11 +149,21 @@ def test_register_row_changed_after_the_fact_is_named_by_verify_journal():
     first, middle, last = in_own_connection(three_registered_acts)
     entry = JournalEntry.objects.get(position=last)
     right_id = entry.act.rights_registered.get().pk
-    as_database_superuser(f"UPDATE registry_right SET amount = 99999999 WHERE id = {right_id}")
+    # The database refuses the change (migration registry 0008) ...
+    with pytest.raises(subprocess.CalledProcessError):
+        as_database_superuser(f"UPDATE registry_right SET amount = 99999999 WHERE id = {right_id}")
+    # ... unless a superuser turns the guards off: the journal still names it.
+    as_database_superuser(
+        "SET session_replication_role = replica; "
+        f"UPDATE registry_right SET amount = 99999999 WHERE id = {right_id}"
+    )
     try:
         check = verify_journal()
         assert check.first_bad_position == last
         assert "differ from the sealed payload" in check.reason
     finally:
-        as_database_superuser(f"UPDATE registry_right SET amount = 100 WHERE id = {right_id}")
+        as_database_superuser(
+            "SET session_replication_role = replica; "
+            f"UPDATE registry_right SET amount = 100 WHERE id = {right_id}"
+        )
     assert verify_journal().intact

@@ -53,6 +53,7 @@ def test_demo_accounts_are_refused_in_production(settings):
 def test_demo_accounts_cannot_log_in_in_production_nor_keep_a_session(demo_users, settings):
     """Their password is published: a database that once served the demo must not let them in
     once DEBUG is off, however the server is started."""
+
     def log_in(username: str, password: str) -> Client:
         browser = Client(HTTP_HOST="127.0.0.1")
         browser.post("/accounts/login/", {"username": username, "password": password})

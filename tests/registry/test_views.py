@@ -112,7 +112,8 @@ def test_a_merge_is_lodged_from_the_title_page_naming_the_other_parcels(client):
         "name": "merged block",
     }
     unknown = client.post(
-        f"/registry/titles/{west.pk}/lodge/merge/", {**form, "others": "110102000000GB99999W00000000"}
+        f"/registry/titles/{west.pk}/lodge/merge/",
+        {**form, "others": "110102000000GB99999W00000000"},
     )
     assert "No title for unit code(s) 110102000000GB99999W00000000." in unknown.content.decode()
     assert not RegistrationAct.objects.filter(act_type="merge").exists()
