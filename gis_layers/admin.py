@@ -205,6 +205,17 @@ class DatasetLoadAdmin(admin.ModelAdmin):
 
     exclude = ["counts", "repaired"]
 
+    # A load is the record of what was loaded: shown, never edited, added or deleted by hand
+    # (and a view-only page builds no form, to which the counts' columns could not belong).
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     def get_list_display(self, request):
         return ["dataset", "version", "loaded_at", *_counts_columns(request.user)]
 

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from gis_layers.models import DatasetLoad
 from registry.models import Parcel, Shelter
 from registry.roles import Role
 from tests.registry import factories
@@ -165,13 +166,25 @@ def test_an_officer_cannot_classify_a_shelter_above_their_clearance(client):
 
 
 def test_the_dataset_admin_shows_shelter_counts_only_to_users_cleared_for_all(client, demo):
-    for role, sees in [(Role.PLANNER, False), (Role.CIVIL_DEFENCE, False), (Role.AUDITOR, True)]:
+    load = DatasetLoad.objects.filter(counts__has_key="shelters").first()
+    for role, sees in [
+        (Role.PLANNER, False),
+        (Role.CIVIL_DEFENCE, False),
+        (Role.AUDITOR, True),
+        (Role.ADMINISTRATOR, True),
+    ]:
         client.force_login(user_of_role(role))
         listing = client.get("/admin/gis_layers/datasetload/")
         assert listing.status_code == 200, role
         page = listing.content.decode()
         assert ("shelters: " in page) is sees, role
         assert "buildings: " in page
+        # One load's page: shown to read, to an administrator too, never a form to change.
+        detail = client.get(f"/admin/gis_layers/datasetload/{load.pk}/change/")
+        assert detail.status_code == 200, role
+        assert ("shelters: " in detail.content.decode()) is sees, role
+        assert 'name="_save"' not in detail.content.decode(), role
+        assert client.post(f"/admin/gis_layers/datasetload/{load.pk}/change/", {}).status_code == 403
 
 
 def shelter_form(**overrides) -> dict:
