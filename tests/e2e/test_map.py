@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from registry.models import Condition, Parcel, ShelterType, Title
+from registry.models import Building, Condition, Parcel, Shelter, ShelterType, Title
 from tests.e2e.conftest import log_in
 from tests.e2e.test_login_and_admin import screenshot
 
@@ -71,15 +71,32 @@ def click_for_popup(page, point, attempts: int = 3):
     return popup  # the expectations on it say what is missing
 
 
+def clear_of_buildings_and_shelters(parcel: Parcel):
+    """A point of ``parcel`` with no building on it and no shelter's marker over it at zoom
+    18 (a marker's 22 pixels are about 13 m there)."""
+    covered = [
+        building.footprint.buffer(0.00002)
+        for building in Building.objects.filter(footprint__intersects=parcel.geom)
+    ] + [
+        shelter.location.buffer(0.0003)
+        for shelter in Shelter.objects.filter(location__dwithin=(parcel.geom, 0.0003))
+    ]
+    free = parcel.geom
+    for area in covered:
+        free = free.difference(area)
+    return free.point_on_surface
+
+
 def titled_parcel_at_zoom_18(page, settings):
-    """The map at zoom 18 over a parcel with a title and a current right; the parcel."""
+    """The map at zoom 18, every layer on as it opens, over a point of a parcel with a title
+    and a current right; the parcel and the point."""
     titled = Title.objects.filter(
         parcel__isnull=False, rights__valid_to__isnull=True, parcel__district__code="990101"
     ).first()
+    point = clear_of_buildings_and_shelters(titled.parcel)
     open_map(page, settings)
-    without_buildings_and_shelters(page)
-    show_at_zoom_18(page, titled.parcel.geom.point_on_surface)
-    return titled.parcel
+    show_at_zoom_18(page, point)
+    return titled.parcel, point
 
 
 def test_map_draws_tiles_and_needs_no_other_host(page, settings):
@@ -103,17 +120,49 @@ def test_map_draws_tiles_and_needs_no_other_host(page, settings):
 
 
 def test_click_opens_a_popup_with_the_parcel_and_its_holders(page, settings):
-    parcel = titled_parcel_at_zoom_18(page, settings)
-    popup = click_for_popup(page, parcel.geom.point_on_surface)
+    """With the buildings' and shelters' layers on, drawn over the parcels' (their canvases
+    cover the parcels' where they have no feature)."""
+    parcel, point = titled_parcel_at_zoom_18(page, settings)
+    assert all(name in page.evaluate("() => Object.keys(window.landledger.state.layers)")
+               for name in ("buildings", "shelters"))  # fmt: skip
+    assert page.evaluate(
+        "() => ['buildings', 'shelters'].every((name) => "
+        "window.landledger.map.hasLayer(window.landledger.state.layers[name]))"
+    )
+    popup = click_for_popup(page, point)
     expect(popup).to_contain_text(parcel.unit_code, timeout=10000)
     expect(popup).to_contain_text("Holders")
     screenshot(page, "map-popup")
+    assert page.console_errors == []
+
+
+def test_a_shelter_and_a_building_open_their_own_popups(page, settings):
+    shelter = Shelter.objects.filter(classification=0, valid_to__isnull=True).first()
+    open_map(page, settings)
+    show_at_zoom_18(page, shelter.location)
+    popup = click_for_popup(page, shelter.location)
+    expect(popup).to_contain_text(shelter.name, timeout=10000)
+    page.keyboard.press("Escape")
+    page.evaluate("() => window.landledger.map.closePopup()")
+    shelters = Shelter.objects.filter(valid_to__isnull=True)
+    building = next(
+        building
+        for building in Building.objects.filter(valid_to__isnull=True).order_by(
+            "-footprint_area_m2"
+        )
+        if not shelters.filter(location__dwithin=(building.footprint, 0.0005)).exists()
+    )
+    inside = building.footprint.point_on_surface
+    show_at_zoom_18(page, inside)
+    popup = click_for_popup(page, inside)
+    expect(popup).to_contain_text(building.name or "Building", timeout=10000)
+    assert page.console_errors == []
 
 
 def test_a_popup_that_cannot_be_loaded_says_so(page, settings):
-    parcel = titled_parcel_at_zoom_18(page, settings)
+    _, point = titled_parcel_at_zoom_18(page, settings)
     page.route("**/map/popup/**", lambda route: route.abort())
-    popup = click_for_popup(page, parcel.geom.point_on_surface)
+    popup = click_for_popup(page, point)
     expect(popup).to_have_text("The details could not be loaded; click again to retry.")
     screenshot(page, "map-popup-failed")
 

@@ -48,8 +48,11 @@ function landledgerMap(map, config) {
     parcels: (p) => ({ fill: true, fillColor: config.landUseColours[String(p.land_use).slice(0, 2)] || "#ccc",
                        fillOpacity: 0.55, color: "#555", weight: 0.6 }),
     buildings: () => ({ fill: true, fillColor: "#8d6e63", fillOpacity: 0.65, color: "#5d4037", weight: 0.5 }),
-    // The radius is half the icon's size: the area a click or hover finds the marker in.
-    shelters: (p) => ({ icon: shelterIcon(p.shelter_type, p.condition), radius: 9 }),
+    // The radius is the area a click or hover finds the marker in: the 18-pixel icon and a
+    // pixel around it. Above 10 pixels it must be: for a marker of 10 or less, Leaflet places
+    // the event at the marker's own position, which a vector-tile point does not have
+    // (a TypeError on every click and hover).
+    shelters: (p) => ({ icon: shelterIcon(p.shelter_type, p.condition), radius: 11 }),
     zoning: () => ({ fill: true, fillColor: "#c000c0", fillOpacity: 0.08, color: "#a000a0", weight: 1, dashArray: "4" }),
     conformity: (p) => ({ fill: true, fillOpacity: 0.6, color: "#444", weight: 0.5,
                           fillColor: config.conformityColours[conformityOf(p)] }),
@@ -151,6 +154,8 @@ function landledgerMap(map, config) {
       highlighted = null;
     });
     layer.on("click", (event) => {
+      state.featureClicked = true;
+      if (event.originalEvent) event.originalEvent._landledgerTaken = true;
       const selecting = (event.originalEvent && event.originalEvent.shiftKey) || state.selecting;
       if (selectable && selecting && exportedAs[name]) {
         toggleSelected(name, event.layer.properties.fid);
@@ -202,6 +207,41 @@ function landledgerMap(map, config) {
       .catch(() => open(document.createTextNode(config.text.popupFailed)));
   }
 
+  // Every layer draws its tiles on canvases of its own, stacked in the order the layers were
+  // added, and the pointer's events reach only the topmost canvas: a parcel under the
+  // buildings' and shelters' canvases would never be clicked or highlighted. An event on a
+  // canvas that no feature of it took is handed down to the canvases under the pointer, top
+  // first, as events that do not bubble (so that nothing above sees them twice), until a
+  // layer takes the click.
+  function canvasesBelow(original) {
+    return document.elementsFromPoint(original.clientX, original.clientY).filter((element) =>
+      element.tagName === "CANVAS" && element !== original.target && map.getContainer().contains(element));
+  }
+  function handDown(original) {
+    if (!original.isTrusted || original.target.tagName !== "CANVAS" || original._landledgerTaken) return false;
+    state.featureClicked = false;
+    for (const canvas of canvasesBelow(original)) {
+      canvas.dispatchEvent(new MouseEvent(original.type, {
+        clientX: original.clientX, clientY: original.clientY, screenX: original.screenX,
+        screenY: original.screenY, shiftKey: original.shiftKey, ctrlKey: original.ctrlKey,
+        altKey: original.altKey, metaKey: original.metaKey, button: original.button,
+        buttons: original.buttons, bubbles: false, cancelable: true, view: window,
+      }));
+      if (state.featureClicked) return true;
+    }
+    return false;
+  }
+  L.DomEvent.on(map.getContainer(), "click", (original) => {
+    // Picking sites: a click anywhere picks its spot, once (a feature's click, or the map's).
+    if (config.pickInto) {
+      if (original.isTrusted && !original._landledgerTaken && !original._landledgerPicked
+          && original.target.tagName === "CANVAS") pickSite(map.mouseEventToLatLng(original));
+      return;
+    }
+    handDown(original);
+  });
+  L.DomEvent.on(map.getContainer(), "mousemove", handDown);
+
   const overlays = L.control.layers(null, null, { collapsed: false, position: "topright" }).addTo(map);
   config.layers.forEach((entry) => {
     const layer = makeLayer(entry.name, entry.label);
@@ -211,7 +251,12 @@ function landledgerMap(map, config) {
 
   // Drawing candidate sites: each click on the map adds "longitude, latitude" to a form's
   // text field and marks the spot.
-  if (config.pickInto) map.on("click", (event) => pickSite(event.latlng));
+  if (config.pickInto) {
+    map.on("click", (event) => {
+      if (event.originalEvent) event.originalEvent._landledgerPicked = true;
+      pickSite(event.latlng);
+    });
+  }
 
   // Recommended new shelter sites of a coverage run, numbered best first.
   (config.sites || []).forEach(([lat, lon], index) => {
