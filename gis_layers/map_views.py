@@ -138,6 +138,7 @@ def map_config(user, *, visible: set[str] = VISIBLE_AT_START, run=None) -> dict:
             "asOf": _("Register as of"),
             "changes": _("Changes between"),
             "show": _("show"),
+            "changesDates": _("Give two dates, the first not after the second."),
             "exportView": _("Export this view"),
             "selectMode": _("select by clicking"),
             "selectHint": _("Shift-click features to select them for export."),

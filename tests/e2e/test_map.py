@@ -243,6 +243,21 @@ def test_as_of_slider_and_change_view_reload_the_tiles(page, settings):
         timeout=20000,
     )
     screenshot(page, "map-as-of")
+    # Dates the wrong way round: said once in the panel, and no tile asked for them.
+    refused = []
+    page.on("response", lambda response: response.status == 400 and refused.append(response.url))
+    page.fill("#changes-from", "2100-01-01")
+    page.dispatch_event("#changes-from", "change")
+    expect(page.locator("#changes-problem")).to_have_text(
+        "Give two dates, the first not after the second."
+    )
+    assert page.evaluate("() => 'changes' in window.landledger.state.layers") is False
+    page.fill("#changes-from", "2020-01-01")
+    page.dispatch_event("#changes-from", "change")
+    expect(page.locator("#changes-problem")).to_be_hidden()
+    page.wait_for_function("() => 'changes' in window.landledger.state.layers", timeout=10000)
+    page.wait_for_load_state("networkidle")
+    assert refused == []
     assert page.external_requests == []
 
 

@@ -430,6 +430,7 @@ function landledgerMap(map, config) {
           + '<input id="changes-from" type="date" value="' + config.changesFrom + '"> – '
           + '<input id="changes-to" type="date" value="' + config.today + '"> '
           + '<label><input id="changes-on" type="checkbox"> ' + config.text.show + "</label>"
+          + '<div id="changes-problem" class="problem" role="alert" hidden></div>'
         : "");
     L.DomEvent.disableClickPropagation(div);
     const slider = div.querySelector("#as-of");
@@ -452,8 +453,15 @@ function landledgerMap(map, config) {
         map.removeLayer(state.layers.changes);
         delete state.layers.changes;
       }
-      if (div.querySelector("#changes-on").checked) {
-        state.changes = { from: div.querySelector("#changes-from").value, to: div.querySelector("#changes-to").value };
+      const from = div.querySelector("#changes-from").value;
+      const to = div.querySelector("#changes-to").value;
+      // Said here, rather than by every tile refusing the dates (400) over an empty map.
+      const problem = div.querySelector("#changes-problem");
+      const wrong = !from || !to || to < from;
+      problem.hidden = !wrong;
+      problem.textContent = wrong ? config.text.changesDates : "";
+      if (div.querySelector("#changes-on").checked && !wrong) {
+        state.changes = { from: from, to: to };
         makeLayer("changes", config.text.changes).addTo(map);
         restyleSelection(state.selection.ids);  // a new layer: its selected parcels marked again
       }
