@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from gis_layers.imports.errors import ImportRefusal
+from gis_layers.imports.errors import FORM_FIELDS, ImportRefusal, worded_for
 from gis_layers.imports.pipeline import WRITABLE_KINDS, run_import
 
 UPLOAD_SUFFIXES = (".gpkg", ".geojson", ".json", ".fgb", ".csv", ".zip", ".tif", ".tiff", ".pbf")
@@ -190,7 +190,8 @@ def upload(request):
         }
         try:
             # With the user: the check rejects what their clearance would not let them write.
-            report = run_import(path=path, dry_run=True, user=request.user, **options)
+            with worded_for(FORM_FIELDS):  # refusals name the form's fields, not options
+                report = run_import(path=path, dry_run=True, user=request.user, **options)
         except ImportRefusal as refusal:
             shutil.rmtree(path.parent, ignore_errors=True)
             messages.error(
@@ -222,7 +223,8 @@ def confirm(request, token: str):
         messages.error(request, _("That upload is no longer waiting; upload the file again."))
         return redirect("gis_layers:import")
     try:
-        report = run_import(path=path, user=request.user, **pending)
+        with worded_for(FORM_FIELDS):
+            report = run_import(path=path, user=request.user, **pending)
     except ImportRefusal as refusal:
         messages.error(request, _("Refused, nothing written: %(why)s") % {"why": refusal.message})
         return redirect("gis_layers:import")

@@ -29,7 +29,7 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from .errors import ImportRefusal
+from .errors import WORDING, ImportRefusal
 
 __all__ = [
     "ALLOWED_EPSG",
@@ -267,9 +267,10 @@ def _parse_override(override: str, path: str) -> SourceCrs:
     match = _EPSG_TEXT.fullmatch(text)
     if match is None:
         raise ImportRefusal(
-            f"--crs {_show(override)} is not understood: pass an integer EPSG code as"
-            f" --crs EPSG:NNNN (for example {_EXAMPLES}), or --crs gcj02 / --crs bd09 for"
-            " Chinese web-map coordinates (Amap/Tencent, Baidu).",
+            f"{WORDING.get().crs_given(_show(override))} is not understood:"
+            f" {WORDING.get().crs_asked('EPSG:NNNN')} with an integer EPSG code (for example"
+            f" {_EXAMPLES}), or gcj02 / bd09 for Chinese web-map coordinates (Amap/Tencent,"
+            " Baidu).",
             path=path,
         )
     code = int(match.group(1))
@@ -278,12 +279,14 @@ def _parse_override(override: str, path: str) -> SourceCrs:
     crs = _crs_or_none(code)
     if crs is None:
         raise ImportRefusal(
-            f"--crs EPSG:{code} is not a known EPSG code; check the code (for example"
+            f"{WORDING.get().crs_given(f'EPSG:{code}')} is not a known EPSG code; check the"
+            " code (for example"
             f" {_EXAMPLES}).",
             path=path,
         )
     raise ImportRefusal(
-        f"--crs {_epsg_label(code)} is not among the coordinate systems this import accepts;"
+        f"{WORDING.get().crs_given(_epsg_label(code))} is not among the coordinate systems"
+        " this import accepts;"
         f" reproject the file to an accepted one first (for example {_EXAMPLES}, or the"
         " WGS 84 UTM zone)." + _local_datum_advice(crs),
         path=path,
@@ -295,25 +298,27 @@ def _declared_source(declared, path: str) -> SourceCrs:
         crs = _as_pyproj(declared)
     except CRSError as error:
         raise ImportRefusal(
-            f"the file's coordinate system cannot be read ({error}); pass --crs EPSG:NNNN with"
-            f" the EPSG code of its coordinates (for example {_EXAMPLES}).",
+            f"the file's coordinate system cannot be read ({error});"
+            f" {WORDING.get().crs_asked('EPSG:NNNN')} with the EPSG code of its coordinates"
+            f" (for example {_EXAMPLES}).",
             path=path,
         ) from error
     code = identify_epsg(crs)
     if code is None:
         raise ImportRefusal(
             f"the file declares the coordinate system {_describe_declared(crs)},"
-            " which cannot be matched to an EPSG code; if you know the file's EPSG code, pass"
-            f" --crs EPSG:NNNN (for example {_EXAMPLES}), or reproject the file to one first."
-            + _local_datum_advice(crs),
+            " which cannot be matched to an EPSG code; if you know the file's EPSG code,"
+            f" {WORDING.get().crs_asked('EPSG:NNNN')} (for example {_EXAMPLES}), or reproject"
+            " the file to one first." + _local_datum_advice(crs),
             path=path,
         )
     if code not in ALLOWED_EPSG:
         raise ImportRefusal(
             f"the file declares {_epsg_label(code)}, which is not among the coordinate systems"
             f" this import accepts; reproject the file to an accepted one first (for example"
-            f" {_EXAMPLES}, or the WGS 84 UTM zone), or pass --crs EPSG:NNNN if the declaration"
-            " is wrong." + _local_datum_advice(crs),
+            f" {_EXAMPLES}, or the WGS 84 UTM zone), or"
+            f" {WORDING.get().crs_asked('EPSG:NNNN')} if the declaration is wrong."
+            + _local_datum_advice(crs),
             path=path,
         )
     return SourceCrs(code)
@@ -351,8 +356,8 @@ def resolve_crs(*, declared, override: str | None, path: str | os.PathLike) -> S
     if declared is None:
         raise ImportRefusal(
             "the file declares no coordinate reference system (a Shapefile needs its .prj);"
-            f" pass --crs EPSG:NNNN with the EPSG code of its coordinates (for example"
-            f" {_EXAMPLES}), or --crs gcj02 / --crs bd09 for Chinese web-map coordinates"
+            f" {WORDING.get().crs_asked('EPSG:NNNN')} with the EPSG code of its coordinates"
+            f" (for example {_EXAMPLES}), or gcj02 / bd09 for Chinese web-map coordinates"
             " (Amap/Tencent, Baidu).",
             path=path,
         )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from django.db import DataError, IntegrityError, connection, transaction
 
 from gis_layers.imports.crs import resolve_crs
-from gis_layers.imports.errors import ImportRefusal
+from gis_layers.imports.errors import WORDING, ImportRefusal
 from gis_layers.imports.readers import open_source, read_chunks
 from gis_layers.imports.report import ImportReport
 from gis_layers.imports.schema import KINDS, LayerKind
@@ -59,8 +59,8 @@ def resolve_columns(
             columns[target.name] = found
         elif target.required:
             raise ImportRefusal(
-                f"no column for the required field {target.name!r} (looked for {', '.join(target.aliases)}); "
-                'give a --mapping file such as {"' + target.name + '": "your column"}',
+                f"no column for the required field {target.name!r} (looked for"
+                f" {', '.join(target.aliases)}); {WORDING.get().column_asked(target.name)}",
                 path=path,
             )
     return columns

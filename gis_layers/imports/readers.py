@@ -61,7 +61,14 @@ LEADING_WHITESPACE = b" \t\r\n"
 
 
 def _shown(head: bytes) -> str:
-    return repr(head[:20]) if head else "nothing: the file is empty"
+    """The file's first bytes as a reader can take them in: its text where it is text, else
+    the bytes in hexadecimal."""
+    if not head:
+        return "nothing: the file is empty"
+    text = head[:20].decode("utf-8", errors="replace")
+    if text.isprintable():
+        return f"the text '{text}'"
+    return "the bytes " + head[:20].hex(" ")
 
 
 def _starting_with(*magics: bytes, expected: str) -> Callable[[bytes], str | None]:

@@ -68,6 +68,28 @@ def test_zip_with_parent_paths_is_refused_and_nothing_written(client, tmp_path):
     assert "Refused, nothing written" in page
 
 
+def test_refusals_speak_of_the_forms_fields_and_show_the_files_start_as_text(client):
+    """The check is the command's; its advice is worded for the page (no --crs, no
+    --mapping there), and a file's first bytes are shown as a reader would write them."""
+    as_role(client, Role.REGISTRAR)
+    no_crs = "unit_code,land_use,x,y\n110102001001GB00001W00000000,0801,116.4,39.9\n"
+    page = " ".join(
+        upload(client, SimpleUploadedFile("rows.csv", no_crs.encode())).content.decode().split()
+    )
+    assert "enter EPSG:NNNN in the form&#x27;s CRS field with the EPSG code" in page
+    assert "--crs" not in page
+    page = upload(client, SimpleUploadedFile("rows.csv", no_crs.encode()), crs="EPSG:99999")
+    assert "the CRS EPSG:99999 is not a known EPSG code" in page.content.decode()
+    unnamed = "code,x,y\n110102001001GB00001W00000000,116.4,39.9\n"
+    page = upload(client, SimpleUploadedFile("rows.csv", unnamed.encode()), crs="EPSG:4490")
+    assert "name its column &#x27;unit_code&#x27; in the file" in page.content.decode()
+    junk = upload(client, SimpleUploadedFile("survey.gpkg", b"this is not a geopackage"))
+    assert (
+        "this file starts with the text &#x27;this is not a geopac&#x27;" in junk.content.decode()
+    )
+    assert not Parcel.objects.filter(unit_code="110102001001GB00001W00000000").exists()
+
+
 def test_oversized_and_unknown_files_are_refused(client, tmp_path, settings):
     settings.LANDLEDGER_UPLOAD_MAX_BYTES = 10
     as_role(client, Role.REGISTRAR)

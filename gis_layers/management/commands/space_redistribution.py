@@ -34,7 +34,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_report_arguments(parser)
-        parser.add_argument("--standard", type=int, help="id of the standard in force (the default; superseded ones are refused)")
+        parser.add_argument(
+            "--standard",
+            type=int,
+            help="id of the standard in force (the default; superseded ones are refused)",
+        )
         parser.add_argument("--max-distance", type=float, help="metres from an agency's seat")
         parser.add_argument("--split-penalty", type=float, help="metres per extra building")
         parser.add_argument(
