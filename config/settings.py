@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.error_pages.MethodNotAllowedPageMiddleware",
     # Last, as django-axes requires: it answers a locked-out login before the view runs.
     "axes.middleware.AxesMiddleware",
 ]
