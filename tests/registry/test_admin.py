@@ -184,7 +184,9 @@ def test_the_dataset_admin_shows_shelter_counts_only_to_users_cleared_for_all(cl
         assert detail.status_code == 200, role
         assert ("shelters: " in detail.content.decode()) is sees, role
         assert 'name="_save"' not in detail.content.decode(), role
-        assert client.post(f"/admin/gis_layers/datasetload/{load.pk}/change/", {}).status_code == 403
+        assert (
+            client.post(f"/admin/gis_layers/datasetload/{load.pk}/change/", {}).status_code == 403
+        )
 
 
 def shelter_form(**overrides) -> dict:

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from gis_layers.models import DatasetLoad
-from registry.models import Parcel, SecurityLevel, Shelter
 from registry.auth import DEMO_ACCOUNTS_GROUP
+from registry.models import Parcel, SecurityLevel, Shelter
 from registry.roles import Role
 from registry.selectors import shelters_visible_to
 from registry.services.users import create_user_with_role
