@@ -48,6 +48,12 @@ def _lines(pdf: canvas.Canvas, lines: list[tuple[str, str]], *, x: float, y: flo
     return y
 
 
+def ended_text(right) -> str:
+    """When and by which act a certified right ended."""
+    by = f" (act {right.cancelled_by.number})" if right.cancelled_by_id else ""
+    return f"{right.valid_to.isoformat()}{by}"
+
+
 def certificate_pdf(*, certificate, title, holders: list[dict]) -> bytes:
     """One A4 page: number, unit, right, holders, the parcel drawn, journal position and hash."""
     buffer = io.BytesIO()
@@ -77,6 +83,9 @@ def certificate_pdf(*, certificate, title, holders: list[dict]) -> bytes:
         ),
         ("受理编号 Act", certificate.act.number),
     ]
+    if right.valid_to is not None:
+        # A copy printed later must not pass for a current title.
+        lines.append(("已失效 No longer in force", ended_text(right)))
     y = _lines(pdf, lines, x=20 * mm, y=height - 58 * mm)
     if parcel is not None:
         _outline(pdf, parcel.geom, x=20 * mm, y=y - 75 * mm, size=70 * mm)

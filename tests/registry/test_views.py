@@ -10,7 +10,14 @@ from pypdf import PdfReader
 from registry.models import ActStatus, AuditEvent, Certificate, RegistrationAct, RightKind
 from registry.roles import Role
 from tests.registry import factories
-from tests.registry.register import land_use_right, parcel_with_title, party, user
+from tests.registry.register import (
+    holders,
+    land_use_right,
+    parcel_with_title,
+    party,
+    register,
+    user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -182,6 +189,30 @@ def test_certificate_page_pdf_and_extract(client, owned_title):
         >= 1
     )
     assert AuditEvent.objects.filter(action="export", object_id=certificate.number).exists()
+
+
+def test_a_superseded_certificate_says_so_on_the_page_and_the_pdf(client, owned_title):
+    title, seller = owned_title
+    old = Certificate.objects.get(right__title=title)
+    right = old.right
+    act = register(
+        "transfer",
+        [title],
+        {"right": right.pk, "transferors": [seller.pk], **holders(party("Next holder"))},
+        "2024-06-01",
+    )
+    logged_in(client, Role.REGISTRAR)
+    page = " ".join(client.get(f"/registry/certificates/{old.pk}/").content.decode().split())
+    assert (
+        f"No longer in force: the right it certifies ended on 2024-06-01 (act {act.number})" in page
+    )
+    text = PdfReader(io.BytesIO(client.get(f"/registry/certificates/{old.pk}/pdf/").content))
+    assert f"2024-06-01 (act {act.number})" in text.pages[0].extract_text()
+    current = Certificate.objects.get(right__title=title, right__valid_to__isnull=True)
+    assert (
+        "No longer in force"
+        not in client.get(f"/registry/certificates/{current.pk}/").content.decode()
+    )
 
 
 def test_public_check_accepts_the_real_certificate_and_rejects_an_altered_hash(client, owned_title):
