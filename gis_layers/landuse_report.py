@@ -238,7 +238,7 @@ def district_report(district: District) -> dict:
             {
                 "unit_code": row.unit_code,
                 "far": round(float(row.far), 2),
-                "permitted_far": float(row.permitted_far),
+                "permitted_far": round(float(row.permitted_far), 2),
                 "addable_gfa_m2": round(float(row.addable_gfa_m2), 1),
             }
             for row in ranked.head(50).itertuples()

@@ -131,7 +131,12 @@ def charts_for(report: dict) -> dict:
 
 
 def _context(report: dict, *, with_map: bool) -> dict:
-    context = {"report": report, "charts": charts_for(report), "plan": report["plan"]}
+    context = {
+        "report": report,
+        "charts": charts_for(report),
+        "plan": report["plan"],
+        "security_levels": SecurityLevel.choices,  # the premises' classification by name
+    }
     if with_map:
         flows = report["plan"]["flows"]
         handed_back = []

@@ -30,6 +30,10 @@ def test_report_covers_every_current_parcel_area_once(demo):
             "no_plan_m2"
         ] == pytest.approx(total, rel=1e-6)
         assert sum(district["by_holder_type"].values()) == pytest.approx(total, rel=1e-6)
+        # FARs as a planner reads them: to two places (an area-weighted 2.5 is not 2.4999…).
+        for row in district["underused"]:
+            assert row["far"] == round(row["far"], 2)
+            assert row["permitted_far"] == round(row["permitted_far"], 2)
 
 
 def test_csv_and_html_formats(demo):

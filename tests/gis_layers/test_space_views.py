@@ -4,6 +4,7 @@ input stated clearly, and the plan lodged as use-allocation acts that register w
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -19,6 +20,7 @@ from registry.models import (
     OfficeSpaceStandard,
     RegistrationAct,
     RightKind,
+    SecurityLevel,
     SpaceBlock,
 )
 from registry.roles import Role
@@ -75,6 +77,12 @@ def test_the_page_shows_the_reports_figures_map_and_plan(demo, client):
     for flow in report["plan"]["flows"]:
         assert flow["agency"] in page
     assert page.count('class="chart"') == 3
+    # A classified building's premises by the level's name, not its number.
+    classified = [b for b in report["buildings"] if b["premises_classification"]]
+    assert classified
+    for building in classified:
+        row = re.search(rf'<tr data-building="{building["building_id"]}">.*?</tr>', page).group(0)
+        assert SecurityLevel(building["premises_classification"]).label in row
     # No lodging button for a planner; the registrar has one.
     assert 'id="lodge-plan"' not in page
     registrar = as_role(client, Role.REGISTRAR).get("/space/").content.decode()
