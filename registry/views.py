@@ -10,6 +10,7 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -45,6 +46,7 @@ view_titles = permission_required("registry.view_title", raise_exception=True)
 # A title's acts and their deeds are the registrars', supervisors' and auditors': a planner
 # reads the title, not the applications behind it.
 view_acts = permission_required("registry.view_registrationact", raise_exception=True)
+AUDIT_EVENTS_PER_PAGE = 100
 view_sources = permission_required("registry.view_sourcedocument", raise_exception=True)
 PERMISSION_OF_DECISION = {
     "examine": "registry.lodge_act",
@@ -324,7 +326,15 @@ def audit_log(request):
         events = events.filter(user__username=request.GET["user"])
     if request.GET.get("object"):
         events = events.filter(object_id=request.GET["object"])
-    return render(request, "registry/audit.html", {"events": events[:300], "check": check})
+    # Newest first, a page at a time; a page number out of range shows the nearest page.
+    page = Paginator(events, AUDIT_EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    return render(
+        request,
+        "registry/audit.html",
+        {"page": page, "filters": filters.urlencode(), "check": check},
+    )
 
 
 @require_http_methods(["GET", "POST"])

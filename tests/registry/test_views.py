@@ -238,6 +238,27 @@ def test_audit_log_and_journal_check_are_for_auditors(client, owned_title):
     assert "Journal intact" in page and "approve" in page
 
 
+def test_the_audit_log_pages_through_every_event_and_says_when_none_match(client):
+    from registry.services.acts import record_audit
+
+    reader = user(Role.AUDITOR, "audit-pager")
+    for number in range(150):
+        record_audit(user=reader, action="read", object_type="title", object_id=f"paged-{number}")
+    total = AuditEvent.objects.count()
+    logged_in(client, Role.AUDITOR)
+    first = " ".join(client.get("/registry/audit/").content.decode().split())
+    assert f"Events 1–100 of {total}, newest first." in first
+    assert "paged-149" in first and "paged-0<" not in first
+    last_page = (total + 99) // 100
+    older = client.get("/registry/audit/", {"user": "audit-pager", "page": 2}).content.decode()
+    assert "Events 101–150 of 150" in " ".join(older.split()) and "paged-0<" in older
+    assert 'href="?user=audit-pager&amp;page=1"' in older  # the filter kept from page to page
+    beyond = client.get("/registry/audit/", {"page": 999}).content.decode()
+    assert f"page {last_page} of {last_page}" in beyond
+    none = client.get("/registry/audit/", {"user": "nobody"}).content.decode()
+    assert "No events match." in none
+
+
 def test_pages_speak_chinese_by_default(client, owned_title, settings):
     settings.LANGUAGE_CODE = "zh-hans"
     logged_in(client, Role.REGISTRAR)
