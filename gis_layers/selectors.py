@@ -10,12 +10,13 @@ ALL_SHELTERS_KEYS = {"shelters", "inspections"}
 
 
 def demo_inventory(*, user) -> dict:
-    """Counts of what is loaded, with shelters limited to the user's clearance."""
+    """Counts of what is in the register today (retired units are history, counted by no
+    other page either), with shelters limited to the user's clearance."""
     shown = dataset_counts_for(user=user)
     return {
-        "parcels": Parcel.objects.count(),
-        "buildings": Building.objects.count(),
-        "shelters": shelters_visible_to(user=user).count(),
+        "parcels": Parcel.objects.filter(valid_to__isnull=True).count(),
+        "buildings": Building.objects.filter(valid_to__isnull=True).count(),
+        "shelters": shelters_visible_to(user=user).filter(valid_to__isnull=True).count(),
         "datasets": [
             {
                 "dataset": load.dataset,

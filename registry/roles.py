@@ -2,6 +2,8 @@
 
 from enum import StrEnum
 
+from django.utils.translation import gettext_lazy
+
 from registry.models.spatial import SecurityLevel
 
 
@@ -14,24 +16,27 @@ class Role(StrEnum):
     ADMINISTRATOR = "administrator"
 
 
+# Lazily translated: each reader sees them in their own language.
 ROLE_DESCRIPTIONS: dict[Role, str] = {
-    Role.PLANNER: (
+    Role.PLANNER: gettext_lazy(
         "Browses maps of land use, plan conformity and building intensity, and sees which "
         "agencies hold more office space than the standard allows."
     ),
-    Role.REGISTRAR: (
+    Role.REGISTRAR: gettext_lazy(
         "Lodges and examines registration acts (first registration, transfers, mortgages, "
         "seizures, objections, splits and merges) and issues certificates."
     ),
-    Role.SUPERVISOR: ("Approves or rejects examined acts; never the examiner of the same case."),
-    Role.CIVIL_DEFENCE: (
+    Role.SUPERVISOR: gettext_lazy(
+        "Approves or rejects examined acts; never the examiner of the same case."
+    ),
+    Role.CIVIL_DEFENCE: gettext_lazy(
         "Keeps the shelter inventory, records inspections and checks who can reach a shelter "
         "with room for them. Cleared to see classified shelters up to 'secret'."
     ),
-    Role.AUDITOR: (
+    Role.AUDITOR: gettext_lazy(
         "Reads everything, including the audit log and the register's journal; changes nothing."
     ),
-    Role.ADMINISTRATOR: "Manages users, roles, reference tables and standards.",
+    Role.ADMINISTRATOR: gettext_lazy("Manages users, roles, reference tables and standards."),
 }
 
 _SPATIAL_AND_PARTIES = [

@@ -7,7 +7,14 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from registry.models import ActStatus, AuditEvent, Certificate, RegistrationAct, RightKind
+from registry.models import (
+    ActStatus,
+    AuditEvent,
+    Certificate,
+    Parcel,
+    RegistrationAct,
+    RightKind,
+)
 from registry.roles import Role
 from tests.registry import factories
 from tests.registry.register import (
@@ -266,6 +273,12 @@ def test_pages_speak_chinese_by_default(client, owned_title, settings):
     assert (
         "Registrar's desk" in client.get("/registry/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     )
+    # The start page too: what each role does, and what the register holds today.
+    home = client.get("/").content.decode()
+    current = Parcel.objects.filter(valid_to__isnull=True).count()
+    assert "维护人防工程台账" in home and f"现有宗地 {current} 宗" in home
+    english = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"{current} current parcels" in english
 
 
 def test_title_on_a_classified_shelter_is_hidden_from_users_without_clearance(client):
