@@ -161,9 +161,17 @@ class TransferForm(HoldersMixin, RightChoiceMixin, LodgeForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_right_field()
+        # Any party may be named, as the application names them (examination refuses a
+        # transfer not made by the current holders); the current holders come ticked.
+        holders = Party.objects.filter(
+            shares__right__in=_current_rights(self.title, self.right_kinds)
+        ).distinct()
         self.fields["transferors"] = forms.ModelMultipleChoiceField(
             queryset=Party.objects.order_by("name"),
-            label=_("Transferors (the current holders)"),
+            label=_("Transferors, as the application names them"),
+            initial=list(holders.values_list("pk", flat=True)),
+            help_text=_("Current holders: %(names)s")
+            % {"names": ", ".join(holders.order_by("name").values_list("name", flat=True)) or "—"},
         )
         self.add_holder_fields()
         for row in range(1, HOLDER_ROWS + 1):

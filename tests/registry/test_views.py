@@ -3,6 +3,7 @@ examining and approving by two people, refusals shown as messages, certificates 
 PDF, the audit log, and the public certificate check."""
 
 import io
+import re
 
 import pytest
 from pypdf import PdfReader
@@ -135,6 +136,16 @@ def test_a_merge_is_lodged_from_the_title_page_naming_the_other_parcels(client):
     act = RegistrationAct.objects.get(act_type="merge")
     assert f"Act {act.number} lodged." in page.content.decode()
     assert set(act.act_titles.values_list("title", flat=True)) == {west.pk, east.pk}
+
+
+def test_the_transfer_form_ticks_and_names_the_current_holders(client, owned_title):
+    title, seller = owned_title
+    party("Someone else")
+    logged_in(client, Role.REGISTRAR)
+    form = client.get(f"/registry/titles/{title.pk}/lodge/transfer/").content.decode()
+    assert "Current holders: Seller Agency" in form
+    ticked = re.findall(r'<option value="(\d+)" selected>', form)
+    assert ticked == [str(seller.pk)]
 
 
 def test_refusal_is_shown_with_the_rule_and_the_title_and_changes_nothing(client, owned_title):
