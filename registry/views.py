@@ -6,6 +6,7 @@ title; nothing here writes to the register but the services.
 """
 
 import datetime
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -16,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from registry.application_text import application_rows
 from registry.documents import certificate_pdf, title_extract_pdf
 from registry.errors import RegisterError
 from registry.forms import LODGE_FORMS, CertificateCheckForm, DecisionForm
@@ -199,12 +201,14 @@ def act_detail(request, pk: int):
             )
         return redirect("registry:act", pk=act.pk)
     user = request.user
+    payload = payload_shown_to(act=act, user=user)
     return render(
         request,
         "registry/act.html",
         {
             "act": act,
-            "payload": payload_shown_to(act=act, user=user),
+            "application": application_rows(payload),
+            "payload_json": json.dumps(payload, ensure_ascii=False, indent=1),
             "titles": act.act_titles.select_related("title__parcel"),
             "sources": act.sources.defer("content"),
             "certificates": act.certificates.all(),

@@ -138,6 +138,22 @@ def test_a_merge_is_lodged_from_the_title_page_naming_the_other_parcels(client):
     assert set(act.act_titles.values_list("title", flat=True)) == {west.pk, east.pk}
 
 
+def test_an_acts_application_is_shown_with_names_and_the_json_beside(client, owned_title):
+    title, seller = owned_title
+    buyer = party("Buyer of record")
+    logged_in(client, Role.REGISTRAR)
+    lodge_transfer(client, title, seller, buyer)
+    act = RegistrationAct.objects.get(act_titles__title=title, act_type="transfer")
+    page = client.get(f"/registry/acts/{act.pk}/").content.decode()
+    rows = re.search(r'<table id="application">(.*?)</table>', page, re.S).group(1)
+    assert re.search(r"<th>Transferors</th><td>Seller Agency</td>", rows)
+    assert re.search(r"<th>Party</th><td>Buyer of record</td>", rows)
+    right = title.rights.get(kind=RightKind.LAND_USE_RIGHT, cancelled_by__isnull=True)
+    assert f"<th>Right</th><td>{right.get_kind_display()} #{right.pk}</td>" in rows
+    assert "{&#x27;" not in page  # no Python dict
+    assert f"&quot;transferors&quot;: [\n  {seller.pk}\n ]" in page  # the JSON as lodged
+
+
 def test_the_transfer_form_ticks_and_names_the_current_holders(client, owned_title):
     title, seller = owned_title
     party("Someone else")
