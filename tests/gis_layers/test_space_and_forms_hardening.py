@@ -267,7 +267,10 @@ def test_an_allocation_acts_page_and_api_leave_out_the_rooms_hidden_from_the_rea
         client.force_login(reader)
         page = client.get(f"/registry/acts/{act.pk}/")
         assert page.status_code == 200
-        assert (page.context["payload"]["allocations"][0]["blocks"] == [block.pk]) is sees
+        lodged = json.loads(page.context["payload_json"])
+        assert (lodged["allocations"][0]["blocks"] == [block.pk]) is sees
+        rooms = dict((label, value) for _, label, value in page.context["application"])
+        assert (rooms["Rooms (space blocks)"] == str(block.pk)) is sees
         shown = client.get(f"/api/acts/{act.pk}/").json()["payload"]
         assert (shown["allocations"][0]["blocks"] == [block.pk]) is sees, reader
         assert shown["allocations"][0]["blocks"] in ([], [block.pk])
