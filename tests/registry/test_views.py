@@ -69,6 +69,29 @@ def test_title_page_shows_rights_in_force_on_the_chosen_date(client, owned_title
     )
 
 
+def test_a_right_past_its_term_is_flagged_not_silently_in_force(client):
+    _, title = parcel_with_title(geom=factories.square(x=116.97))
+    register(
+        "first",
+        [title],
+        {
+            "right": {
+                "kind": RightKind.LAND_USE_RIGHT,
+                "land_use_right_type": "granted",
+                "term_end": "2030-01-01",
+                **holders(party("Grantee")),
+            }
+        },
+        "2024-01-01",
+    )
+    logged_in(client, Role.PLANNER)
+    flag = "term ended; not yet cancelled in the register"
+    within = client.get(f"/registry/titles/{title.pk}/", {"as_of": "2029-12-31"}).content.decode()
+    assert "Grantee" in within and flag not in within
+    after = client.get(f"/registry/titles/{title.pk}/", {"as_of": "2030-01-02"}).content.decode()
+    assert "Grantee" in after and flag in after
+
+
 def lodge_transfer(client, title, seller, buyer, **overrides):
     right = title.rights.get(kind=RightKind.LAND_USE_RIGHT, valid_to__isnull=True)
     form = {
