@@ -180,6 +180,7 @@ def test_parcels_selected_on_the_map_are_exported_and_nothing_else(page, setting
     without_buildings_and_shelters(page)
     show_at_zoom_18(page, first.geom.union(near.geom).centroid)
     expect(page.locator("#selection-summary")).to_contain_text("Shift-click features")
+    expect(page.locator("#selection-actions")).to_be_hidden()  # its links, and the dot between
     for parcel in (first, near):
         x, y = on_screen(page, parcel.geom.point_on_surface)
         page.mouse.move(x, y)

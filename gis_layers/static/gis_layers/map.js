@@ -377,8 +377,8 @@ function landledgerMap(map, config) {
     const div = L.DomUtil.create("div", "landledger-panel landledger-selection");
     div.innerHTML = '<label><input id="select-mode" type="checkbox"> ' + config.text.selectMode + "</label>"
       + '<div id="selection-summary"></div>'
-      + '<a id="export-selection" href="#">' + config.text.exportSelection + "</a> · "
-      + '<a id="clear-selection" href="#">' + config.text.clearSelection + "</a>";
+      + '<span id="selection-actions"><a id="export-selection" href="#">' + config.text.exportSelection + "</a> · "
+      + '<a id="clear-selection" href="#">' + config.text.clearSelection + "</a></span>";
     L.DomEvent.disableClickPropagation(div);
     div.querySelector("#select-mode").addEventListener("change", (event) => {
       state.selecting = event.target.checked;
@@ -403,7 +403,7 @@ function landledgerMap(map, config) {
       const count = state.selection.ids.length;
       const label = (config.layers.find((entry) => entry.name === state.selection.kind) || {}).label || "";
       selectionPanel.say(count ? config.text.selected.replace("%(count)s", count) + " " + label : config.text.selectHint);
-      div.querySelectorAll("a").forEach((link) => { link.style.display = count ? "" : "none"; });
+      div.querySelector("#selection-actions").hidden = !count;
     };
     selectionPanel.refresh();
     return div;
@@ -473,6 +473,7 @@ function landledgerMap(map, config) {
     }
     return div;
   };
-  // Results of one analysis run are not a register with a history.
-  if (!config.tileQuery) time.addTo(map);
+  // Results of one analysis run are not a register with a history, and new shelter sites
+  // are picked on today's map.
+  if (!config.tileQuery && !config.pickInto) time.addTo(map);
 }
