@@ -3,8 +3,12 @@
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 
-# The accounts `create_demo_users` makes: their password is published in the README.
+from registry.roles import Role
+
+# The accounts `create_demo_users` makes, one per role and named after it: their password
+# is published in the README.
 DEMO_ACCOUNTS_GROUP = "demo accounts"
+DEMO_USERNAMES = frozenset(role.value for role in Role)
 
 
 class RegisterModelBackend(ModelBackend):
@@ -17,5 +21,7 @@ class RegisterModelBackend(ModelBackend):
             return False
         return (
             settings.LANDLEDGER_DEMO_ACCOUNTS_ALLOWED
+            # Asked on every request: the group is read only for the demo accounts' names.
+            or user.get_username() not in DEMO_USERNAMES
             or not user.groups.filter(name=DEMO_ACCOUNTS_GROUP).exists()
         )
