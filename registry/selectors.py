@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db.models import CharField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from registry.db import server_bound_cursor
@@ -163,16 +164,36 @@ def in_force_on(on: datetime.date) -> Q:
     return Q(valid_from__lte=on) & (Q(valid_to__isnull=True) | Q(valid_to__gt=on))
 
 
+def end_of_day(day: datetime.date) -> datetime.datetime:
+    """The last moment of ``day`` in the server's time zone: the register "as it stood at the
+    end of" a day holds what was recorded up to then."""
+    midnight = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min)
+    return timezone.make_aware(midnight) - datetime.timedelta(microseconds=1)
+
+
+def known_in_force_on(on: datetime.date, known_at: datetime.datetime | None) -> Q:
+    """Rights in force on ``on`` as the register stood at ``known_at`` (as it stands now when
+    None), both times kept for every right (DESIGN.md §4, Time): recorded by then, and not
+    yet ended by then. A right is ended only by an act (registry 0008), so the act's
+    registration dates its ending: one ended later, even with an earlier legal end, still
+    stood open in the register at ``known_at``; an end given at recording counts from it."""
+    if known_at is None:
+        return in_force_on(on)
+    ended_later = Q(cancelled_by__isnull=False) & ~Q(cancelled_by__decided_at__lte=known_at)
+    return (
+        Q(recorded_at__lte=known_at)
+        & Q(valid_from__lte=on)
+        & (Q(valid_to__isnull=True) | Q(valid_to__gt=on) | ended_later)
+    )
+
+
 def rights_as_of(
-    *, title: Title, on: datetime.date | None = None, known_at=None
+    *, title: Title, on: datetime.date | None = None, known_at: datetime.datetime | None = None
 ) -> QuerySet[Right]:
     """The rights on a title in force on ``on`` (today when None), as the register knew them at
-    ``known_at`` (now when None): a right registered later, even with an earlier effective date,
-    is left out when ``known_at`` is before its recording."""
+    ``known_at`` (now when None; see :func:`known_in_force_on`)."""
     on = on or datetime.date.today()
-    rights = Right.objects.filter(title=title).filter(in_force_on(on))
-    if known_at is not None:
-        rights = rights.filter(recorded_at__lte=known_at)
+    rights = Right.objects.filter(title=title).filter(known_in_force_on(on, known_at))
     return (
         rights.select_related("registered_by")
         .prefetch_related("shares__party")
@@ -212,10 +233,15 @@ def holders_by(rights: QuerySet[Right], *, key: str) -> dict[object, list[dict]]
     return holders
 
 
-def holders_as_of(*, title: Title, on: datetime.date | None = None, kinds=None) -> list[dict]:
-    """Who held which right of the title on ``on`` (today when None), as ``holders_by``
-    lists them; only rights of ``kinds`` when given."""
-    rights = Right.objects.filter(title=title).filter(in_force_on(on or datetime.date.today()))
+def holders_as_of(
+    *, title: Title, on: datetime.date | None = None, kinds=None, known_at=None
+) -> list[dict]:
+    """Who held which right of the title on ``on`` (today when None), as the register stood at
+    ``known_at`` (now when None), as ``holders_by`` lists them; only rights of ``kinds`` when
+    given."""
+    rights = Right.objects.filter(title=title).filter(
+        known_in_force_on(on or datetime.date.today(), known_at)
+    )
     if kinds is not None:
         rights = rights.filter(kind__in=kinds)
     return holders_by(rights, key="title_id").get(title.pk, [])

@@ -34,6 +34,7 @@ from registry.selectors import (
     acts_visible_to,
     audit_events_visible_to,
     certificate_matching,
+    end_of_day,
     parcel_lineage,
     payload_shown_to,
     rights_as_of,
@@ -68,6 +69,24 @@ def _as_of(request) -> datetime.date:
         return datetime.date.today()
 
 
+def _registered_by(request) -> tuple[datetime.date | None, datetime.datetime | None]:
+    """``registered_by``: the register as it stood at the end of that day (its recording
+    time), beside the legal date of ``as_of``; (None, None) for the register as it stands."""
+    text = request.GET.get("registered_by", "")
+    if not text:
+        return None, None
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        messages.error(
+            request,
+            _("“%(text)s” is not a date (YYYY-MM-DD); showing the register as it stands.")
+            % {"text": text},
+        )
+        return None, None
+    return day, end_of_day(day)
+
+
 @login_required
 @view_titles
 def desk(request):
@@ -98,12 +117,14 @@ def title_detail(request, pk: int):
         pk=pk,
     )
     on = _as_of(request)
+    registered_by, known_at = _registered_by(request)
     record_audit(
         user=request.user,
         action="read",
         object_type="title",
         object_id=title.pk,
-        detail={"as_of": on.isoformat()},
+        detail={"as_of": on.isoformat()}
+        | ({"registered_by": registered_by.isoformat()} if registered_by else {}),
     )
     parcel = title.parcel
     return render(
@@ -113,7 +134,8 @@ def title_detail(request, pk: int):
             "title": title,
             "parcel": parcel,
             "on": on,
-            "rights": rights_as_of(title=title, on=on),
+            "registered_by": registered_by,
+            "rights": rights_as_of(title=title, on=on, known_at=known_at),
             "chain": title_chain(title=title),
             "lineage": parcel_lineage(parcel=parcel) if parcel else None,
             "certificates": Certificate.objects.filter(right__title=title).order_by("-issued_at"),

@@ -69,6 +69,15 @@ class AsOfQuerySerializer(serializers.Serializer):
     )
 
 
+class TitleQuerySerializer(AsOfQuerySerializer):
+    registered_by = serializers.DateField(
+        required=False,
+        help_text="The register as it stood at the end of this day YYYY-MM-DD (recording "
+        "time): rights recorded later are left out, and rights ended later are shown as "
+        "they stood; as it stands when omitted.",
+    )
+
+
 class PointQuerySerializer(AsOfQuerySerializer):
     lon = serializers.FloatField(
         min_value=-180, max_value=180, help_text="Longitude, degrees (CGCS2000, EPSG:4490)."

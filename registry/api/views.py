@@ -63,6 +63,7 @@ from registry.api.serializers import (
     RejectActSerializer,
     TitleChainSerializer,
     TitleOnDateSerializer,
+    TitleQuerySerializer,
     TitleSearchQuerySerializer,
     TitleSerializer,
 )
@@ -79,6 +80,7 @@ from registry.models import ActTitle, Parcel, RegistrationAct, SourceDocument, T
 from registry.roles import ROLE_PERMISSIONS
 from registry.selectors import (
     acts_visible_to,
+    end_of_day,
     holders_as_of,
     parcel_as_of,
     parcel_at_point,
@@ -343,19 +345,22 @@ class TitleDetailView(RegisterAPIView):
     @extend_schema(
         tags=["titles"],
         summary="A title with its rights and holders on a date",
-        parameters=[TITLE_ID, AsOfQuerySerializer],
+        parameters=[TITLE_ID, TitleQuerySerializer],
         responses={200: TitleOnDateSerializer, **_errors(400, 403, 404)},
     )
     def get(self, request: Request, title_id: int) -> Response:
-        """The rights in force and their holders on ``as_of`` (today when omitted). Every
+        """The rights in force and their holders on ``as_of`` (today when omitted), as the
+        register stood at the end of ``registered_by`` (as it stands when omitted). Every
         reading is recorded in the audit log."""
-        on = _query(AsOfQuerySerializer, request).get("as_of") or timezone.localdate()
+        query = _query(TitleQuerySerializer, request)
+        on = query.get("as_of") or timezone.localdate()
+        known_at = end_of_day(query["registered_by"]) if query.get("registered_by") else None
         title = _title_for(request.user, title_id)
         body = {
             "title": title,
             "as_of": on,
-            "rights": rights_as_of(title=title, on=on),
-            "holders": holders_as_of(title=title, on=on),
+            "rights": rights_as_of(title=title, on=on, known_at=known_at),
+            "holders": holders_as_of(title=title, on=on, known_at=known_at),
         }
         data = TitleOnDateSerializer(body).data
         record_audit(
@@ -363,7 +368,8 @@ class TitleDetailView(RegisterAPIView):
             action="read",
             object_type="title",
             object_id=title.pk,
-            detail={"as_of": on.isoformat()},
+            detail={"as_of": on.isoformat()}
+            | ({"registered_by": query["registered_by"].isoformat()} if known_at else {}),
         )
         return Response(data)
 

@@ -2,6 +2,7 @@
 examining and approving by two people, refusals shown as messages, certificates in HTML and
 PDF, the audit log, and the public certificate check."""
 
+import datetime
 import io
 import re
 
@@ -19,6 +20,7 @@ from registry.models import (
 from registry.roles import Role
 from tests.registry import factories
 from tests.registry.register import (
+    day,
     holders,
     land_use_right,
     parcel_with_title,
@@ -90,6 +92,54 @@ def test_a_right_past_its_term_is_flagged_not_silently_in_force(client):
     assert "Grantee" in within and flag not in within
     after = client.get(f"/registry/titles/{title.pk}/", {"as_of": "2030-01-02"}).content.decode()
     assert "Grantee" in after and flag in after
+
+
+def test_the_register_as_it_stood_when_a_backdated_transfer_was_not_yet_registered(client):
+    """Legal time and recording time apart: a transfer registered now with an effective date
+    in the past rewrites what the register says of that past, and the register as it stood
+    before still answers as it did then."""
+    from django.utils import timezone
+
+    from registry.selectors import holders_as_of, rights_as_of
+
+    _, title = parcel_with_title(geom=factories.square(x=116.975))
+    seller, buyer = party("Earlier holder"), party("Later holder")
+    right = land_use_right(title, seller, on="2024-01-01")
+    before_the_transfer = timezone.now()
+    register(
+        "transfer",
+        [title],
+        {"right": right.pk, "transferors": [seller.pk], **holders(buyer)},
+        "2024-06-01",
+    )
+    on = day("2024-07-01")
+
+    def held(known_at):
+        return [row["party"] for row in holders_as_of(title=title, on=on, known_at=known_at)]
+
+    assert held(None) == ["Later holder"]
+    assert held(before_the_transfer) == ["Earlier holder"]
+    assert [r.pk for r in rights_as_of(title=title, on=on, known_at=before_the_transfer)] == [
+        right.pk
+    ]
+    logged_in(client, Role.PLANNER)
+    today = timezone.localdate()
+    page = client.get(
+        f"/registry/titles/{title.pk}/",
+        {"as_of": "2024-07-01", "registered_by": today.isoformat()},
+    ).content.decode()
+    assert "Later holder" in page and "as registered by the end of" in page
+    yesterday = (today - datetime.timedelta(days=1)).isoformat()
+    page = client.get(
+        f"/registry/titles/{title.pk}/", {"as_of": "2024-07-01", "registered_by": yesterday}
+    ).content.decode()
+    assert "No right was in force on that day." in page  # nothing was registered yet
+    bad = client.get(f"/registry/titles/{title.pk}/", {"registered_by": "soon"}).content.decode()
+    assert "is not a date (YYYY-MM-DD); showing the register as it stands." in bad
+    api = client.get(
+        f"/api/titles/{title.pk}/", {"as_of": "2024-07-01", "registered_by": yesterday}
+    ).json()
+    assert api["rights"] == [] and api["holders"] == []
 
 
 def lodge_transfer(client, title, seller, buyer, **overrides):
