@@ -655,7 +655,7 @@ def main() -> None:
         parcels=arguments.parcels, buildings=arguments.buildings, seed=arguments.seed
     )
 
-    from gis_layers.landuse_report import utm_groups
+    from gis_layers.landuse_report import metric_groups
     from registry.models import District, Parcel
 
     district = District.objects.get(code=synthetic_city.DIVISION)
@@ -684,7 +684,7 @@ def main() -> None:
             if which == "fast":
                 table = None  # one table in memory at a time: the peak is one run's
                 table, inputs, timing = run_fast(district)
-                ((crs, _),) = utm_groups(inputs.parcels)  # the city lies in one UTM zone
+                ((crs, _),) = metric_groups(inputs.parcels)  # the city lies in one UTM zone
                 crosswalk = inputs.crosswalk
                 del inputs
                 fast.append(timing)

@@ -322,6 +322,9 @@ LANDLEDGER_UPLOAD_MAX_BYTES = int(os.environ.get("LANDLEDGER_UPLOAD_MAX_MB", "20
 # Demo accounts with a published password exist only in development.
 LANDLEDGER_DEMO_ACCOUNTS_ALLOWED = DEBUG
 LANDLEDGER_OVERLAP_TOLERANCE_M2 = float(os.environ.get("LANDLEDGER_OVERLAP_TOLERANCE_M2", "1.0"))
+# The projected CRS analyses measure in (gis_layers.metric): an EPSG code in metres, e.g.
+# 4548 for Beijing; unset, the WGS 84 UTM zone of the data.
+LANDLEDGER_METRIC_EPSG = int(os.environ.get("LANDLEDGER_METRIC_EPSG") or 0) or None
 
 LOGGING = {
     "version": 1,

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from gis_layers.analysis import coverage as analysis
-from gis_layers.analysis.geometry import utm_epsg
+from gis_layers.metric import metric_epsg
 from gis_layers.models import CoverageRun
 from registry.models import Condition, District, Shelter, ShelterType
 from registry.selectors import clearance_of
@@ -193,7 +193,7 @@ def _load_cells(options: CoverageOptions) -> tuple[pd.DataFrame, int]:
             + (f" from source {options.population_source!r}" if options.population_source else "")
             + ": import a population grid first (import_layer population PATH)"
         )
-    srid = utm_epsg(*extent)
+    srid = metric_epsg(*extent)
     cells = pd.DataFrame(
         _rows(
             "SELECT c.id, c.district_id, c.residents, ST_X(p.g), ST_Y(p.g) "

@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 from django.conf import settings
 from django.db import connection
+from pyproj import CRS
 
 from gis_layers.analysis.landuse import (
     UNDERUSED,
@@ -20,6 +21,7 @@ from gis_layers.analysis.landuse import (
     intensity,
     use_of_permitted,
 )
+from gis_layers.metric import configured_metric_epsg
 from gis_layers.models import LandUseCrosswalk
 from gis_layers.report_cache import cache_key, cached_report
 from registry.models import District
@@ -88,11 +90,15 @@ def district_inputs(district: District) -> DistrictInputs | None:
     return DistrictInputs(parcels, zones, buildings, crosswalk)
 
 
-def utm_groups(parcels: gpd.GeoDataFrame) -> list[tuple[object, np.ndarray]]:
-    """The parcels by UTM zone (of their boxes' centres): each zone's CRS, as
-    GeoPandas estimates it for those parcels, and their positions. A district lies in one
-    zone as a rule; one spread over several is measured in each zone's own, where shapes and
-    areas keep true, rather than in one far from some of them."""
+def metric_groups(parcels: gpd.GeoDataFrame) -> list[tuple[object, np.ndarray]]:
+    """The parcels by the CRS they are measured in, with their positions: all of them in the
+    deployment's own where one is configured (gis_layers.metric), else by UTM zone (of their
+    boxes' centres), each zone's CRS as GeoPandas estimates it for those parcels. A district
+    lies in one zone as a rule; one spread over several is measured in each zone's own,
+    where shapes and areas keep true, rather than in one far from some of them."""
+    configured = configured_metric_epsg()
+    if configured is not None:  # the deployment's own, for all of them
+        return [(CRS.from_epsg(configured), np.arange(len(parcels)))]
     west, south, east, north = shapely.bounds(parcels.geometry.values).T
     keys = np.floor(((west + east) / 2 + 180) / 6).astype(int) * 2 + ((south + north) / 2 >= 0)
     return [
@@ -113,11 +119,11 @@ def parcel_table(inputs: DistrictInputs) -> pd.DataFrame:
     ``permitted_far``) and its intensity (``far``, ``coverage``, ``gfa_m2``,
     ``addable_gfa_m2``, ``status``; see :func:`~gis_layers.analysis.landuse.use_of_permitted`).
 
-    Computed in the UTM zone of the parcels (see :func:`utm_groups`). Totals are in the
+    Computed in the metric CRS of the parcels (see :func:`metric_groups`). Totals are in the
     register's own (geodesic) areas; shares and coverage come from the projected geometry,
     where they do not depend on the projection."""
     tables = []
-    for crs, positions in utm_groups(inputs.parcels):
+    for crs, positions in metric_groups(inputs.parcels):
         parcels = inputs.parcels.iloc[positions]
         bounds = parcels.total_bounds
         tables.append(

@@ -25,6 +25,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -40,7 +41,9 @@ ABANDONED_AFTER = datetime.timedelta(days=1)
 
 
 def cache_key(name: str, **parameters) -> str:
-    """The key of report ``name`` computed with ``parameters`` by this code."""
+    """The key of report ``name`` computed with ``parameters`` by this code, measuring in this
+    deployment's metric CRS (a report measured in another is another report)."""
+    parameters = {**parameters, "metric_epsg": settings.LANDLEDGER_METRIC_EPSG}
     given = json.dumps(parameters, sort_keys=True, default=str, separators=(",", ":"))
     return f"{name}/{running_code()}/{hashlib.sha256(given.encode()).hexdigest()[:32]}"
 

@@ -13,8 +13,6 @@ from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
 from pyproj import CRS, Transformer
-from pyproj.aoi import AreaOfInterest
-from pyproj.database import query_utm_crs_info
 
 from gis_layers.analysis.redistribution import (
     NewBuilding,
@@ -33,6 +31,7 @@ from gis_layers.analysis.space import (
     reconcile,
     rollup,
 )
+from gis_layers.metric import metric_epsg
 from gis_layers.report_cache import cache_key, cached_report
 from registry.errors import RegisterError
 from registry.models import (
@@ -210,11 +209,7 @@ def _metric_crs(buildings: pd.DataFrame) -> CRS:
     if buildings.empty:
         return CRS.from_epsg(3857)
     lon, lat = float(buildings["lon"].median()), float(buildings["lat"].median())
-    found = query_utm_crs_info(
-        datum_name="WGS 84",
-        area_of_interest=AreaOfInterest(lon, lat, lon, lat),
-    )
-    return CRS.from_epsg(int(found[0].code))
+    return CRS.from_epsg(metric_epsg(lon, lat))
 
 
 def _number(value, digits: int = 1):

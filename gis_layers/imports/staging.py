@@ -9,9 +9,9 @@ import shapely
 from django.conf import settings
 from django.db import connection
 
-from gis_layers.analysis.geometry import utm_epsg
 from gis_layers.imports.schema import LayerKind
 from gis_layers.imports.validation import Finding
+from gis_layers.metric import metric_epsg
 
 STAGING = "landledger_import_staging"
 # The stored source of an imported row: the file's name, '#', and the row's key in it.
@@ -220,7 +220,7 @@ def regrid_population(*, cell_m: float) -> int:
         lon, lat = cursor.fetchone()
         if lon is None:
             return 0
-        srid = utm_epsg(lon, lat)
+        srid = metric_epsg(lon, lat)
         cursor.execute("DROP TABLE IF EXISTS landledger_import_grid")
         cursor.execute(
             "CREATE TEMP TABLE landledger_import_grid ON COMMIT DROP AS "

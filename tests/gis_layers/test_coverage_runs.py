@@ -14,6 +14,7 @@ from pyproj import Transformer
 
 from gis_layers import coverage
 from gis_layers.coverage import CoverageOptions, _candidates, execute_run, start_run
+from gis_layers.metric import check_metric_crs
 from gis_layers.models import CoverageCell, CoverageRun, CoverageShelter, PopulationCell
 from registry.models import (
     Agency,
@@ -257,6 +258,24 @@ def test_a_run_takes_its_radius_and_decay_and_records_them(town, settings):
     assert town_totals(wide)["within_reach"] == pytest.approx(200)
     assert wide.parameters["personnel_radius_m"] == 800.0
     assert wide.summary["personnel_radius_m"] == 800.0
+
+
+def test_a_deployments_metric_crs_is_where_runs_measure(town, settings):
+    """DESIGN.md §5: Beijing measures in EPSG:4548 (CGCS2000 Gauss-Krüger, CM 117°E); the
+    town's figures stay those computed by hand."""
+    settings.LANDLEDGER_METRIC_EPSG = 4548
+    run = run_for(options())
+    assert run.summary["crs"] == "EPSG:4548"
+    totals = town_totals(run)
+    assert totals["within_reach"] == pytest.approx(180)
+    assert totals["with_place"] == pytest.approx(100 * RATIO_A + 50 + 30, rel=1e-6)
+    for code, problem in [(4490, "is not a projected coordinate system in metres"),
+                          (999999, "is not an EPSG code")]:  # fmt: skip
+        settings.LANDLEDGER_METRIC_EPSG = code  # the system check says so as the server starts
+        (error,) = check_metric_crs()
+        assert error.msg == f"LANDLEDGER_METRIC_EPSG={code} {problem}"
+    settings.LANDLEDGER_METRIC_EPSG = None
+    assert check_metric_crs() == []
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,7 @@ def test_a_district_spread_over_two_utm_zones_is_measured_in_each():
     import geopandas as gpd
     from shapely.geometry import box
 
-    from gis_layers.landuse_report import utm_groups
+    from gis_layers.landuse_report import metric_groups
 
     parcels = gpd.GeoDataFrame(
         {"parcel_id": [1, 2, 3]},
@@ -133,7 +133,7 @@ def test_a_district_spread_over_two_utm_zones_is_measured_in_each():
                   box(24.96, 60.17, 24.97, 60.18)],
         crs=4490,
     )  # fmt: skip
-    groups = {crs.to_epsg(): list(positions) for crs, positions in utm_groups(parcels)}
+    groups = {crs.to_epsg(): list(positions) for crs, positions in metric_groups(parcels)}
     assert groups == {32635: [0, 2], 32648: [1]}
 
 
@@ -151,3 +151,20 @@ def test_a_report_command_refuses_an_output_it_cannot_write_before_computing(com
         with pytest.raises(CommandError, match=f"argument --output: .*{reason}"):
             call_command(command, "--output", str(output), stdout=io.StringIO())
     assert CoverageRun.objects.count() == runs  # refused before a coverage run was started
+
+
+def test_parcels_are_measured_in_the_deployments_metric_crs_where_one_is_set(demo, settings):
+    import geopandas as gpd
+
+    from gis_layers.landuse_report import metric_groups
+
+    parcels = gpd.GeoDataFrame(
+        geometry=gpd.GeoSeries.from_wkt(
+            [p.geom.wkt for p in Parcel.objects.filter(district__code="990101")[:5]]
+        ),
+        crs=4490,
+    )
+    assert [crs.to_epsg() for crs, _ in metric_groups(parcels)] == [32635]  # Helsinki: UTM 35N
+    settings.LANDLEDGER_METRIC_EPSG = 4548
+    ((crs, positions),) = metric_groups(parcels)
+    assert crs.to_epsg() == 4548 and list(positions) == [0, 1, 2, 3, 4]
