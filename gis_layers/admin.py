@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from gis_layers.models import DatasetLoad, PopulationCell, RoadSegment
 from gis_layers.selectors import dataset_counts_for
 from gis_layers.widgets import OfflineOSMWidget
+from registry.admin import ReadOnlyAdmin
 from registry.models import (
     ActStatus,
     Building,
@@ -199,22 +200,13 @@ class PopulationCellAdmin(MapAdmin):
 
 
 @admin.register(DatasetLoad)
-class DatasetLoadAdmin(admin.ModelAdmin):
+class DatasetLoadAdmin(ReadOnlyAdmin):
     """A load's counts were taken over every shelter classification: the shelters' and
-    inspections' are shown only to users cleared for all (gis_layers.selectors)."""
+    inspections' are shown only to users cleared for all (gis_layers.selectors). A load is the
+    record of what was loaded: shown, never edited (and a view-only page builds no form, to
+    which the counts' columns could not belong)."""
 
     exclude = ["counts", "repaired"]
-
-    # A load is the record of what was loaded: shown, never edited, added or deleted by hand
-    # (and a view-only page builds no form, to which the counts' columns could not belong).
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_list_display(self, request):
         return ["dataset", "version", "loaded_at", *_counts_columns(request.user)]
