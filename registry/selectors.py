@@ -167,8 +167,7 @@ def in_force_on(on: datetime.date) -> Q:
 def end_of_day(day: datetime.date) -> datetime.datetime:
     """The last moment of ``day`` in the server's time zone: the register "as it stood at the
     end of" a day holds what was recorded up to then."""
-    midnight = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min)
-    return timezone.make_aware(midnight) - datetime.timedelta(microseconds=1)
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.max))
 
 
 def known_in_force_on(on: datetime.date, known_at: datetime.datetime | None) -> Q:
@@ -176,12 +175,15 @@ def known_in_force_on(on: datetime.date, known_at: datetime.datetime | None) -> 
     None), both times kept for every right (DESIGN.md §4, Time): recorded by then, and not
     yet ended by then. A right is ended only by an act (registry 0008), so the act's
     registration dates its ending: one ended later, even with an earlier legal end, still
-    stood open in the register at ``known_at``; an end given at recording counts from it."""
+    stood open in the register at ``known_at``; an end given at recording counts from it.
+    A right's recording is dated the same way, by the registration of the act that
+    registered it: one clock for both, so that no moment shows a right and its successor
+    together."""
     if known_at is None:
         return in_force_on(on)
     ended_later = Q(cancelled_by__isnull=False) & ~Q(cancelled_by__decided_at__lte=known_at)
     return (
-        Q(recorded_at__lte=known_at)
+        Q(registered_by__decided_at__lte=known_at)
         & Q(valid_from__lte=on)
         & (Q(valid_to__isnull=True) | Q(valid_to__gt=on) | ended_later)
     )

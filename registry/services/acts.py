@@ -40,6 +40,7 @@ import datetime
 import getpass
 import hashlib
 import os
+import re
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -220,11 +221,20 @@ def _column_maximum(model, field_name: str) -> int:
     return connection.ops.integer_field_range(field.get_internal_type())[1]
 
 
+ASCII_NUMBER = re.compile(r"[ \t\n\r]*[+-]?[0-9]+(\.[0-9]*)?[ \t\n\r]*")
+
+
 def _whole_number(value, *, what: str, title: str, maximum: int) -> int:
     """``value`` as a whole number from 1 to ``maximum``. Anything else is refused, never
     rounded or cut: 1.9 parts are not 1 part, and party 7.5 is no party."""
     number = None
-    if isinstance(value, int | float | str | Decimal) and not isinstance(value, bool):
+    # Digits as PostgreSQL reads them too (the guards of registry 0008 read the payload):
+    # ASCII only, no full-width digits, underscores or no-break spaces, which Decimal takes.
+    if (
+        isinstance(value, int | float | str | Decimal)
+        and not isinstance(value, bool)
+        and ASCII_NUMBER.fullmatch(str(value))
+    ):
         try:
             number = Decimal(str(value).strip())
         except InvalidOperation:

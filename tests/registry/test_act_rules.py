@@ -554,3 +554,19 @@ def test_a_change_of_a_use_allocation_keeps_its_blocks():
     assert set(AllocatedBlock.objects.filter(right=changed).values_list("block", flat=True)) == {
         room.pk for room in rooms
     }
+
+
+def test_ids_in_digits_other_than_ascii_are_refused_as_the_database_would_read_them():
+    """Full-width digits (an input method's), underscores and no-break spaces: Python reads
+    them as numbers, PostgreSQL does not, and the register's guards read the payload there."""
+    _, title = parcel_with_title(geom=factories.square(x=X + 0.09))
+    seller = party("Full-width seller")
+    right = land_use_right(title, seller)
+    for written in ["１２", "1_2", "\u00a012"]:
+        act = lodged(
+            "transfer",
+            [title],
+            {"right": right.pk, "transferors": [written], **holders(party("B"))},
+        )
+        with pytest.raises(InvalidApplication, match="must be a whole number"):
+            approve_act(act=act, approver=user(Role.SUPERVISOR))

@@ -136,6 +136,11 @@ def test_the_register_as_it_stood_when_a_backdated_transfer_was_not_yet_register
     assert "No right was in force on that day." in page  # nothing was registered yet
     bad = client.get(f"/registry/titles/{title.pk}/", {"registered_by": "soon"}).content.decode()
     assert "is not a date (YYYY-MM-DD); showing the register as it stands." in bad
+    last = {"as_of": "2024-07-01", "registered_by": "9999-12-31"}  # the last day there is
+    assert "Later holder" in client.get(f"/registry/titles/{title.pk}/", last).content.decode()
+    assert (
+        client.get(f"/api/titles/{title.pk}/", last).json()["holders"][0]["party"] == "Later holder"
+    )
     api = client.get(
         f"/api/titles/{title.pk}/", {"as_of": "2024-07-01", "registered_by": yesterday}
     ).json()

@@ -209,16 +209,23 @@ function landledgerMap(map, config) {
 
   // Every layer draws its tiles on canvases of its own, stacked in the order the layers were
   // added, and the pointer's events reach only the topmost canvas: a parcel under the
-  // buildings' and shelters' canvases would never be clicked or highlighted. An event on a
-  // canvas that no feature of it took is handed down to the canvases under the pointer, top
-  // first, as events that do not bubble (so that nothing above sees them twice), until a
-  // layer takes the click.
+  // buildings' and shelters' canvases would never be clicked. A click on a canvas that no
+  // feature of it took is handed down to the canvases under the pointer, top first, as a
+  // click that does not bubble (so that nothing above sees it twice), until a layer takes it.
+  // A click that ends a drag (the map panned) is no click: Leaflet's own handlers ignore it.
   function canvasesBelow(original) {
     return document.elementsFromPoint(original.clientX, original.clientY).filter((element) =>
       element.tagName === "CANVAS" && element !== original.target && map.getContainer().contains(element));
   }
+  let pressedAt = null;
+  L.DomEvent.on(map.getContainer(), "mousedown", (event) => { pressedAt = [event.clientX, event.clientY]; });
+  function dragged(original) {
+    return pressedAt !== null
+      && Math.hypot(original.clientX - pressedAt[0], original.clientY - pressedAt[1]) > 3;
+  }
   function handDown(original) {
-    if (!original.isTrusted || original.target.tagName !== "CANVAS" || original._landledgerTaken) return false;
+    if (!original.isTrusted || original.target.tagName !== "CANVAS" || original._landledgerTaken
+        || dragged(original)) return false;
     state.featureClicked = false;
     for (const canvas of canvasesBelow(original)) {
       canvas.dispatchEvent(new MouseEvent(original.type, {
@@ -235,12 +242,11 @@ function landledgerMap(map, config) {
     // Picking sites: a click anywhere picks its spot, once (a feature's click, or the map's).
     if (config.pickInto) {
       if (original.isTrusted && !original._landledgerTaken && !original._landledgerPicked
-          && original.target.tagName === "CANVAS") pickSite(map.mouseEventToLatLng(original));
+          && original.target.tagName === "CANVAS" && !dragged(original)) pickSite(map.mouseEventToLatLng(original));
       return;
     }
     handDown(original);
   });
-  L.DomEvent.on(map.getContainer(), "mousemove", handDown);
 
   const overlays = L.control.layers(null, null, { collapsed: false, position: "topright" }).addTo(map);
   config.layers.forEach((entry) => {
