@@ -225,18 +225,17 @@ function landledgerMap(map, config) {
   }
   function handDown(original) {
     if (!original.isTrusted || original.target.tagName !== "CANVAS" || original._landledgerTaken
-        || dragged(original)) return false;
+        || dragged(original)) return;
     state.featureClicked = false;
     for (const canvas of canvasesBelow(original)) {
-      canvas.dispatchEvent(new MouseEvent(original.type, {
+      canvas.dispatchEvent(new MouseEvent("click", {
         clientX: original.clientX, clientY: original.clientY, screenX: original.screenX,
         screenY: original.screenY, shiftKey: original.shiftKey, ctrlKey: original.ctrlKey,
         altKey: original.altKey, metaKey: original.metaKey, button: original.button,
-        buttons: original.buttons, bubbles: false, cancelable: true, view: window,
+        bubbles: false, cancelable: true, view: window,
       }));
-      if (state.featureClicked) return true;
+      if (state.featureClicked) return;  // a layer took it
     }
-    return false;
   }
   L.DomEvent.on(map.getContainer(), "click", (original) => {
     // Picking sites: a click anywhere picks its spot, once (a feature's click, or the map's).
