@@ -6,7 +6,19 @@ import datetime
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db.models import CharField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    DateField,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -181,21 +193,44 @@ def known_in_force_on(on: datetime.date, known_at: datetime.datetime | None) -> 
     together."""
     if known_at is None:
         return in_force_on(on)
-    ended_later = Q(cancelled_by__isnull=False) & ~Q(cancelled_by__decided_at__lte=known_at)
     return (
         Q(registered_by__decided_at__lte=known_at)
         & Q(valid_from__lte=on)
-        & (Q(valid_to__isnull=True) | Q(valid_to__gt=on) | ended_later)
+        & (Q(valid_to__isnull=True) | Q(valid_to__gt=on) | _ended_after(known_at))
     )
+
+
+def _ended_after(known_at: datetime.datetime) -> Q:
+    """Rights ended by an act registered after ``known_at``: open in the register then."""
+    return Q(cancelled_by__isnull=False) & ~Q(cancelled_by__decided_at__lte=known_at)
 
 
 def rights_as_of(
     *, title: Title, on: datetime.date | None = None, known_at: datetime.datetime | None = None
 ) -> QuerySet[Right]:
     """The rights on a title in force on ``on`` (today when None), as the register knew them at
-    ``known_at`` (now when None; see :func:`known_in_force_on`)."""
+    ``known_at`` (now when None; see :func:`known_in_force_on`). Each carries its end as the
+    register recorded it then, ``valid_to_as_registered`` and ``cancelled_by_as_registered``:
+    none where the act that ended it was registered later, for the register did not know of
+    that end yet."""
     on = on or datetime.date.today()
     rights = Right.objects.filter(title=title).filter(known_in_force_on(on, known_at))
+    if known_at is None:
+        rights = rights.annotate(
+            valid_to_as_registered=F("valid_to"), cancelled_by_as_registered=F("cancelled_by")
+        )
+    else:
+        ended_after = _ended_after(known_at)
+        rights = rights.annotate(
+            valid_to_as_registered=Case(
+                When(ended_after, then=None), default=F("valid_to"), output_field=DateField()
+            ),
+            cancelled_by_as_registered=Case(
+                When(ended_after, then=None),
+                default=F("cancelled_by"),
+                output_field=BigIntegerField(),
+            ),
+        )
     return (
         rights.select_related("registered_by")
         .prefetch_related("shares__party")

@@ -220,12 +220,20 @@ class HoldingSerializer(serializers.Serializer):
     share = serializers.CharField(help_text="parts/denominator, e.g. '1/2'.")
 
 
+class RightAsRegisteredSerializer(RightSerializer):
+    """A right as ``rights_as_of`` gives it: its end as the register recorded it at the time
+    asked for, none where the act that ended it was registered later."""
+
+    valid_to = serializers.DateField(source="valid_to_as_registered", allow_null=True)
+    cancelled_by = serializers.IntegerField(source="cancelled_by_as_registered", allow_null=True)
+
+
 class TitleOnDateSerializer(serializers.Serializer):
     """A title as the register stood on ``as_of``."""
 
     title = TitleSerializer()
     as_of = serializers.DateField()
-    rights = RightSerializer(many=True)
+    rights = RightAsRegisteredSerializer(many=True)
     holders = HoldingSerializer(many=True)
 
 

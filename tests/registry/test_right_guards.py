@@ -65,6 +65,33 @@ def test_holders_are_recorded_with_their_right_in_one_transaction_savepoints_inc
     assert right.shares.count() == 1
 
 
+def test_a_right_gains_no_holders_once_ended_even_by_this_transaction(demo):
+    """Ending a right rewrites its row in this transaction; its holders stay as recorded, for
+    a right recorded earlier and for one recorded in this very transaction alike."""
+    earlier = recorded_earlier()
+    recorded_now = Right.objects.create(
+        title=earlier.title,
+        kind=RightKind.EASEMENT,
+        share_denominator=2,
+        valid_from=day("2024-06-01"),
+        registered_by=earlier.registered_by,
+    )
+    RightHolder.objects.create(right=recorded_now, party=party("Neighbour"), share_parts=2)
+    late_holder = party("Latecomer")
+    for right in (earlier, recorded_now):
+        sql(
+            "UPDATE registry_right SET valid_to = current_date, cancelled_by_id = %s WHERE id = %s",
+            [right.registered_by_id, right.pk],
+        )
+        with pytest.raises(ProgrammingError, match=f"right {right.pk} .*or has ended"):
+            with transaction.atomic():
+                sql(
+                    "INSERT INTO registry_rightholder (right_id, party_id, share_parts) VALUES (%s, %s, 1)",
+                    [right.pk, late_holder.pk],
+                )
+    assert not RightHolder.objects.filter(party=late_holder).exists()
+
+
 def test_a_recorded_right_only_ends_once(demo):
     right = recorded_earlier()
     with pytest.raises(ProgrammingError, match="may only be ended by an act, once"):

@@ -147,6 +147,46 @@ def test_the_register_as_it_stood_when_a_backdated_transfer_was_not_yet_register
     assert api["rights"] == [] and api["holders"] == []
 
 
+def test_a_right_ended_later_shows_no_end_in_the_register_as_it_stood(client):
+    """The register as it stood before a transfer's registration does not know of the end
+    the transfer later gave the seller's right, backdated as that end is."""
+    from unittest import mock
+
+    from django.utils import timezone
+
+    _, title = parcel_with_title(geom=factories.square(x=116.985))
+    seller, buyer = party("Earlier holder"), party("Later holder")
+    three_days_ago = timezone.now() - datetime.timedelta(days=3)
+    with mock.patch.object(timezone, "now", return_value=three_days_ago):
+        right = land_use_right(title, seller, on="2024-01-01")
+    register(
+        "transfer",
+        [title],
+        {"right": right.pk, "transferors": [seller.pk], **holders(buyer)},
+        "2024-06-01",
+    )
+    right.refresh_from_db()
+    assert right.valid_to == day("2024-06-01") and right.cancelled_by_id is not None
+    logged_in(client, Role.PLANNER)
+    then = {
+        "as_of": "2024-07-01",
+        "registered_by": (timezone.localdate() - datetime.timedelta(days=1)).isoformat(),
+    }
+    api = client.get(f"/api/titles/{title.pk}/", then).json()
+    assert [(r["id"], r["valid_to"], r["cancelled_by"]) for r in api["rights"]] == [
+        (right.pk, None, None)
+    ]
+    assert [h["party"] for h in api["holders"]] == ["Earlier holder"]
+    page = client.get(f"/registry/titles/{title.pk}/", then)
+    assert "Earlier holder" in page.content.decode()
+    assert [r.valid_to_as_registered for r in page.context["rights"]] == [None]
+    # As the register stands, the same right as of the day before its end shows that end.
+    now = client.get(f"/api/titles/{title.pk}/", {"as_of": "2024-05-31"}).json()
+    assert [(r["valid_to"], r["cancelled_by"]) for r in now["rights"]] == [
+        ("2024-06-01", right.cancelled_by_id)
+    ]
+
+
 def lodge_transfer(client, title, seller, buyer, **overrides):
     right = title.rights.get(kind=RightKind.LAND_USE_RIGHT, valid_to__isnull=True)
     form = {
