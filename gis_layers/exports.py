@@ -179,6 +179,15 @@ AGENCY_RANK_SHAPEFILE_NAMES = {
 }
 
 
+# Buildings' and shelters' place in the vertical, as the importer reads it back.
+STRATUM_COLUMNS = (
+    Column("is_underground", pa.bool_(), _field("is_underground"), "undergrnd"),
+    Column("elevation_bottom_m", pa.float64(), _field("elevation_bottom_m"), "elev_bot"),
+    Column("elevation_top_m", pa.float64(), _field("elevation_top_m"), "elev_top"),
+)
+STRATUM_VALUES = {column.name: column.name for column in STRATUM_COLUMNS}
+
+
 def _headcount(rank: str) -> Subquery:
     return Subquery(
         StaffEstablishment.objects.filter(agency=OuterRef("pk"), rank=rank).values("headcount")
@@ -233,6 +242,7 @@ LAYERS: dict[str, Layer] = {
             Column("height", pa.float64(), _field("height_m")),
             Column("use", pa.string(), _field("use")),
             Column("year", pa.int32(), _field("year_built")),
+            *STRATUM_COLUMNS,
             # Without it a re-import elsewhere would date every building on the day of import.
             Column("valid_from", pa.date32(), _field("valid_from")),
         ),
@@ -246,6 +256,7 @@ LAYERS: dict[str, Layer] = {
             "height_m": "height_m",
             "use": "use",
             "year_built": "year_built",
+            **STRATUM_VALUES,
             "valid_from": "valid_from",
         },
         order_by="id",
@@ -267,6 +278,7 @@ LAYERS: dict[str, Layer] = {
             Column("condition", pa.string(), _field("condition")),
             Column("peacetime_use", pa.string(), _field("peacetime_use"), "peace_use"),
             Column("classification", pa.int32(), _field("classification"), "sec_class"),
+            *STRATUM_COLUMNS,
             Column("valid_from", pa.date32(), _field("valid_from")),
         ),
         values={
@@ -279,6 +291,7 @@ LAYERS: dict[str, Layer] = {
             "condition": "condition",
             "peacetime_use": "peacetime_use",
             "classification": "classification",
+            **STRATUM_VALUES,
             "valid_from": "valid_from",
         },
         order_by="id",

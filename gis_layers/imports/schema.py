@@ -28,6 +28,17 @@ SOURCE_ID = Target(
 )
 # Since when a record is in force; today where a file does not say.
 VALID_FROM = Target("valid_from", ("valid_from", "start_date"))
+# Buildings' and shelters' place in the vertical: underground, and a stratified unit's layer.
+STRATUM = (
+    Target("is_underground", ("is_underground", "underground", "undergrnd", "地下", "是否地下")),
+    Target(
+        "elevation_bottom_m",
+        ("elevation_bottom_m", "elev_bot", "bottom_elevation", "起始高程", "底部高程"),
+    ),
+    Target(
+        "elevation_top_m", ("elevation_top_m", "elev_top", "top_elevation", "终止高程", "顶部高程")
+    ),
+)
 
 KINDS: dict[str, LayerKind] = {
     "parcels": LayerKind(
@@ -65,6 +76,7 @@ KINDS: dict[str, LayerKind] = {
             Target("gross_floor_area_m2", ("gross_floor_area_m2", "gfa", "建筑面积", "jzmj")),
             Target("use", ("use", "building_use", "用途", "房屋用途")),
             Target("year_built", ("year_built", "year", "建成年份", "竣工年份")),
+            *STRATUM,
             VALID_FROM,
         ),
     ),
@@ -90,6 +102,7 @@ KINDS: dict[str, LayerKind] = {
             Target("condition", ("condition", "状况", "完好状况")),
             Target("peacetime_use", ("peacetime_use", "peace_use", "平时用途")),
             Target("classification", ("classification", "sec_class", "密级")),
+            *STRATUM,
             VALID_FROM,
         ),
     ),

@@ -285,18 +285,27 @@ def _write_parcels(source_prefix: str) -> dict[str, int]:
     return {"inserted": inserted, "updated": updated}
 
 
+# gis_layers.imports.validation._stratum's values, as the staging row's attributes hold them.
+STRATUM_COLUMNS = {
+    "is_underground": "(s.attrs->>'is_underground')::boolean",
+    "elevation_bottom_m": "(s.attrs->>'elevation_bottom_m')::float8",
+    "elevation_top_m": "(s.attrs->>'elevation_top_m')::float8",
+}
+
+
 def _write_buildings(source_prefix: str) -> dict[str, int]:
     columns = {
         "name": "s.attrs->>'name'", "address": "s.attrs->>'address'",
         "floors_above": "(s.attrs->>'floors_above')::int", "floors_below": "(s.attrs->>'floors_below')::int",
         "height_m": "(s.attrs->>'height_m')::float8",
         "gross_floor_area_m2": "(s.attrs->>'gross_floor_area_m2')::float8", "use": "s.attrs->>'use'",
-        "year_built": "(s.attrs->>'year_built')::int", "footprint": "s.geom",
+        "year_built": "(s.attrs->>'year_built')::int", **STRATUM_COLUMNS, "footprint": "s.geom",
     }  # fmt: skip
     return _upsert_by_source(
         "registry_building",
         columns,
         source_prefix,
+        default_when_empty={"is_underground": "false"},
         extra_insert={
             "parcel_id": "(SELECT p.id FROM registry_parcel p WHERE p.valid_to IS NULL AND p.geom && s.geom "
             "AND ST_Intersects(p.geom, s.geom) ORDER BY ST_Area(ST_Intersection(p.geom, s.geom)) DESC "
@@ -304,7 +313,6 @@ def _write_buildings(source_prefix: str) -> dict[str, int]:
             "valid_from": START_DATE,
             "floors_estimated": "false",
             "condition": "'good'",
-            "is_underground": "false",
             "is_synthetic": "false",
         },
     )
@@ -317,19 +325,19 @@ def _write_shelters(source_prefix: str) -> dict[str, int]:
         "capacity_persons": "(s.attrs->>'capacity_persons')::int",
         "usable_area_m2": "(s.attrs->>'usable_area_m2')::float8", "condition": "s.attrs->>'condition'",
         "peacetime_use": "s.attrs->>'peacetime_use'", "classification": "(s.attrs->>'classification')::int",
-        "location": "s.geom",
+        **STRATUM_COLUMNS, "location": "s.geom",
     }  # fmt: skip
     return _upsert_by_source(
         "registry_shelter",
         columns,
         source_prefix,
-        # A file that does not give a shelter's classification must not declassify it.
-        default_when_empty={"classification": "0"},
+        # A file that does not give a shelter's classification must not declassify it; one
+        # that does not say whether it is underground leaves that as it was (a new one is).
+        default_when_empty={"classification": "0", "is_underground": "true"},
         extra_insert={
             "building_id": "(SELECT b.id FROM registry_building b WHERE b.valid_to IS NULL "
             "AND b.footprint && s.geom AND ST_Intersects(b.footprint, s.geom) ORDER BY b.id LIMIT 1)",
             "valid_from": START_DATE,
-            "is_underground": "true",
             "is_synthetic": "false",
         },
     )

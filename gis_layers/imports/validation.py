@@ -59,6 +59,12 @@ BUILDING_USES = {
     "other": "other", "其他": "other", "其它": "other",
 }  # fmt: skip
 
+# Whether a building or shelter is underground: as files write a yes or no.
+YES_OR_NO = {
+    "true": True, "t": True, "yes": True, "y": True, "1": True, "是": True,
+    "false": False, "f": False, "no": False, "n": False, "0": False, "否": False,
+}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -155,6 +161,28 @@ def _start_date(value) -> str | None:
     return start
 
 
+def _stratum(row: dict) -> dict:
+    """Whether the unit is underground (None when the file does not say: a new unit gets its
+    kind's default, a stored one keeps its own) and, for a stratified unit, the elevations of
+    its layer: both or neither, the top above the bottom."""
+    bottom = _number(row.get("elevation_bottom_m"), "elevation_bottom_m")
+    top = _number(row.get("elevation_top_m"), "elevation_top_m")
+    if (bottom is None) != (top is None):
+        missing = "elevation_top_m" if top is None else "elevation_bottom_m"
+        raise RowRejected(
+            missing, "a stratified unit gives both elevations of its layer, bottom and top"
+        )
+    if bottom is not None and top <= bottom:
+        raise RowRejected(
+            "elevation_top_m", f"{top:g} m is not above the bottom of the layer, {bottom:g} m"
+        )
+    return {
+        "is_underground": _choice(row.get("is_underground"), "is_underground", YES_OR_NO),
+        "elevation_bottom_m": bottom,
+        "elevation_top_m": top,
+    }
+
+
 def attributes_of(
     kind: LayerKind, row: dict, *, repaired: list[tuple[str, str]] | None = None
 ) -> dict:
@@ -189,6 +217,7 @@ def attributes_of(
             ),
             "use": use,
             "year_built": _number(row.get("year_built"), "year_built", integer=True, minimum=1000),
+            **_stratum(row),
             "valid_from": _start_date(row.get("valid_from")),
         }
     if kind.name == "shelters":
@@ -207,6 +236,7 @@ def attributes_of(
             # None (no column, or an empty cell): an update keeps the stored classification
             # and a new shelter is public; declassifying takes an explicit 0.
             "classification": _choice(row.get("classification"), "classification", CLASSIFICATIONS),
+            **_stratum(row),
             "valid_from": _start_date(row.get("valid_from")),
         }
     if kind.name == "roads":

@@ -112,6 +112,8 @@ def _field_schema(model: type[Model], path: str) -> dict:
 
 
 _INTERVAL = {"valid_from": "valid_from", "valid_to": "valid_to"}
+# Underground, and a stratified unit's layer (elevations in metres, 1985 National Height Datum).
+_STRATUM = {name: name for name in ("is_underground", "elevation_bottom_m", "elevation_top_m")}
 
 COLLECTIONS: dict[str, Collection] = {
     collection.id: collection
@@ -150,8 +152,10 @@ COLLECTIONS: dict[str, Collection] = {
             title="Buildings 房屋",
             description=(
                 "Building footprints with use, floors above and below ground, gross floor "
-                "area in m², height in metres and the unit code of the parcel they stand on. "
-                "“datetime” as for parcels."
+                "area in m², height in metres, the unit code of the parcel they stand on, "
+                "whether underground and, for a stratified unit (分层), the bottom and top "
+                "elevations of its layer in metres (1985 National Height Datum). “datetime” as "
+                "for parcels."
             ),
             model=Building,
             permission="registry.view_building",
@@ -169,6 +173,7 @@ COLLECTIONS: dict[str, Collection] = {
                 "year_built": "year_built",
                 "condition": "condition",
                 "parcel_unit_code": "parcel__unit_code",
+                **_STRATUM,
                 **_INTERVAL,
             },
         ),
@@ -177,7 +182,8 @@ COLLECTIONS: dict[str, Collection] = {
             title="Civil-defence shelters 人防工程",
             description=(
                 "Civil-defence works at or below your security clearance: type, protection "
-                "class, capacity in persons, usable area in m², condition and peacetime use. "
+                "class, capacity in persons, usable area in m², condition, peacetime use, "
+                "whether underground and, for a stratified unit, its layer's elevations. "
                 "“datetime” as for parcels."
             ),
             model=Shelter,
@@ -193,7 +199,7 @@ COLLECTIONS: dict[str, Collection] = {
                 "usable_area_m2": "usable_area_m2",
                 "condition": "condition",
                 "peacetime_use": "peacetime_use",
-                "is_underground": "is_underground",
+                **_STRATUM,
                 **_INTERVAL,
             },
             rows_for=shelters_visible_to,

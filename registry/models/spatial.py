@@ -60,6 +60,48 @@ class TemporalUnit(models.Model):
         abstract = True
 
 
+class StratifiedUnit(models.Model):
+    """A unit that may hold only a layer of the space above or below its ground (分层): a
+    floor range under a park, a shelter beneath someone else's building. Its layer is given
+    by elevations in metres in the 1985 National Height Datum (1985国家高程基准), as a
+    stratified unit's survey gives them; neither for a unit that is not stratified."""
+
+    elevation_bottom_m = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Stratified units only: the lowest elevation of the layer, m (1985 datum).",
+    )
+    elevation_top_m = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Stratified units only: the highest elevation of the layer, m (1985 datum).",
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_stratified(self) -> bool:
+        return self.elevation_bottom_m is not None
+
+
+def _stratum_guard(model_name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(elevation_bottom_m__isnull=True, elevation_top_m__isnull=True)
+        # Both given as well: a CHECK whose comparison is null (one elevation missing) passes.
+        | Q(
+            elevation_bottom_m__isnull=False,
+            elevation_top_m__isnull=False,
+            elevation_top_m__gt=models.F("elevation_bottom_m"),
+        ),
+        name=f"{model_name}_stratum_ordered",
+        violation_error_message=(
+            "A stratified unit gives both elevations, the top above the bottom; "
+            "a unit that is not stratified gives neither."
+        ),
+    )
+
+
 def _interval_guard(model_name: str) -> models.CheckConstraint:
     return models.CheckConstraint(
         condition=Q(valid_to__isnull=True) | Q(valid_to__gt=models.F("valid_from")),
@@ -138,7 +180,7 @@ class BuildingUse(models.TextChoices):
     OTHER = "other", "other 其他"
 
 
-class Building(Provenance, TemporalUnit):
+class Building(Provenance, TemporalUnit, StratifiedUnit):
     """A building (房屋) standing on a parcel; floors and floor area in m²."""
 
     parcel = models.ForeignKey(
@@ -182,6 +224,7 @@ class Building(Provenance, TemporalUnit):
         constraints = [
             *geometry_guards("building", "footprint"),
             _interval_guard("building"),
+            _stratum_guard("building"),
             models.CheckConstraint(
                 condition=Q(gross_floor_area_m2__isnull=True) | Q(gross_floor_area_m2__gt=0),
                 name="building_gfa_positive",
@@ -222,7 +265,7 @@ class ProtectionClass(models.TextChoices):
     CONVENTIONAL_6 = "c6", "conventional 6 常6级"
 
 
-class Shelter(Provenance, TemporalUnit):
+class Shelter(Provenance, TemporalUnit, StratifiedUnit):
     """A civil-defence work (人防工程): location, entrances, capacity in persons."""
 
     name = models.CharField(max_length=200)
@@ -253,6 +296,7 @@ class Shelter(Provenance, TemporalUnit):
             *geometry_guards("shelter", "location"),
             *geometry_guards("shelter", "entrances", nullable=True),
             _interval_guard("shelter"),
+            _stratum_guard("shelter"),
             models.CheckConstraint(
                 condition=Q(usable_area_m2__gt=0),
                 name="shelter_usable_area_positive",

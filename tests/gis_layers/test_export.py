@@ -36,18 +36,7 @@ PARCEL_COLUMNS = [
 # What the importer finds in an exported file of each kind, by target field.
 IMPORTED_TARGETS = {
     "parcels": {"unit_code", "land_use", "name", "address", "valid_from"},
-    "buildings": {
-        "source_id",
-        "name",
-        "address",
-        "floors_above",
-        "floors_below",
-        "height_m",
-        "gross_floor_area_m2",
-        "use",
-        "year_built",
-        "valid_from",
-    },
+    "buildings": {target.name for target in KINDS["buildings"].targets},
     "shelters": {target.name for target in KINDS["shelters"].targets},
     "roads": {"source_id", "name", "highway"},
     "population": {"source_id", "residents"},
@@ -153,6 +142,9 @@ def test_shapefile_zip_carries_prj_and_utf8_cpg_and_short_field_names(demo, tmp_
         "condition",
         "peace_use",
         "sec_class",
+        "undergrnd",
+        "elev_bot",
+        "elev_top",
         "valid_from",
     ]
 
