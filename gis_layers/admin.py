@@ -136,7 +136,7 @@ class BuildingAdmin(KeptByActsAdmin):
     # A building with a title of its own (building ownership).
     title_of = "building"
     list_display = ["__str__", "use", "floors_above", "gross_floor_area_m2", "parcel", "source"]
-    list_filter = ["use", "condition", "floors_estimated", "is_synthetic"]
+    list_filter = ["use", "condition", "is_underground", "floors_estimated", "is_synthetic"]
     search_fields = ["name", "address", "source"]
     readonly_fields = ["footprint_area_m2", "recorded_at"]
     raw_id_fields = ["parcel"]
@@ -166,7 +166,7 @@ class ShelterAdmin(MapAdmin):
     list_display = [
         "name", "shelter_type", "capacity_persons", "condition", "classification", "is_synthetic",
     ]  # fmt: skip
-    list_filter = ["shelter_type", "condition", "protection_class"]
+    list_filter = ["shelter_type", "condition", "protection_class", "is_underground"]
     search_fields = ["name"]
     readonly_fields = ["recorded_at"]
     raw_id_fields = ["building"]
