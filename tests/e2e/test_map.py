@@ -4,6 +4,7 @@ that flies to the parcel, the as-of slider and the change view."""
 import json
 
 import pytest
+from django.contrib.gis.geos import Point
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
@@ -133,6 +134,63 @@ def test_click_opens_a_popup_with_the_parcel_and_its_holders(page, settings):
     expect(popup).to_contain_text(parcel.unit_code, timeout=10000)
     expect(popup).to_contain_text("Holders")
     screenshot(page, "map-popup")
+    assert page.console_errors == []
+
+
+def hovered(page):
+    return page.evaluate("() => window.landledger.state.hovered")
+
+
+def highlighted_in(page, layer: str) -> list[str]:
+    """The features ``layer`` draws in a style of its own (highlighted or selected)."""
+    return page.evaluate(
+        f"() => Object.keys(window.landledger.state.layers['{layer}']._overriddenStyles || {{}})"
+    )
+
+
+def test_hover_reaches_parcels_under_the_other_layers_and_lets_go(page, settings):
+    """With every layer on: a parcel under the buildings' and shelters' canvases lights up, a
+    building on it takes the highlight and gives it back, and leaving the map leaves nothing
+    lit."""
+    shelters = Shelter.objects.filter(valid_to__isnull=True)
+    building, point = next(  # a building with no shelter's marker over it, and in the
+        # same view a point of its parcel clear of buildings and shelters
+        (building, point)
+        for building in Building.objects.filter(
+            valid_to__isnull=True, parcel__valid_to__isnull=True
+        ).order_by("id")
+        if not shelters.filter(location__dwithin=(building.footprint, 0.0003)).exists()
+        and (point := clear_of_buildings_and_shelters(building.parcel)).distance(
+            building.footprint.point_on_surface
+        )
+        < 0.0006
+    )
+    inside = building.footprint.point_on_surface
+    open_map(page, settings)
+    show_at_zoom_18(page, Point((point.x + inside.x) / 2, (point.y + inside.y) / 2))
+
+    def lit(layer: str, fid: int) -> None:
+        page.wait_for_function(
+            "() => { const h = window.landledger.state.hovered; "
+            f"return h !== null && h.name === '{layer}' && h.fid === {fid}; }}",
+            timeout=5000,
+        )
+        assert highlighted_in(page, layer) == [str(fid)]
+
+    x, y = on_screen(page, point)
+    page.mouse.move(x - 12, y - 12)
+    page.mouse.move(x, y, steps=4)
+    lit("parcels", building.parcel_id)
+    page.mouse.move(*on_screen(page, inside), steps=6)
+    lit("buildings", building.pk)
+    assert highlighted_in(page, "parcels") == []
+    page.mouse.move(x, y, steps=6)
+    lit("parcels", building.parcel_id)
+    assert highlighted_in(page, "buildings") == []
+    top = page.evaluate("() => window.landledger.map.getContainer().getBoundingClientRect().top")
+    page.mouse.move(x, top - 5, steps=8)  # above the map: out of it
+    page.wait_for_function("() => window.landledger.state.hovered === null", timeout=5000)
+    assert highlighted_in(page, "parcels") == [] and highlighted_in(page, "buildings") == []
     assert page.console_errors == []
 
 

@@ -117,6 +117,19 @@ function landledgerMap(map, config) {
     selectionPanel.refresh();
   }
 
+  // The feature each layer highlights under the pointer, and the canvas (tile) whose pointer
+  // events did it; state.hovered is the one last highlighted, for the page's own checks.
+  const highlights = {};
+  state.hovered = null;
+  const canvasOf = (event) => (event.originalEvent && event.originalEvent.target) || null;
+  function unhighlight(name) {
+    const own = highlights[name];
+    if (!own) return;
+    delete highlights[name];
+    styleOfFeature(state.layers[name], name, own.fid);
+    if (state.hovered && state.hovered.name === name) state.hovered = null;
+  }
+
   function tileUrl(name) {
     const query = name === "changes"
       ? "?from=" + state.changes.from + "&to=" + state.changes.to
@@ -144,14 +157,18 @@ function landledgerMap(map, config) {
       getFeatureId: (feature) => feature.properties.fid,
       fetchOptions: { credentials: "same-origin" },
     });
-    let highlighted = null;
     layer.on("mouseover", (event) => {
-      highlighted = event.layer.properties.fid;
-      layer.setFeatureStyle(highlighted, highlightStyle);
+      unhighlight(name);
+      const fid = event.layer.properties.fid;
+      highlights[name] = { fid: fid, canvas: canvasOf(event) };
+      layer.setFeatureStyle(fid, highlightStyle);
+      state.hovered = { name: name, fid: fid };
     });
-    layer.on("mouseout", () => {
-      if (highlighted !== null) styleOfFeature(layer, name, highlighted);
-      highlighted = null;
+    layer.on("mouseout", (event) => {
+      // Only the canvas that highlighted the feature takes the highlight off: a feature
+      // spans tiles, and another tile's canvas may have highlighted it since.
+      const own = highlights[name];
+      if (own && (own.canvas === null || own.canvas === canvasOf(event))) unhighlight(name);
     });
     layer.on("click", (event) => {
       state.featureClicked = true;
@@ -237,6 +254,51 @@ function landledgerMap(map, config) {
       if (state.featureClicked) return;  // a layer took it
     }
   }
+  // The pointer's moves are handed down the same way, for the hover highlight: while no
+  // feature of the topmost canvas is under the pointer, the canvases beneath it are asked, top
+  // first, until one highlights a feature. Only the top canvas hears the pointer leave, so the
+  // canvas beneath that highlighted one is told when the pointer is no longer over its feature
+  // or it, or has left the map; left alone, its highlight would stay.
+  let hoveredBelow = null;
+  function pointerEvent(type, original) {
+    return new MouseEvent(type, {
+      clientX: original.clientX, clientY: original.clientY, screenX: original.screenX,
+      screenY: original.screenY, bubbles: false, cancelable: true, view: window,
+    });
+  }
+  function leaveBelow(original) {
+    const canvas = hoveredBelow;
+    hoveredBelow = null;
+    if (canvas === null) return;
+    // A tile taken off the map (zoomed or panned away) has no map left to tell: its layer's
+    // highlight is taken off here.
+    if (canvas.isConnected) canvas.dispatchEvent(pointerEvent("mouseout", original));
+    Object.keys(highlights).forEach((name) => { if (highlights[name].canvas === canvas) unhighlight(name); });
+  }
+  function handDownHover(original) {
+    if (!original.isTrusted || original.target.tagName !== "CANVAS" || map.dragging.moving()) return;
+    const below = canvasesBelow(original);
+    if (hoveredBelow !== null && !below.includes(hoveredBelow)) leaveBelow(original);
+    const takenBy = () => Object.values(highlights).some((own) => own.canvas === original.target);
+    if (takenBy()) {
+      leaveBelow(original);
+      return;
+    }
+    for (const canvas of below) {
+      canvas.dispatchEvent(pointerEvent("mousemove", original));
+      if (Object.values(highlights).some((own) => own.canvas === canvas)) {
+        if (hoveredBelow !== canvas) leaveBelow(original);
+        hoveredBelow = canvas;
+        return;
+      }
+    }
+    leaveBelow(original);
+  }
+  if (!config.pickInto) {
+    L.DomEvent.on(map.getContainer(), "mousemove", handDownHover);
+    L.DomEvent.on(map.getContainer(), "mouseleave", leaveBelow);
+  }
+
   L.DomEvent.on(map.getContainer(), "click", (original) => {
     // Picking sites: a click anywhere picks its spot, once (a feature's click, or the map's).
     if (config.pickInto) {
