@@ -3,21 +3,24 @@ image service and no script."""
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 
 def bar_chart(
-    items: list[tuple[str, float]],
+    items: list[tuple[str, float]] | list[tuple[str, float, str]],
     *,
     unit: str,
     colours: dict[str, str] | None = None,
     width: int = 460,
     bar: int = 16,
 ) -> SafeString:
-    """Horizontal bars, one per (label, value), longest scaled to the chart's width."""
+    """Horizontal bars, one per (label, value), longest scaled to the chart's width. A bar's
+    colour is that of ``colours`` for its key: the item's third element where it has one (a
+    label in the reader's language), else the label's first word (a class code)."""
     if not items:
-        return format_html("<p class='muted'>{}</p>", "no data")
+        return format_html("<p class='muted'>{}</p>", gettext("no data"))
     label_width, value_width = 150, 90
-    largest = max(value for _, value in items) or 1.0
+    largest = max(item[1] for item in items) or 1.0
     scale = (width - label_width - value_width) / largest
     rows = format_html_join(
         "",
@@ -32,12 +35,12 @@ def bar_chart(
                 index * (bar + 6),
                 f"{value * scale:.1f}",
                 bar,
-                (colours or {}).get(label.split(" ")[0], "#5b8fd6"),
+                (colours or {}).get(key[0] if key else label.split(" ")[0], "#5b8fd6"),
                 label_width + value * scale + 4,
                 index * (bar + 6) + bar - 4,
                 f"{value:,.0f} {unit}",
             )
-            for index, (label, value) in enumerate(items)
+            for index, (label, value, *key) in enumerate(items)
         ),
     )
     height = len(items) * (bar + 6)

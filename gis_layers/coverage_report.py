@@ -5,18 +5,18 @@ import io
 import json
 
 from django.template.loader import render_to_string
+from django.utils.translation import gettext, gettext_lazy
 
 from gis_layers.charts import bar_chart
 from gis_layers.coverage import PERIODS
 from gis_layers.models import CoverageRun
 
 MEASURES = [
-    ("within reach", "within_reach"),
-    ("with a place", "with_place"),
-    ("uncovered", "uncovered"),
+    (gettext_lazy("within reach"), "within_reach"),
+    (gettext_lazy("with a place"), "with_place"),
+    (gettext_lazy("uncovered"), "uncovered"),
 ]
-# bar_chart colours a bar by its label's first word.
-COVERAGE_COLOURS = {"within": "#2b83ba", "with": "#1a9641", "uncovered": "#d7191c"}
+COVERAGE_COLOURS = {"within_reach": "#2b83ba", "with_place": "#1a9641", "uncovered": "#d7191c"}
 
 
 def report_data(run: CoverageRun) -> dict:
@@ -68,12 +68,12 @@ def charts(run: CoverageRun) -> dict:
     result = {}
     for period, rows in (run.summary.get("totals") or {}).items():
         items = [
-            (f"{measure} · {row['district']}", row[key])
+            (f"{measure} · {row['district']}", row[key], key)
             for row in rows
             if row["district"] != "all"
             for measure, key in MEASURES
         ]
-        result[period] = bar_chart(items, unit="persons", colours=COVERAGE_COLOURS)
+        result[period] = bar_chart(items, unit=gettext("persons"), colours=COVERAGE_COLOURS)
     return result
 
 

@@ -5,14 +5,17 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy
 
 from gis_layers.charts import bar_chart
-from gis_layers.landuse_report import cached_landuse_report
+from gis_layers.landuse_report import NO_PLAN, cached_landuse_report
 from gis_layers.map_views import map_config
-from gis_layers.maps import LAND_USE_COLOURS, planner_map
+from gis_layers.maps import CONFORMITY_COLOURS, LAND_USE_COLOURS, planner_map
 from gis_layers.models import PlannedUseClass
-from registry.models import LandUseClass
+from registry.models import LandUseClass, PartyKind
 
+# The holder of a parcel's land as the report names its kind: a party's kind, or none yet.
+HOLDER_KINDS = {**dict(PartyKind.choices), "unregistered": gettext_lazy("unregistered 未登记")}
 MAP_LAYERS = ("conformity", "underused")  # the analysis layers /landuse/ can open its map with
 
 
@@ -37,22 +40,31 @@ def charts_for(district: dict) -> dict:
         ),
         "planned": bar_chart(
             [
-                (f"{code} {planned_names.get(code, '')}".strip(), area / 10_000)
+                (
+                    gettext("no plan")
+                    if code == NO_PLAN
+                    else f"{code} {planned_names.get(code, '')}".strip(),
+                    area / 10_000,
+                )
                 for code, area in district["by_planned_use"].items()
             ],
             unit="ha",
         ),
         "holders": bar_chart(
-            [(kind, area / 10_000) for kind, area in district["by_holder_type"].items()], unit="ha"
+            [
+                (HOLDER_KINDS.get(kind, kind), area / 10_000)
+                for kind, area in district["by_holder_type"].items()
+            ],
+            unit="ha",
         ),
         "conformity": bar_chart(
             [
-                ("conforming", district["conforming_m2"] / 10_000),
-                ("non-conforming", district["nonconforming_m2"] / 10_000),
-                ("no plan", district["no_plan_m2"] / 10_000),
+                (gettext("conforming"), district["conforming_m2"] / 10_000, "conforming"),
+                (gettext("non-conforming"), district["nonconforming_m2"] / 10_000, "nonconforming"),
+                (gettext("no plan"), district["no_plan_m2"] / 10_000, "no_plan"),
             ],
             unit="ha",
-            colours={"conforming": "#1a9641", "non-conforming": "#d7191c", "no": "#bbbbbb"},
+            colours=CONFORMITY_COLOURS,
         ),
     }
 

@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.translation import gettext
 
 from gis_layers.ogc.collections import Collection
 from gis_layers.ogc.crs import CRS84, STORAGE, SUPPORTED, Crs
@@ -93,12 +94,12 @@ def self_and_alternate(request: HttpRequest, path: str, fmt: str, json_type: str
     as_html = url(request, path, {**params, "f": "html"})
     if fmt == "html":
         return [
-            link(as_html, "self", HTML, "this document"),
-            link(as_json, "alternate", json_type, "this document as JSON"),
+            link(as_html, "self", HTML, gettext("this document")),
+            link(as_json, "alternate", json_type, gettext("this document as JSON")),
         ]
     return [
-        link(as_json, "self", json_type, "this document"),
-        link(as_html, "alternate", HTML, "this document as HTML"),
+        link(as_json, "self", json_type, gettext("this document")),
+        link(as_html, "alternate", HTML, gettext("this document as HTML")),
     ]
 
 

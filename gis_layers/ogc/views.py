@@ -11,6 +11,7 @@ from functools import wraps
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
 
 from config.routers import reads_from_replica
@@ -111,17 +112,17 @@ def landing(request: HttpRequest) -> HttpResponse:
     conformance, collections = reverse("ogc:conformance"), reverse("ogc:collections")
     document = {
         "title": "LandLedger OGC API – Features",
-        "description": (
+        "description": gettext(
             "Parcels, buildings, civil-defence shelters and zoning of the land register, "
             "as far as your role and clearance allow."
         ),
         "links": [
             *self_and_alternate(request, reverse("ogc:landing"), fmt),
-            link(url(request, reverse("ogc:api")), "service-desc", OPENAPI_JSON, "the API definition"),
-            link(url(request, conformance, {"f": "json"}), "conformance", JSON, "conformance classes"),
-            link(url(request, conformance, {"f": "html"}), "conformance", HTML, "conformance classes"),
-            link(url(request, collections, {"f": "json"}), "data", JSON, "the collections"),
-            link(url(request, collections, {"f": "html"}), "data", HTML, "the collections"),
+            link(url(request, reverse("ogc:api")), "service-desc", OPENAPI_JSON, gettext("the API definition")),
+            link(url(request, conformance, {"f": "json"}), "conformance", JSON, gettext("conformance classes")),
+            link(url(request, conformance, {"f": "html"}), "conformance", HTML, gettext("conformance classes")),
+            link(url(request, collections, {"f": "json"}), "data", JSON, gettext("the collections")),
+            link(url(request, collections, {"f": "html"}), "data", HTML, gettext("the collections")),
         ],
     }  # fmt: skip
     if fmt == "html":

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -45,6 +46,24 @@ def test_page_needs_a_role_that_sees_parcels(client, demo):
     assert client.get("/landuse/").status_code == 302
     client.force_login(user(Role.SUPERVISOR, "landuse-supervisor"))
     assert client.get("/landuse/").status_code == 200
+
+
+def test_the_pages_charts_speak_the_readers_language(client, demo):
+    """Bars named in the reader's language, coloured alike in both."""
+    client.force_login(user(Role.PLANNER, "landuse-reader"))
+    chinese = client.get("/landuse/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    english = client.get("/landuse/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for zh, en, colour in [
+        ("符合", "conforming", "#1a9641"),
+        ("不符合", "non-conforming", "#d7191c"),
+        ("无规划", "no plan", "#bbbbbb"),
+    ]:
+        for page, label in ((chinese, zh), (english, en)):
+            assert re.search(f'font-size="11">{label}</text><rect [^>]*fill="{colour}"', page)
+    # The holders' kinds, and the parcels with none yet.
+    assert 'font-size="11">agency 机关单位</text>' in chinese
+    assert 'font-size="11">未登记</text>' in chinese
+    assert 'font-size="11">unregistered 未登记</text>' in english
 
 
 def test_conformity_by_class_agrees_with_the_plan_parcel_by_parcel(demo):

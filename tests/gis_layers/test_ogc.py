@@ -96,6 +96,15 @@ def test_landing_page_links_to_definition_conformance_and_data(auditor):
     assert links_of(document, "self")[0]["href"].startswith("http://testserver/ogc/")
 
 
+def test_landing_page_speaks_the_readers_language(auditor):
+    chinese = auditor.get("/ogc/", {"f": "html"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "以您的角色和密级许可为限" in chinese.content.decode()
+    assert "Accept-Language" in chinese["Vary"]
+    document = auditor.get("/ogc/", headers=JSON_ACCEPT).json()  # GIS clients: English
+    assert "as far as your role and clearance allow" in document["description"]
+    assert links_of(document, "data")[0]["title"] == "the collections"
+
+
 def test_conformance_lists_core_geojson_html_oas30_and_crs(auditor):
     classes = get_json(auditor, "/ogc/conformance")["conformsTo"]
     prefix = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
