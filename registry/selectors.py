@@ -403,7 +403,7 @@ def audit_events_visible_to(*, user) -> QuerySet[AuditEvent]:
 
 def search_titles(*, query: str, user, limit: int = 50) -> QuerySet[Title]:
     """Titles the user may see, by unit code, certificate number, current holder's name,
-    unit name or address (case-insensitive)."""
+    the name of the parcel, building or shelter, or address (case-insensitive)."""
     query = query.strip()
     if not query:
         return Title.objects.none()
@@ -414,6 +414,9 @@ def search_titles(*, query: str, user, limit: int = 50) -> QuerySet[Title]:
         | Q(parcel__name__icontains=query)
         | Q(building__name__icontains=query)
         | Q(building__address__icontains=query)
+        # Shelters by name: titles_visible_to has already left out those above the user's
+        # clearance, so a name is never a way to learn of one.
+        | Q(shelter__name__icontains=query)
         | Q(pk__in=certificate_titles)
         | Q(rights__valid_to__isnull=True, rights__shares__party__name__icontains=query)
     )

@@ -437,5 +437,9 @@ def test_title_on_a_classified_shelter_is_hidden_from_users_without_clearance(cl
     logged_in(client, Role.PLANNER)
     assert client.get(f"/registry/titles/{title.pk}/").status_code == 404
     assert "Command post 7" not in client.get("/registry/", {"q": "shelter"}).content.decode()
+    found = client.get("/registry/", {"q": "Command post"}).content.decode()
+    assert "Command post 7" not in found and f"/registry/titles/{title.pk}/" not in found
     logged_in(client, Role.AUDITOR)
     assert client.get(f"/registry/titles/{title.pk}/").status_code == 200
+    found = client.get("/registry/", {"q": "command POST"}).content.decode()
+    assert f"/registry/titles/{title.pk}/" in found  # by the shelter's name, for the cleared
