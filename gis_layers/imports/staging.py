@@ -285,12 +285,16 @@ def _write_parcels(source_prefix: str) -> dict[str, int]:
     return {"inserted": inserted, "updated": updated}
 
 
-# gis_layers.imports.validation._stratum's values, as the staging row's attributes hold them.
+# gis_layers.imports.validation._stratum's values, as the staging row's attributes hold them;
+# the elevations are there only where the file has their columns.
 STRATUM_COLUMNS = {
     "is_underground": "(s.attrs->>'is_underground')::boolean",
     "elevation_bottom_m": "(s.attrs->>'elevation_bottom_m')::float8",
     "elevation_top_m": "(s.attrs->>'elevation_top_m')::float8",
 }
+
+
+STRATUM_ELEVATIONS = ("elevation_bottom_m", "elevation_top_m")
 
 
 def _write_buildings(source_prefix: str) -> dict[str, int]:
@@ -306,6 +310,7 @@ def _write_buildings(source_prefix: str) -> dict[str, int]:
         columns,
         source_prefix,
         default_when_empty={"is_underground": "false"},
+        kept_when_absent=STRATUM_ELEVATIONS,
         extra_insert={
             "parcel_id": "(SELECT p.id FROM registry_parcel p WHERE p.valid_to IS NULL AND p.geom && s.geom "
             "AND ST_Intersects(p.geom, s.geom) ORDER BY ST_Area(ST_Intersection(p.geom, s.geom)) DESC "
@@ -334,6 +339,7 @@ def _write_shelters(source_prefix: str) -> dict[str, int]:
         # A file that does not give a shelter's classification must not declassify it; one
         # that does not say whether it is underground leaves that as it was (a new one is).
         default_when_empty={"classification": "0", "is_underground": "true"},
+        kept_when_absent=STRATUM_ELEVATIONS,
         extra_insert={
             "building_id": "(SELECT b.id FROM registry_building b WHERE b.valid_to IS NULL "
             "AND b.footprint && s.geom AND ST_Intersects(b.footprint, s.geom) ORDER BY b.id LIMIT 1)",
@@ -386,16 +392,24 @@ def _upsert_by_source(
     *,
     extra_insert: dict,
     default_when_empty: dict[str, str] | None = None,
+    kept_when_absent: tuple[str, ...] = (),
 ) -> dict:
     """A row matches as :data:`MATCHES_STORED_ROW` says. Only changed rows are updated. A
     column of ``default_when_empty`` that a row leaves empty (NULL) keeps its stored value
-    on update and gets the given SQL default on insert."""
+    on update and gets the given SQL default on insert. A column of ``kept_when_absent``
+    keeps its stored value where the row's attributes lack its key (the file has no such
+    column), and is set, null included, where they have it."""
     defaults = default_when_empty or {}
     geometry_column = next(name for name, expression in columns.items() if expression == "s.geom")
-    updates = {
-        name: f"COALESCE({expression}, t.{name})" if name in defaults else expression
-        for name, expression in columns.items()
-    }
+
+    def update(name: str, expression: str) -> str:
+        if name in defaults:
+            return f"COALESCE({expression}, t.{name})"
+        if name in kept_when_absent:
+            return f"CASE WHEN s.attrs ? '{name}' THEN {expression} ELSE t.{name} END"
+        return expression
+
+    updates = {name: update(name, expression) for name, expression in columns.items()}
     assignments = ", ".join(f"{name} = {expression}" for name, expression in updates.items())
     changed = " OR ".join(
         f"NOT ST_Equals(t.{name}, s.geom)"

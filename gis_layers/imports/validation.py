@@ -164,7 +164,12 @@ def _start_date(value) -> str | None:
 def _stratum(row: dict) -> dict:
     """Whether the unit is underground (None when the file does not say: a new unit gets its
     kind's default, a stored one keeps its own) and, for a stratified unit, the elevations of
-    its layer: both or neither, the top above the bottom."""
+    its layer: both or neither, the top above the bottom. A file without elevation columns
+    says nothing of them (a stored unit keeps its layer); with them, empty cells say the
+    unit is not stratified."""
+    stratum = {"is_underground": _choice(row.get("is_underground"), "is_underground", YES_OR_NO)}
+    if "elevation_bottom_m" not in row and "elevation_top_m" not in row:
+        return stratum
     bottom = _number(row.get("elevation_bottom_m"), "elevation_bottom_m")
     top = _number(row.get("elevation_top_m"), "elevation_top_m")
     if (bottom is None) != (top is None):
@@ -176,11 +181,7 @@ def _stratum(row: dict) -> dict:
         raise RowRejected(
             "elevation_top_m", f"{top:g} m is not above the bottom of the layer, {bottom:g} m"
         )
-    return {
-        "is_underground": _choice(row.get("is_underground"), "is_underground", YES_OR_NO),
-        "elevation_bottom_m": bottom,
-        "elevation_top_m": top,
-    }
+    return {**stratum, "elevation_bottom_m": bottom, "elevation_top_m": top}
 
 
 def attributes_of(

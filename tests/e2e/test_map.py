@@ -187,6 +187,13 @@ def test_hover_reaches_parcels_under_the_other_layers_and_lets_go(page, settings
     page.mouse.move(x, y, steps=6)
     lit("parcels", building.parcel_id)
     assert highlighted_in(page, "buildings") == []
+    # Zoomed out under a still pointer: the highlighted tile is gone, and its highlight too.
+    page.evaluate("() => window.landledger.map.setZoom(17, {animate: false})")
+    page.wait_for_function("() => window.landledger.state.hovered === null", timeout=5000)
+    assert highlighted_in(page, "parcels") == []
+    x, y = on_screen(page, point)
+    page.mouse.move(x, y, steps=4)
+    lit("parcels", building.parcel_id)
     top = page.evaluate("() => window.landledger.map.getContainer().getBoundingClientRect().top")
     page.mouse.move(x, top - 5, steps=8)  # above the map: out of it
     page.wait_for_function("() => window.landledger.state.hovered === null", timeout=5000)

@@ -110,3 +110,21 @@ def test_pages_say_where_a_unit_lies(demo, client):
     assert "underground; stratified unit: -15.5 to -3.25 m (1985 height datum)" in page
     popup = client.get(f"/map/popup/buildings/{building.pk}/").content.decode()
     assert "above ground" in popup and "stratified" not in popup
+
+
+def test_a_file_without_elevation_columns_leaves_a_units_layer_as_it_was(tmp_path):
+    header = "工程名称,工程类型,防护等级,掩蔽人数,使用面积,source_id,经度,纬度"
+    row = "分层六号,人员掩蔽,核6级,100,120,s6,100.25,30.2"
+    path = tmp_path / "shelters.csv"
+
+    def imported(text: str) -> tuple:
+        path.write_text(text, encoding="utf-8")
+        assert run_import(kind_name="shelters", path=path, crs="EPSG:4490").rejected == []
+        return _stratum(Shelter.objects.get(name="分层六号"))
+
+    assert imported(f"{header},起始高程,终止高程\n{row},-18,-6\n") == (True, -18.0, -6.0)
+    # Another survey's file, with other columns and none of the layer: the layer stays.
+    assert imported(f"{header}\n{row.replace(',100,120,', ',150,120,')}\n") == (True, -18.0, -6.0)
+    assert Shelter.objects.get(name="分层六号").capacity_persons == 150
+    # The columns there, empty: the unit is no longer stratified.
+    assert imported(f"{header},起始高程,终止高程\n{row},,\n") == (True, None, None)

@@ -92,6 +92,46 @@ def test_a_right_gains_no_holders_once_ended_even_by_this_transaction(demo):
     assert not RightHolder.objects.filter(party=late_holder).exists()
 
 
+def test_no_statement_forges_the_recording_of_a_right(demo):
+    """Neither a made-up history row nor a right deleted and written again under its own id
+    lets a later transaction add a holder."""
+    right = recorded_earlier()
+    stranger = party("Forger")
+    add_holder = (
+        "INSERT INTO registry_rightholder (right_id, party_id, share_parts) VALUES (%s, %s, 1)"
+    )
+    with pytest.raises(ProgrammingError, match="recorded by an earlier transaction"):
+        with transaction.atomic():
+            sql(
+                "INSERT INTO registry_historyevent (table_name, row_pk, operation, changed_at, "
+                "transaction_id, db_user, app_user) VALUES "
+                "('registry_right', %s, 'I', now(), txid_current(), current_user, '')",
+                [str(right.pk)],
+            )
+            sql(add_holder, [right.pk, stranger.pk])
+    with pytest.raises(ProgrammingError, match="registry_right is append-only: DELETE refused"):
+        with transaction.atomic():
+            sql("DELETE FROM registry_right WHERE id = %s", [right.pk])
+    with pytest.raises(ProgrammingError, match="registry_right is append-only: TRUNCATE refused"):
+        with transaction.atomic():
+            sql("TRUNCATE registry_right CASCADE")
+    # A right recorded now carries the digest of this transaction's secret, whatever the
+    # insert gives, and the secret itself is nowhere in the register.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO registry_right (title_id, kind, land_use_right_type, description, rank, "
+            "share_denominator, valid_from, registered_by_id, recorded_at, recorded_with) "
+            "SELECT title_id, 'easement', '', '', NULL, 1, valid_from, registered_by_id, now(), "
+            "recorded_with FROM registry_right WHERE id = %s RETURNING id, recorded_with",
+            [right.pk],
+        )
+        new_id, digest = cursor.fetchone()
+        cursor.execute("SELECT recorded_with FROM registry_right WHERE id = %s", [right.pk])
+        assert digest != cursor.fetchone()[0]
+    RightHolder.objects.create(right_id=new_id, party=stranger, share_parts=1)
+    sql("SELECT 1")
+
+
 def test_a_recorded_right_only_ends_once(demo):
     right = recorded_earlier()
     with pytest.raises(ProgrammingError, match="may only be ended by an act, once"):

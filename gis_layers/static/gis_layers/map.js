@@ -170,6 +170,13 @@ function landledgerMap(map, config) {
       const own = highlights[name];
       if (own && (own.canvas === null || own.canvas === canvasOf(event))) unhighlight(name);
     });
+    // A tile unloaded (zoomed, panned, redrawn for another date) or a layer taken off the map
+    // hears no pointer leave: its highlight is taken off with it, or new tiles would draw it.
+    layer.on("tileunload", (event) => {
+      const own = highlights[name];
+      if (own && own.canvas === event.tile) unhighlight(name);
+    });
+    layer.on("remove", () => unhighlight(name));
     layer.on("click", (event) => {
       state.featureClicked = true;
       if (event.originalEvent) event.originalEvent._landledgerTaken = true;
@@ -276,7 +283,11 @@ function landledgerMap(map, config) {
     Object.keys(highlights).forEach((name) => { if (highlights[name].canvas === canvas) unhighlight(name); });
   }
   function handDownHover(original) {
-    if (!original.isTrusted || original.target.tagName !== "CANVAS" || map.dragging.moving()) return;
+    if (!original.isTrusted || map.dragging.moving()) return;
+    if (original.target.tagName !== "CANVAS") {
+      leaveBelow(original);  // over a popup, a control or the legend: off every feature
+      return;
+    }
     const below = canvasesBelow(original);
     if (hoveredBelow !== null && !below.includes(hoveredBelow)) leaveBelow(original);
     const takenBy = () => Object.values(highlights).some((own) => own.canvas === original.target);
