@@ -238,6 +238,19 @@ def rights_as_of(
     )
 
 
+def closed_as_registered(*, title: Title, known_at: datetime.datetime | None) -> bool:
+    """Whether the title stood closed in the register at ``known_at`` (as it stands when
+    None). Only a split or merge closes a title, retiring its parcel, so the registration of
+    that act dates the closing (and the parcel's end), as it dates a right's end."""
+    if title.is_open:
+        return False
+    return known_at is None or (
+        ParcelLineage.objects.filter(
+            parent_id=title.parcel_id, act__decided_at__lte=known_at
+        ).exists()
+    )
+
+
 def holders_by(rights: QuerySet[Right], *, key: str) -> dict[object, list[dict]]:
     """The holders of ``rights``, one row per share (right, kind, party, party_id and the
     share as "parts/denominator"), grouped by each right's ``key`` (a lookup such as

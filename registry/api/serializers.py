@@ -228,10 +228,20 @@ class RightAsRegisteredSerializer(RightSerializer):
     cancelled_by = serializers.IntegerField(source="cancelled_by_as_registered", allow_null=True)
 
 
+class TitleAsRegisteredSerializer(TitleSerializer):
+    """A title whose ``is_open`` is as the register stood at the time asked for (the
+    serializer's context ``closed``, from ``closed_as_registered``)."""
+
+    is_open = serializers.SerializerMethodField()
+
+    def get_is_open(self, title: Title) -> bool:
+        return not self.context["closed"]
+
+
 class TitleOnDateSerializer(serializers.Serializer):
     """A title as the register stood on ``as_of``."""
 
-    title = TitleSerializer()
+    title = TitleAsRegisteredSerializer()
     as_of = serializers.DateField()
     rights = RightAsRegisteredSerializer(many=True)
     holders = HoldingSerializer(many=True)

@@ -80,6 +80,7 @@ from registry.models import ActTitle, Parcel, RegistrationAct, SourceDocument, T
 from registry.roles import ROLE_PERMISSIONS
 from registry.selectors import (
     acts_visible_to,
+    closed_as_registered,
     end_of_day,
     holders_as_of,
     parcel_as_of,
@@ -362,7 +363,8 @@ class TitleDetailView(RegisterAPIView):
             "rights": rights_as_of(title=title, on=on, known_at=known_at),
             "holders": holders_as_of(title=title, on=on, known_at=known_at),
         }
-        data = TitleOnDateSerializer(body).data
+        closed = closed_as_registered(title=title, known_at=known_at)
+        data = TitleOnDateSerializer(body, context={"closed": closed}).data
         record_audit(
             user=request.user,
             action="read",

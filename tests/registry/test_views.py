@@ -187,6 +187,38 @@ def test_a_right_ended_later_shows_no_end_in_the_register_as_it_stood(client):
     ]
 
 
+def test_a_title_closed_later_stands_open_in_the_register_as_it_stood(client):
+    """A split registered today closed the title and retired its parcel: the register as it
+    stood yesterday knew of neither."""
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from tests.registry.test_services import halves
+
+    parcel, title = parcel_with_title(geom=factories.square(x=116.995))
+    with mock.patch.object(timezone, "now", return_value=timezone.now() - datetime.timedelta(3)):
+        land_use_right(title, party("Splitter"), on="2024-01-01")
+    west, east = halves(parcel)
+    register(
+        "split",
+        [title],
+        {"children": [{"geometry": west.geojson}, {"geometry": east.geojson}]},
+        "2024-06-01",
+    )
+    logged_in(client, Role.PLANNER)
+    yesterday = (timezone.localdate() - datetime.timedelta(days=1)).isoformat()
+    then, now = {"registered_by": yesterday}, {}
+    for query, closed in ((then, False), (now, True)):
+        page = client.get(f"/registry/titles/{title.pk}/", query)
+        assert page.context["closed"] is closed
+        existence = re.search(r"In existence</th><td>([^<]*)</td>", page.content.decode())
+        assert existence.group(1).strip().endswith("–") is not closed  # the parcel's end
+        assert ("(closed)" in page.content.decode()) is closed
+        api = client.get(f"/api/titles/{title.pk}/", query).json()
+        assert api["title"]["is_open"] is not closed
+
+
 def lodge_transfer(client, title, seller, buyer, **overrides):
     right = title.rights.get(kind=RightKind.LAND_USE_RIGHT, valid_to__isnull=True)
     form = {
