@@ -28,10 +28,20 @@ def open_map(page, settings, role="planner"):
     )
 
 
+def tiles_drawn(page):
+    """Waits until every layer on the map has drawn all its tiles for the view. (The page's
+    "networkidle" state, reached once after it loaded, does not wait for later requests.)"""
+    page.wait_for_function(
+        "() => Object.values(window.landledger.state.layers).every((layer) => "
+        "!window.landledger.map.hasLayer(layer) || !layer.isLoading())",
+        timeout=20000,
+    )
+
+
 def without_buildings_and_shelters(page):
     """Buildings and shelters lie over parcels: take them off, once their tiles are in (a
     tile arriving after its layer is gone would still catch a click)."""
-    page.wait_for_load_state("networkidle")
+    tiles_drawn(page)
     page.evaluate(
         "() => ['buildings', 'shelters'].forEach((name) => "
         "window.landledger.map.removeLayer(window.landledger.state.layers[name]))"
@@ -42,8 +52,7 @@ def show_at_zoom_18(page, point):
     page.evaluate(
         f"() => window.landledger.map.setView([{point.y}, {point.x}], 18, {{animate: false}})"
     )
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(500)
+    tiles_drawn(page)
 
 
 def on_screen(page, point) -> tuple[float, float]:
@@ -322,7 +331,7 @@ def test_as_of_slider_and_change_view_reload_the_tiles(page, settings):
     page.dispatch_event("#changes-from", "change")
     expect(page.locator("#changes-problem")).to_be_hidden()
     page.wait_for_function("() => 'changes' in window.landledger.state.layers", timeout=10000)
-    page.wait_for_load_state("networkidle")
+    tiles_drawn(page)
     assert refused == []
     assert page.external_requests == []
 

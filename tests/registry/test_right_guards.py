@@ -50,16 +50,21 @@ def test_the_holders_of_a_right_recorded_earlier_never_change(demo):
     assert list(right.shares.values_list("party", flat=True)) == [holder.party_id]
 
 
+def easement_beside(right: Right, *, parts: int) -> Right:
+    """An easement recorded now on ``right``'s title, its shares in ``parts`` parts."""
+    return Right.objects.create(
+        title=right.title,
+        kind=RightKind.EASEMENT,
+        share_denominator=parts,
+        valid_from=day("2024-06-01"),
+        registered_by=right.registered_by,
+    )
+
+
 def test_holders_are_recorded_with_their_right_in_one_transaction_savepoints_included(demo):
     earlier = recorded_earlier()
     with transaction.atomic():  # a savepoint: the right's row is a subtransaction's
-        right = Right.objects.create(
-            title=earlier.title,
-            kind=RightKind.EASEMENT,
-            share_denominator=1,
-            valid_from=day("2024-06-01"),
-            registered_by=earlier.registered_by,
-        )
+        right = easement_beside(earlier, parts=1)
     RightHolder.objects.create(right=right, party=party("Neighbour"), share_parts=1)
     sql("SELECT 1")  # the shares' guard, at once
     assert right.shares.count() == 1
@@ -69,13 +74,7 @@ def test_a_right_gains_no_holders_once_ended_even_by_this_transaction(demo):
     """Ending a right rewrites its row in this transaction; its holders stay as recorded, for
     a right recorded earlier and for one recorded in this very transaction alike."""
     earlier = recorded_earlier()
-    recorded_now = Right.objects.create(
-        title=earlier.title,
-        kind=RightKind.EASEMENT,
-        share_denominator=2,
-        valid_from=day("2024-06-01"),
-        registered_by=earlier.registered_by,
-    )
+    recorded_now = easement_beside(earlier, parts=2)
     RightHolder.objects.create(right=recorded_now, party=party("Neighbour"), share_parts=2)
     late_holder = party("Latecomer")
     for right in (earlier, recorded_now):
