@@ -267,6 +267,8 @@ function landledgerMap(map, config) {
   // canvas beneath that highlighted one is told when the pointer is no longer over its feature
   // or it, or has left the map; left alone, its highlight would stay.
   let hoveredBelow = null;
+  // The layers whose highlighted feature ``canvas`` lit.
+  const litBy = (canvas) => Object.keys(highlights).filter((name) => highlights[name].canvas === canvas);
   function pointerEvent(type, original) {
     return new MouseEvent(type, {
       clientX: original.clientX, clientY: original.clientY, screenX: original.screenX,
@@ -280,7 +282,7 @@ function landledgerMap(map, config) {
     // A tile taken off the map (zoomed or panned away) has no map left to tell: its layer's
     // highlight is taken off here.
     if (canvas.isConnected) canvas.dispatchEvent(pointerEvent("mouseout", original));
-    Object.keys(highlights).forEach((name) => { if (highlights[name].canvas === canvas) unhighlight(name); });
+    litBy(canvas).forEach(unhighlight);
   }
   function handDownHover(original) {
     if (!original.isTrusted || map.dragging.moving()) return;
@@ -290,14 +292,13 @@ function landledgerMap(map, config) {
     }
     const below = canvasesBelow(original);
     if (hoveredBelow !== null && !below.includes(hoveredBelow)) leaveBelow(original);
-    const takenBy = () => Object.values(highlights).some((own) => own.canvas === original.target);
-    if (takenBy()) {
+    if (litBy(original.target).length) {
       leaveBelow(original);
       return;
     }
     for (const canvas of below) {
       canvas.dispatchEvent(pointerEvent("mousemove", original));
-      if (Object.values(highlights).some((own) => own.canvas === canvas)) {
+      if (litBy(canvas).length) {
         if (hoveredBelow !== canvas) leaveBelow(original);
         hoveredBelow = canvas;
         return;
