@@ -14,6 +14,7 @@ from django.db.models import (
     F,
     Max,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -215,26 +216,33 @@ def rights_as_of(
     that end yet."""
     on = on or datetime.date.today()
     rights = Right.objects.filter(title=title).filter(known_in_force_on(on, known_at))
-    if known_at is None:
-        rights = rights.annotate(
-            valid_to_as_registered=F("valid_to"), cancelled_by_as_registered=F("cancelled_by")
-        )
-    else:
-        ended_after = _ended_after(known_at)
-        rights = rights.annotate(
-            valid_to_as_registered=Case(
-                When(ended_after, then=None), default=F("valid_to"), output_field=DateField()
-            ),
-            cancelled_by_as_registered=Case(
-                When(ended_after, then=None),
-                default=F("cancelled_by"),
-                output_field=BigIntegerField(),
-            ),
-        )
     return (
-        rights.select_related("registered_by")
+        _with_ends_as_registered(rights, known_at)
+        .select_related("registered_by")
         .prefetch_related("shares__party")
         .order_by("kind", "rank", "id")
+    )
+
+
+def _with_ends_as_registered(
+    rights: QuerySet[Right], known_at: datetime.datetime | None
+) -> QuerySet[Right]:
+    """``rights`` annotated with ``valid_to_as_registered`` and ``cancelled_by_as_registered``:
+    their ends as the register recorded them at ``known_at`` (as it stands when None)."""
+    if known_at is None:
+        return rights.annotate(
+            valid_to_as_registered=F("valid_to"), cancelled_by_as_registered=F("cancelled_by")
+        )
+    ended_after = _ended_after(known_at)
+    return rights.annotate(
+        valid_to_as_registered=Case(
+            When(ended_after, then=None), default=F("valid_to"), output_field=DateField()
+        ),
+        cancelled_by_as_registered=Case(
+            When(ended_after, then=None),
+            default=F("cancelled_by"),
+            output_field=BigIntegerField(),
+        ),
     )
 
 
@@ -318,20 +326,48 @@ def parcel_at_point(*, point: Point, as_of: datetime.date | None = None) -> Parc
     )
 
 
-def title_chain(*, title: Title) -> QuerySet[RegistrationAct]:
-    """Every registered act on the title, first registration first."""
+def title_chain(
+    *, title: Title, known_at: datetime.datetime | None = None
+) -> QuerySet[RegistrationAct]:
+    """Every act on the title registered by ``known_at`` (all of them when None), first
+    registration first. The rights each registered carry their ends as the register recorded
+    them then (see :func:`rights_as_of`)."""
+    acts = RegistrationAct.objects.filter(act_titles__title=title, status=ActStatus.REGISTERED)
+    if known_at is not None:
+        acts = acts.filter(decided_at__lte=known_at)
+    rights_registered = _with_ends_as_registered(Right.objects.all(), known_at)
     return (
-        RegistrationAct.objects.filter(act_titles__title=title, status=ActStatus.REGISTERED)
-        .select_related("lodged_by", "examined_by", "decided_by", "journal")
-        .prefetch_related("rights_registered__shares__party", "rights_cancelled")
+        acts.select_related("lodged_by", "examined_by", "decided_by", "journal")
+        .prefetch_related(
+            Prefetch("rights_registered", queryset=rights_registered),
+            "rights_registered__shares__party",
+            "rights_cancelled",
+        )
         .order_by("decided_at", "id")
     )
 
 
-def parcel_lineage(*, parcel: Parcel) -> dict[str, list[Parcel]]:
-    """The parcels this one came from and the ones it became (one generation each way)."""
-    parents = ParcelLineage.objects.filter(child=parcel).values_list("parent_id", flat=True)
-    children = ParcelLineage.objects.filter(parent=parcel).values_list("child_id", flat=True)
+def certificates_of(
+    *, title: Title, known_at: datetime.datetime | None = None
+) -> QuerySet[Certificate]:
+    """The certificates issued on the title's rights by ``known_at`` (all when None), the
+    latest first."""
+    certificates = Certificate.objects.filter(right__title=title)
+    if known_at is not None:
+        certificates = certificates.filter(issued_at__lte=known_at)
+    return certificates.order_by("-issued_at")
+
+
+def parcel_lineage(
+    *, parcel: Parcel, known_at: datetime.datetime | None = None
+) -> dict[str, list[Parcel]]:
+    """The parcels this one came from and the ones it became (one generation each way), by
+    the splits and merges registered by ``known_at`` (all of them when None)."""
+    lineage = ParcelLineage.objects.all()
+    if known_at is not None:
+        lineage = lineage.filter(act__decided_at__lte=known_at)
+    parents = lineage.filter(child=parcel).values_list("parent_id", flat=True)
+    children = lineage.filter(parent=parcel).values_list("child_id", flat=True)
     return {
         "parents": list(Parcel.objects.filter(pk__in=parents).order_by("unit_code")),
         "children": list(Parcel.objects.filter(pk__in=children).order_by("unit_code")),

@@ -34,6 +34,7 @@ from registry.selectors import (
     acts_visible_to,
     audit_events_visible_to,
     certificate_matching,
+    certificates_of,
     closed_as_registered,
     end_of_day,
     parcel_lineage,
@@ -138,9 +139,9 @@ def title_detail(request, pk: int):
             "registered_by": registered_by,
             "closed": closed_as_registered(title=title, known_at=known_at),
             "rights": rights_as_of(title=title, on=on, known_at=known_at),
-            "chain": title_chain(title=title),
-            "lineage": parcel_lineage(parcel=parcel) if parcel else None,
-            "certificates": Certificate.objects.filter(right__title=title).order_by("-issued_at"),
+            "chain": title_chain(title=title, known_at=known_at),
+            "lineage": parcel_lineage(parcel=parcel, known_at=known_at) if parcel else None,
+            "certificates": certificates_of(title=title, known_at=known_at),
             "outline": outline_svg(parcel.geom, neighbours=_neighbours(parcel)) if parcel else "",
             "act_types": [
                 (key, _("change of use 转变用途") if key == "change_of_use" else act_type.label)

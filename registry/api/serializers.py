@@ -69,13 +69,17 @@ class AsOfQuerySerializer(serializers.Serializer):
     )
 
 
-class TitleQuerySerializer(AsOfQuerySerializer):
+class RegisteredByQuerySerializer(serializers.Serializer):
     registered_by = serializers.DateField(
         required=False,
         help_text="The register as it stood at the end of this day YYYY-MM-DD (recording "
-        "time): rights recorded later are left out, and rights ended later are shown as "
+        "time): what was registered later is left out, and rights ended later are shown as "
         "they stood; as it stands when omitted.",
     )
+
+
+class TitleQuerySerializer(AsOfQuerySerializer, RegisteredByQuerySerializer):
+    pass
 
 
 class PointQuerySerializer(AsOfQuerySerializer):
@@ -422,7 +426,7 @@ class ChainActSerializer(serializers.ModelSerializer):
     examined_by = serializers.CharField(source="examined_by.username", read_only=True)
     decided_by = serializers.CharField(source="decided_by.username", read_only=True)
     journal = serializers.SerializerMethodField()
-    rights_registered = RightSerializer(many=True, read_only=True)
+    rights_registered = RightAsRegisteredSerializer(many=True, read_only=True)
     rights_cancelled = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True, help_text="Ids of the rights this act ended."
     )
@@ -451,7 +455,7 @@ class ChainActSerializer(serializers.ModelSerializer):
 
 
 class TitleChainSerializer(serializers.Serializer):
-    title = TitleSerializer()
+    title = TitleAsRegisteredSerializer()
     acts = ChainActSerializer(many=True)
 
 

@@ -60,6 +60,7 @@ from registry.api.serializers import (
     ParcelFeatureSerializer,
     ParcelLineageSerializer,
     PointQuerySerializer,
+    RegisteredByQuerySerializer,
     RejectActSerializer,
     TitleChainSerializer,
     TitleOnDateSerializer,
@@ -340,6 +341,18 @@ class TitleSearchView(RegisterAPIView):
         return Response(TitleSerializer(titles, many=True).data)
 
 
+def _known_at(query: dict) -> datetime.datetime | None:
+    """The end of the ``registered_by`` day; None for the register as it stands."""
+    return end_of_day(query["registered_by"]) if query.get("registered_by") else None
+
+
+def _registered_by_detail(query: dict) -> dict:
+    """``registered_by`` for a reading's audit detail, when the query gave one."""
+    return (
+        {"registered_by": query["registered_by"].isoformat()} if query.get("registered_by") else {}
+    )
+
+
 class TitleDetailView(RegisterAPIView):
     required_permissions = {"GET": "registry.view_title"}
 
@@ -355,7 +368,7 @@ class TitleDetailView(RegisterAPIView):
         reading is recorded in the audit log."""
         query = _query(TitleQuerySerializer, request)
         on = query.get("as_of") or timezone.localdate()
-        known_at = end_of_day(query["registered_by"]) if query.get("registered_by") else None
+        known_at = _known_at(query)
         title = _title_for(request.user, title_id)
         body = {
             "title": title,
@@ -370,8 +383,7 @@ class TitleDetailView(RegisterAPIView):
             action="read",
             object_type="title",
             object_id=title.pk,
-            detail={"as_of": on.isoformat()}
-            | ({"registered_by": query["registered_by"].isoformat()} if known_at else {}),
+            detail={"as_of": on.isoformat()} | _registered_by_detail(query),
         )
         return Response(data)
 
@@ -382,20 +394,25 @@ class TitleChainView(RegisterAPIView):
     @extend_schema(
         tags=["titles"],
         summary="The chain of registered acts on a title",
-        parameters=[TITLE_ID],
-        responses={200: TitleChainSerializer, **_errors(403, 404)},
+        parameters=[TITLE_ID, RegisteredByQuerySerializer],
+        responses={200: TitleChainSerializer, **_errors(400, 403, 404)},
     )
     def get(self, request: Request, title_id: int) -> Response:
-        """Every registered act on the title, first registration first, with the rights each
-        registered and ended. Recorded in the audit log as a reading of the title."""
+        """Every act on the title registered by the end of ``registered_by`` (all of them
+        when omitted), first registration first, with the rights each registered and ended.
+        Recorded in the audit log as a reading of the title."""
+        query = _query(RegisteredByQuerySerializer, request)
         title = _title_for(request.user, title_id)
-        data = TitleChainSerializer({"title": title, "acts": title_chain(title=title)}).data
+        known_at = _known_at(query)
+        acts = title_chain(title=title, known_at=known_at)
+        closed = closed_as_registered(title=title, known_at=known_at)
+        data = TitleChainSerializer({"title": title, "acts": acts}, context={"closed": closed}).data
         record_audit(
             user=request.user,
             action="read",
             object_type="title",
             object_id=title.pk,
-            detail={"view": "chain"},
+            detail={"view": "chain"} | _registered_by_detail(query),
         )
         return Response(data)
 

@@ -180,6 +180,12 @@ def test_a_right_ended_later_shows_no_end_in_the_register_as_it_stood(client):
     page = client.get(f"/registry/titles/{title.pk}/", then)
     assert "Earlier holder" in page.content.decode()
     assert [r.valid_to_as_registered for r in page.context["rights"]] == [None]
+    # Nor did it know of the transfer, nor of the buyer's certificate.
+    assert [act.act_type for act in page.context["chain"]] == ["first"]
+    assert {c.act.act_type for c in page.context["certificates"]} == {"first"}
+    today = client.get(f"/registry/titles/{title.pk}/").context
+    assert [act.act_type for act in today["chain"]] == ["first", "transfer"]
+    assert {c.act.act_type for c in today["certificates"]} == {"first", "transfer"}
     # As the register stands, the same right as of the day before its end shows that end.
     now = client.get(f"/api/titles/{title.pk}/", {"as_of": "2024-05-31"}).json()
     assert [(r["valid_to"], r["cancelled_by"]) for r in now["rights"]] == [
@@ -188,8 +194,9 @@ def test_a_right_ended_later_shows_no_end_in_the_register_as_it_stood(client):
 
 
 def test_a_title_closed_later_stands_open_in_the_register_as_it_stood(client):
-    """A split registered today closed the title and retired its parcel: the register as it
-    stood yesterday knew of neither."""
+    """A split registered today closed the title, retired its parcel, ended its right and
+    gave the parcel its children: the register as it stood yesterday knew of none of this,
+    in the title's history either."""
     from unittest import mock
 
     from django.utils import timezone
@@ -217,6 +224,15 @@ def test_a_title_closed_later_stands_open_in_the_register_as_it_stood(client):
         assert ("(closed)" in page.content.decode()) is closed
         api = client.get(f"/api/titles/{title.pk}/", query).json()
         assert api["title"]["is_open"] is not closed
+        acts = ["first", "split"] if closed else ["first"]
+        assert [act.act_type for act in page.context["chain"]] == acts
+        assert len(page.context["lineage"]["children"]) == (2 if closed else 0)
+        chain = client.get(f"/api/titles/{title.pk}/chain/", query).json()
+        assert chain["title"]["is_open"] is not closed
+        assert [act["act_type"] for act in chain["acts"]] == acts
+        (first_right,) = chain["acts"][0]["rights_registered"]
+        assert (first_right["valid_to"] is not None) is closed  # ended by the split
+        assert (first_right["cancelled_by"] is not None) is closed
 
 
 def lodge_transfer(client, title, seller, buyer, **overrides):
