@@ -28,6 +28,7 @@ serve: setup
 FUZZ_TESTS := tests/reliability/test_api_fuzz.py
 test: setup browser-packages
 	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/mypy
 	$(PYTHON) manage.py prepare_test_template
 	$(PYTHON) -m pytest -n 2 --dist loadfile --ignore=$(FUZZ_TESTS)
 	$(PYTHON) -m pytest $(FUZZ_TESTS)
@@ -67,6 +68,7 @@ demo-users:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # The long runs of the reliability suites (docs/reliability.md); `make test` runs short ones.
 load: setup

@@ -8,6 +8,7 @@ import datetime
 import os
 import re
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import quote, urlsplit
 
 import dj_database_url
@@ -27,7 +28,14 @@ TIANDITU_MAX_NATIVE_ZOOM = 18
 OPENSTREETMAP_MAX_NATIVE_ZOOM = 19
 
 
-def basemap_settings(environ) -> dict[str, str]:
+class Basemap(TypedDict):
+    url: str
+    subdomains: str
+    max_native_zoom: int
+    attribution: str
+
+
+def basemap_settings(environ) -> Basemap:
     """The basemap's URL, the subdomains Leaflet puts for its ``{s}``, the deepest zoom it has
     tiles for, and its attribution.
     LANDLEDGER_BASEMAP_URL if set (empty: none); otherwise Tianditu where

@@ -75,7 +75,8 @@ def convertible(form_class: type) -> type:
 
 
 class MapAdmin(GISModelAdmin):
-    gis_widget = OfflineOSMWidget
+    # Django sets and instantiates a widget class here; the stubs declare an instance.
+    gis_widget = OfflineOSMWidget  # type: ignore[assignment]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if isinstance(db_field, GeometryField):
@@ -148,7 +149,7 @@ class InspectionInline(admin.TabularInline):
     sets the condition and the act is audited; here they are only listed."""
 
     model = ShelterInspection
-    fields = ["inspected_on", "inspector", "condition", "findings", "recorded_by"]
+    fields = ("inspected_on", "inspector", "condition", "findings", "recorded_by")
     readonly_fields = fields
     extra = 0
     can_delete = False

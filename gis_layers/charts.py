@@ -1,13 +1,15 @@
 """Charts drawn as inline SVG on the server: they render in the page and in print, with no
 image service and no script."""
 
+from collections.abc import Sequence
+
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 
 def bar_chart(
-    items: list[tuple[str, float]] | list[tuple[str, float, str]],
+    items: Sequence[tuple[str, float] | tuple[str, float, str]],
     *,
     unit: str,
     colours: dict[str, str] | None = None,

@@ -114,6 +114,8 @@ def start_run(*, user, options: CoverageOptions, clearance: int | None = None) -
     options.checked()
     if user is not None:
         clearance = clearance_of(user=user)
+    # A run without a user (the command's) is always given its clearance.
+    assert clearance is not None
     return CoverageRun.objects.create(
         requested_by=user, clearance=clearance, parameters=asdict(options)
     )
@@ -397,7 +399,9 @@ def _analyse(options: CoverageOptions, *, clearance: int, report: Step) -> dict:
     report(0.6, "coverage and capacity")
     district_names = dict(District.objects.values_list("pk", "name"))
     group = cells["district_id"].map(district_names).fillna("(outside the districts)").to_numpy()
-    decay = tuple(options.decay)
+    # checked() let through exactly three weights.
+    near, middle, far = options.decay
+    decay = (near, middle, far)
     base = {period: analysis.coverage(population, places, radius, reach, decay=decay)
             for period, population in (("night", night), ("day", day))}  # fmt: skip
 

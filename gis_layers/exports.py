@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyogrio
@@ -122,14 +122,15 @@ class Column:
 
     name: str
     type: pa.DataType
-    value: Callable[[dict], object]
+    # Any: what a row holds follows the column's Arrow type (text for pa.string()...).
+    value: Callable[[dict], Any]
     shapefile_name: str = ""  # when ``name`` is longer than a DBF field name (10 characters)
 
     def name_in(self, fmt: Format) -> str:
         return self.shapefile_name if fmt.key == "shp.zip" and self.shapefile_name else self.name
 
 
-def _field(key: str) -> Callable[[dict], object]:
+def _field(key: str) -> Callable[[dict], Any]:
     return operator.itemgetter(key)
 
 
@@ -429,11 +430,11 @@ def rows_to_export(
     ``--user``) only public shelters are exported."""
     if layer.kind == "shelters":
         if user is None:
-            rows = Shelter.objects.filter(classification=SecurityLevel.PUBLIC)
+            rows: models.QuerySet = Shelter.objects.filter(classification=SecurityLevel.PUBLIC)
         else:
             rows = shelters_visible_to(user=user)
     else:
-        rows = layer.model.objects.all()
+        rows = layer.model._default_manager.all()
     if layer.kind == "agencies":
         # An agency's clearance is stated up to the user's own (public without a user, as
         # for shelters); above it the cell is empty, which an import reads as "keep it".
@@ -446,6 +447,8 @@ def rows_to_export(
             )
         )
     if layer.temporal:
+        # in_force_date() gives every layer with a legal interval its day.
+        assert as_of is not None
         rows = rows.filter(in_force_on(as_of))
     if bbox is not None:
         envelope = Polygon.from_bbox(bbox)
@@ -470,7 +473,7 @@ def _values(queryset: models.QuerySet, layer: Layer, fmt: Format) -> models.Quer
 def _geometry_value(layer: Layer, fmt: Format):
     """WKB for the binary formats; exact text printed by PostGIS for CSV and GeoJSON. None
     where a row has no geometry (an agency without a seat)."""
-    geometry = F(layer.geometry_field)
+    geometry: F | PointOnSurface = F(layer.geometry_field)
     if layer.point_on_surface:
         geometry = PointOnSurface(geometry)
     function = {"csv": "ST_AsText", "geojson": "ST_AsGeoJSON"}.get(fmt.key)

@@ -70,8 +70,16 @@ def _base_map(*, location, zoom: int, prefer_canvas: bool) -> folium.Map:
     return figure_map
 
 
-def _parts(figure_map: folium.Map) -> dict[str, str]:
+def _figure(figure_map: folium.Map) -> folium.Figure:
+    """The page a map is drawn on (its header, body and script)."""
     figure = figure_map.get_root()
+    # A folium Map puts itself in a Figure when made; get_root() is typed for any Element.
+    assert isinstance(figure, folium.Figure)
+    return figure
+
+
+def _parts(figure_map: folium.Map) -> dict[str, str]:
+    figure = _figure(figure_map)
     parts = {
         "header": figure.header.render(),
         "body": figure.html.render(),
@@ -105,7 +113,7 @@ def planner_map(*, config: dict) -> dict[str, str]:
         {"leaflet_measure_css": "leaflet-measure-3.1.0/leaflet-measure.css"},
     )
     measure.add_to(figure_map)
-    figure = figure_map.get_root()
+    figure = _figure(figure_map)
     # Rendering adds Leaflet and the plugins to the header; our scripts must come after them.
     figure.render()
     figure.header.add_child(

@@ -26,7 +26,7 @@ from gis_layers.map_views import map_config
 from gis_layers.maps import planner_map
 from gis_layers.models import CoverageRun
 from registry.errors import RegisterError
-from registry.models import Condition, ShelterType
+from registry.models import Condition, Shelter, ShelterType
 from registry.selectors import shelter_inventory, shelters_visible_to
 from registry.services.shelters import record_inspection
 
@@ -114,7 +114,8 @@ class CoverageForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    leave_out_shelters = forms.ModelMultipleChoiceField(
+    # Quoted: Django's field classes take no type arguments at run time.
+    leave_out_shelters: "forms.ModelMultipleChoiceField[Shelter]" = forms.ModelMultipleChoiceField(
         label=_("… and these shelters"), queryset=None, required=False
     )
     population_source = forms.ChoiceField(label=_("Population"), required=False)

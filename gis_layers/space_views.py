@@ -5,6 +5,7 @@ use-allocation acts. Planners, registrars, auditors and administrators only."""
 import csv
 import io
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -68,7 +69,8 @@ class SpacePlanForm(forms.Form):
         choices=SecurityLevel.choices,
         coerce=int,
         required=False,
-        empty_value=0,
+        # Django hands back any empty_value as given; the stubs allow only text or None.
+        empty_value=0,  # type: ignore[arg-type]
     )
 
     def clean(self):
@@ -168,7 +170,7 @@ def _render_space_page(request, lodge_form: LodgeForm, *, status: int = 200):
     """The page for the plan the query asks for (400 when the query is bad), with
     ``lodge_form`` under the acts the plan would lodge."""
     form = SpacePlanForm(request.GET or None)
-    context = {"form": form, "lodge_form": lodge_form}
+    context: dict[str, Any] = {"form": form, "lodge_form": lodge_form}
     if form.is_bound and not form.is_valid():
         return render(request, "gis_layers/space.html", context, status=400)
     try:

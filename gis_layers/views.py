@@ -275,12 +275,12 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
         return _tile_error(403, f"your role may not see the {layer} layer")
     held = _held_etags(request)
     try:
-        z, x, y = parse_address(z, x, y)
+        zoom, column, row = parse_address(z, x, y)
         data, etag = tile(
             layer=spec,
-            z=z,
-            x=x,
-            y=y,
+            z=zoom,
+            x=column,
+            y=row,
             as_of=_date_parameter(request, "as_of"),
             user=request.user,
             run=_run_parameter(request) if spec.per_run else None,
@@ -314,14 +314,14 @@ def changes_vector_tile(request, z: str, x: str, y: str):
     if not holds_permission(user=request.user, permission="registry.view_parcel"):
         return _tile_error(403, "your role may not see the parcels layer")
     try:
-        z, x, y = parse_address(z, x, y)
+        zoom, column, row = parse_address(z, x, y)
         since, until = _date_parameter(request, "from"), _date_parameter(request, "to")
         if since is None or until is None:
             raise TileRequestError("give both from= and to= dates (YYYY-MM-DD)")
         data = changes_tile(
-            z=z,
-            x=x,
-            y=y,
+            z=zoom,
+            x=column,
+            y=row,
             since=since,
             until=until,
             with_transfers=holds_permission(user=request.user, permission=TRANSFERS_PERMISSION),

@@ -7,8 +7,9 @@ from django.contrib.gis.forms.widgets import OSMWidget
 
 class OfflineOSMWidget(OSMWidget):
     template_name = "gis/landledger-map-widget.html"
-    default_lon = 24.945
-    default_lat = 60.17
+    # Degrees with decimals, which Django accepts; the stubs declare whole numbers.
+    default_lon = 24.945  # type: ignore[assignment]
+    default_lat = 60.17  # type: ignore[assignment]
     default_zoom = 15
 
     class Media:

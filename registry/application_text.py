@@ -56,7 +56,8 @@ def _collect(payload, parties: set, rights: set) -> None:
 def application_rows(payload) -> list[tuple[int, str, str]]:
     """(depth, label, value) rows of ``payload``, nested entries indented by depth; ids of
     parties and rights shown with their names."""
-    party_ids, right_ids = set(), set()
+    party_ids: set[int] = set()
+    right_ids: set[int] = set()
     _collect(payload, party_ids, right_ids)
     names = dict(Party.objects.filter(pk__in=party_ids).values_list("pk", "name"))
     rights = {

@@ -36,5 +36,6 @@ def server_bound_cursor(*, prepared: bool = True):
     cursor = _ServerBoundCursor(connection.connection)
     cursor.format = Format.BINARY
     cursor.may_prepare = prepared
-    with connection._prepare_cursor(cursor) as wrapped:
+    # Private to Django and left out of its type stubs, but the one way to get its wrapping.
+    with connection._prepare_cursor(cursor) as wrapped:  # type: ignore[attr-defined]
         yield wrapped

@@ -3,6 +3,7 @@
 the register are checked by the services."""
 
 import json
+from collections.abc import Sequence
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -147,7 +148,7 @@ def _current_rights(title: Title, kinds=None):
 
 
 class RightChoiceMixin(forms.Form):
-    right_kinds = None
+    right_kinds: Sequence[str] | None = None  # None: rights of every kind
 
     def add_right_field(self):
         self.fields["right"] = forms.ModelChoiceField(
@@ -210,7 +211,7 @@ class ChangeForm(RightChoiceMixin, LodgeForm):
         changes = {}
         for field in ("term_end", "amount", "rank", "description"):
             value = self.cleaned_data.get(field)
-            if value not in (None, ""):
+            if value is not None and value != "":
                 changes[field] = (
                     value.isoformat()
                     if field == "term_end"

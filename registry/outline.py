@@ -5,9 +5,10 @@ Coordinates are projected to metres around the parcel (equirectangular, good to 
 """
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.contrib.gis.geos import GEOSGeometry
+from django.contrib.gis.geos import GEOSGeometry, LinearRing, MultiPolygon, Polygon
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -25,10 +26,14 @@ class Drawing:
     bar_units: float
 
 
-def _rings(geometry: GEOSGeometry):
-    polygons = [geometry] if geometry.geom_type == "Polygon" else list(geometry)
-    for polygon in polygons:
-        yield from polygon
+def _rings(geometry: GEOSGeometry) -> Iterator[LinearRing]:
+    if isinstance(geometry, Polygon):
+        yield from geometry
+    elif isinstance(geometry, MultiPolygon):
+        for polygon in geometry:
+            yield from _rings(polygon)
+    else:
+        raise ValueError(f"an outline is drawn of polygons, not of a {geometry.geom_type}")
 
 
 def draw(geometry: GEOSGeometry, *, size: float, neighbours=()) -> Drawing:

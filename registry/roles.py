@@ -2,6 +2,7 @@
 
 from enum import StrEnum
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
 from registry.models.spatial import SecurityLevel
@@ -17,7 +18,7 @@ class Role(StrEnum):
 
 
 # Lazily translated: each reader sees them in their own language.
-ROLE_DESCRIPTIONS: dict[Role, str] = {
+ROLE_DESCRIPTIONS: dict[Role, str | Promise] = {
     Role.PLANNER: gettext_lazy(
         "Browses maps of land use, plan conformity and building intensity, and sees which "
         "agencies hold more office space than the standard allows."

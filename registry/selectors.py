@@ -3,6 +3,7 @@ takes the user and applies their clearance."""
 
 import copy
 import datetime
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
@@ -48,6 +49,9 @@ from registry.models import (
     SpaceKind,
     Title,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 NO_CLEARANCE = -1
 # Audit events about the shelters as a layer (imports, exports, OGC reads), whose detail
@@ -129,7 +133,12 @@ def shelters_visible_to(*, user) -> QuerySet[Shelter]:
     return Shelter.objects.filter(classification__lte=clearance_of(user=user))
 
 
-def shelters_with_district(*, user) -> QuerySet[Shelter]:
+class _DistrictAndInspection(TypedDict):
+    district_id: int | None
+    last_inspected: datetime.date | None
+
+
+def shelters_with_district(*, user) -> "QuerySet[WithAnnotations[Shelter, _DistrictAndInspection]]":
     """Visible shelters annotated with ``district_id`` (the district of the parcel under
     their building, else the district whose boundary holds them; null outside every district)
     and ``last_inspected`` (null if never inspected)."""
@@ -144,7 +153,7 @@ def shelter_inventory(*, user, on: datetime.date) -> dict:
     """Shelters in good order (完好率) by district, and those whose inspection is overdue on
     ``on`` (never inspected, or last inspected longer ago than the configured interval)."""
     interval = datetime.timedelta(days=settings.LANDLEDGER_SHELTER_INSPECTION_INTERVAL_DAYS)
-    names = dict(District.objects.values_list("pk", "name"))
+    names: dict[int | None, str] = dict(District.objects.values_list("pk", "name"))
     districts: dict = {}
     overdue = []
     for shelter in shelters_with_district(user=user).filter(in_force_on(on)).order_by("name"):
@@ -259,7 +268,7 @@ def closed_as_registered(*, title: Title, known_at: datetime.datetime | None) ->
     )
 
 
-def holders_by(rights: QuerySet[Right], *, key: str) -> dict[object, list[dict]]:
+def holders_by(rights: QuerySet[Right], *, key: str) -> dict[Any, list[dict]]:
     """The holders of ``rights``, one row per share (right, kind, party, party_id and the
     share as "parts/denominator"), grouped by each right's ``key`` (a lookup such as
     ``title_id`` or ``title__parcel_id``); rights ordered by kind, rank and id, and holders

@@ -279,7 +279,7 @@ def _certificate_context(certificate: Certificate) -> dict:
             {"party": share.party.name, "share": f"{share.share_parts}/{right.share_denominator}"}
             for share in right.shares.select_related("party")
         ],
-        "outline": outline_svg(title.parcel.geom, size_px=260) if title.parcel_id else "",
+        "outline": outline_svg(title.parcel.geom, size_px=260) if title.parcel else "",
     }
 
 
@@ -339,7 +339,7 @@ def title_extract(request, pk: int):
             "on": on,
             "rights": rights,
             "chain": chain,
-            "outline": outline_svg(title.parcel.geom, size_px=220) if title.parcel_id else "",
+            "outline": outline_svg(title.parcel.geom, size_px=220) if title.parcel else "",
         },
     )
 

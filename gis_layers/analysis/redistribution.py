@@ -26,6 +26,7 @@ Pure functions on pandas frames (the inputs of :mod:`gis_layers.analysis.space`)
 """
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -242,7 +243,7 @@ def _solve_flows(
     settings: PlanSettings,
     scale: np.ndarray,
     hand_back: dict | None = None,
-) -> tuple[object, dict[str, int], float]:
+) -> tuple[OptimizeResult, dict[str, int], float]:
     """Build and solve the flow programme; ``scale`` (per agency, m²) turns area × distance
     into mean distance. ``hand_back`` (scenario) adds a binary per candidate building:
     ``{"building": index into building_ids, "supply_lost": m², "rehouse": (agency index,
@@ -538,7 +539,7 @@ def _network(
     buildings: pd.DataFrame,
     occupied: set[tuple[int, int]],
     settings: PlanSettings,
-    extra_buildings: list[NewBuilding] = (),
+    extra_buildings: Sequence[NewBuilding] = (),
 ) -> _Network:
     by_id = buildings.set_index("building_id")
     building_ids = supply.index.to_numpy(dtype=int)
@@ -591,7 +592,7 @@ def _reach_notes(
     supply: pd.Series,
     agencies: pd.DataFrame,
     buildings: pd.DataFrame,
-    extra_buildings: list[NewBuilding] = (),
+    extra_buildings: Sequence[NewBuilding] = (),
 ) -> dict[int, str]:
     """Per agency, the nearest building with idle space and why it is out of reach."""
     by_id = buildings.set_index("building_id")

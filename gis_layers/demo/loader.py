@@ -7,12 +7,20 @@ either wholly in place (and skipped next time) or not there at all.
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from django.contrib.gis.geos import GEOSGeometry
+from django.contrib.gis.geos import (
+    GEOSGeometry,
+    LineString,
+    MultiPoint,
+    MultiPolygon,
+    Point,
+    Polygon,
+)
 from django.db import connection, transaction
 
 from gis_layers.analysis.geometry import repair_polygons
@@ -301,7 +309,7 @@ def _land_use_with_buildings(parcels: gpd.GeoDataFrame, buildings: gpd.GeoDataFr
 
 def _agencies_for_offices(buildings: gpd.GeoDataFrame, rng: np.random.Generator) -> list[dict]:
     """One synthetic agency per real government office building, under one administration."""
-    agencies = [
+    agencies: list[dict] = [
         {
             "key": "root",
             "name": "Government Offices Administration (demo)",
@@ -408,8 +416,13 @@ def _build_prague(report: LoadReport, progress: Progress) -> DistrictLayers:
 # --- writing ---------------------------------------------------------------------------
 
 
-def _geos(geometry) -> GEOSGeometry:
-    return GEOSGeometry(memoryview(shapely.to_wkb(geometry)), srid=STORAGE_SRID)
+_Geometry = TypeVar("_Geometry", bound=GEOSGeometry)
+
+
+def _geos(geometry, kind: type[_Geometry]) -> _Geometry:
+    # GEOSGeometry() gives back the subclass the WKB holds; ``kind`` names the one the field
+    # stores, which the constructor's annotation (plain GEOSGeometry) cannot say.
+    return cast(_Geometry, GEOSGeometry(memoryview(shapely.to_wkb(geometry)), srid=STORAGE_SRID))
 
 
 def _to_storage(frame: gpd.GeoDataFrame, report: LoadReport, layer: str) -> gpd.GeoSeries:
@@ -432,7 +445,7 @@ def _write(spec: DemoDistrictSpec, layers: DistrictLayers, report: LoadReport) -
         code=spec.division_code,
         name=spec.name,
         name_local=spec.name_local,
-        boundary=_geos(shapely.MultiPolygon([boundary])),
+        boundary=_geos(shapely.MultiPolygon([boundary]), MultiPolygon),
         is_synthetic_code=True,
         attribution=spec.attribution,
         certificate_province=spec.certificate_province,
@@ -446,7 +459,7 @@ def _write(spec: DemoDistrictSpec, layers: DistrictLayers, report: LoadReport) -
                 district=district,
                 land_use_id=row.land_use_code,
                 name=row.name,
-                geom=_geos(geometry),
+                geom=_geos(geometry, MultiPolygon),
                 valid_from=DEMO_VALID_FROM,
                 source=row.source,
             )
@@ -463,7 +476,7 @@ def _write(spec: DemoDistrictSpec, layers: DistrictLayers, report: LoadReport) -
                 parcel=parcels[row.parcel_index] if row.parcel_index >= 0 else None,
                 name=row.name,
                 address=row.address,
-                footprint=_geos(geometry),
+                footprint=_geos(geometry, MultiPolygon),
                 floors_above=int(row.floors_above),
                 floors_estimated=bool(row.floors_estimated),
                 height_m=None if pd.isna(row.height_m) else float(row.height_m),
@@ -490,7 +503,7 @@ def _write(spec: DemoDistrictSpec, layers: DistrictLayers, report: LoadReport) -
                 name=row.name,
                 highway=row.highway,
                 walkable=row.highway not in NOT_WALKABLE,
-                geom=_geos(geometry),
+                geom=_geos(geometry, LineString),
                 source=spec.dataset,
             )
             for row, geometry in zip(
@@ -503,7 +516,7 @@ def _write(spec: DemoDistrictSpec, layers: DistrictLayers, report: LoadReport) -
         [
             PopulationCell(
                 district=district,
-                geom=_geos(geometry),
+                geom=_geos(geometry, Polygon),
                 residents=float(residents),
                 is_synthetic=True,
                 source="modelled from residential floor area at 35 m² per person",
@@ -538,8 +551,8 @@ def _write_shelters(layers: DistrictLayers, building_by_key: dict) -> None:
         [
             Shelter(
                 name=_shelter_name(building_by_key[row.building_key]),
-                location=_geos(location),
-                entrances=_geos(entrance),
+                location=_geos(location, Point),
+                entrances=_geos(entrance, MultiPoint),
                 building=building_by_key[row.building_key],
                 shelter_type=row.shelter_type,
                 protection_class=row.protection_class,

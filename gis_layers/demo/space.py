@@ -126,6 +126,8 @@ def _write_blocks(buildings: list[Building], rng: np.random.Generator) -> dict[i
             building.shelters.exists()
             and not building.shelters.filter(classification__gt=SecurityLevel.PUBLIC).exists()
         )
+        # _office_buildings() selects only buildings with a floor area above the minimum.
+        assert building.gross_floor_area_m2 is not None
         specs = synthetic.space_blocks(
             building.gross_floor_area_m2,
             building.floors_above or 1,
@@ -231,6 +233,8 @@ def _allocation_plan(
     plan: dict[Building, list[tuple[Agency, list[SpaceBlock]]]] = {}
     free = {pk: [b for b in blocks[pk] if b.area_m2 is not None] for pk in blocks}
     for agency in agencies:
+        # The query selects agencies by their seat building.
+        assert agency.seat_building_id is not None
         building = by_id[agency.seat_building_id]
         factor = float(rng.uniform(0.6, 1.6))
         target = _entitlement(agency) * factor

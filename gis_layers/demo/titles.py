@@ -90,12 +90,13 @@ def load_demo_titles(*, progress=lambda step: None) -> TitlesReport:
     banks = [_party(PartyKind.ENTERPRISE, name) for name in ("Demo Bank A", "Demo Bank B")]
     court = _party(PartyKind.ENTERPRISE, "Demo District People's Court")
 
-    seats = {
-        agency.seat_building.parcel_id: agency.party
-        for agency in Agency.objects.filter(seat_building__parcel__isnull=False).select_related(
-            "party", "seat_building"
-        )
-    }
+    seats: dict[int, Party] = {}
+    for agency in Agency.objects.filter(seat_building__parcel__isnull=False).select_related(
+        "party", "seat_building"
+    ):
+        # The filter keeps only agencies seated in a building on a parcel.
+        assert agency.seat_building is not None and agency.seat_building.parcel_id is not None
+        seats[agency.seat_building.parcel_id] = agency.party
     others = list(
         Parcel.objects.filter(valid_to__isnull=True)
         .exclude(pk__in=seats)

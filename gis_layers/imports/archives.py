@@ -329,6 +329,8 @@ def extract_zip(
             # A bad CRC, a truncated stream, an unsupported compression method, or an
             # encryption flag set only in the local header all end here.
             extraction.undo()
+            # Only the loop's body raises, and only once it has named its member.
+            assert current is not None
             raise ImportRefusal(
                 f"member {_show(current.filename)} cannot be extracted ({error}); the archive is"
                 " damaged or uses an unsupported format. Re-create it with a standard zip tool.",
@@ -336,6 +338,7 @@ def extract_zip(
             ) from error
         except OSError as error:
             extraction.undo()
+            assert current is not None  # as above
             raise ImportRefusal(
                 f"member {_show(current.filename)} cannot be written"
                 f" ({error.strerror or error}); the archive is refused.",

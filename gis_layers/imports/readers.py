@@ -264,6 +264,8 @@ def detect_encoding(dataset: pathlib.Path, *, path: pathlib.Path) -> str | None:
         if _shapefile_part(dataset, ".cpg") is not None:
             return None
         text_file = _shapefile_part(dataset, ".dbf")
+        # A shapefile without its .dbf was refused before its encoding is asked for.
+        assert text_file is not None
         ranges = _dbf_text_ranges(text_file)
     elif suffix == ".csv":
         text_file, ranges = dataset, [(0, None)]

@@ -310,8 +310,9 @@ def parcel_attributes(
         if empty is not None:
             results.append(RowRejected(empty, "required field is empty"))
             continue
-        if code_problems[position] is not None:
-            results.append(RowRejected("unit_code", code_problems[position]))
+        code_problem = code_problems[position]
+        if code_problem is not None:
+            results.append(RowRejected("unit_code", code_problem))
             continue
         land_use = land_uses[position]
         if land_use not in land_use_codes:
@@ -443,9 +444,11 @@ def check_chunk(
         if kind.key in attrs:
             key = attrs[kind.key]
         else:
-            key = (source_ids[position] if source_ids is not None else "") or geometry_keys[
-                position
-            ]
+            key = source_ids[position] if source_ids is not None else ""
+            if not key:
+                # Made whenever a row of a kind keyed on source_id lacks one, as this one does.
+                assert geometry_keys is not None
+                key = geometry_keys[position]
         accepted.append({"row": row, "key": key, "attrs": attrs, "geometry": geometry})
     return accepted, findings
 

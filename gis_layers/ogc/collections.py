@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.db import models
 from django.db.models import Model, QuerySet
+from django.db.models.fields.related import RelatedField
 
 from gis_layers.models import ZoningArea
 from registry.models import Building, Parcel, SecurityLevel, Shelter
@@ -85,11 +86,18 @@ def _field_schema(model: type[Model], path: str) -> dict:
     """The JSON Schema type of a field path (``district__code``), following relations."""
     *relations, name = path.split("__")
     for relation in relations:
-        model = model._meta.get_field(relation).related_model
+        related = model._meta.get_field(relation).related_model
+        # Paths follow foreign keys, whose targets are model classes once the apps are loaded.
+        assert isinstance(related, type)
+        model = related
     field = model._meta.get_field(name)
-    if field.is_relation:  # a foreign key's id reads as the target's key
+    # Paths name a model's own fields, never a reverse relation or a generic foreign key.
+    assert isinstance(field, models.Field)
+    if isinstance(field, RelatedField):  # a foreign key's id reads as the target's key
         field = field.target_field
     if isinstance(field, models.GeneratedField):
+        # Django requires a generated field's output_field; the stubs allow None.
+        assert field.output_field is not None
         field = field.output_field
     schema: dict = {"title": str(field.verbose_name)}
     if isinstance(field, models.DateTimeField):

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.gis.db.models import Extent, GeometryField
 from django.contrib.gis.db.models.functions import AsGeoJSON, Transform
 from django.contrib.gis.geos import GEOSGeometry, LineString, Point, Polygon
-from django.db.models import Count, F, Func, Max, Min, Q, QuerySet, Window
+from django.db.models import Aggregate, Count, F, Func, Max, Min, Q, QuerySet, Window
 from django.utils import timezone
 
 from gis_layers.ogc.collections import Collection
@@ -52,7 +52,7 @@ class CollectionExtent:
 
 
 def _geometry_json(field: str, crs: Crs) -> Func:
-    geometry = F(field)
+    geometry: F | Func = F(field)
     if crs.srid != STORAGE_SRID:
         geometry = Transform(geometry, crs.srid)
     if crs.lat_lon:
@@ -166,7 +166,7 @@ def feature(*, collection: Collection, user, fid: int, crs: Crs, with_geometry: 
 def collection_extent(*, collection: Collection, user) -> CollectionExtent:
     """The bounding box (CRS84) and legal time span of every feature the user may see, at
     any time. One aggregate query."""
-    aggregates = {"box": Extent(collection.geometry_field)}
+    aggregates: dict[str, Aggregate] = {"box": Extent(collection.geometry_field)}
     if collection.temporal:
         aggregates.update(
             start=Min("valid_from"),

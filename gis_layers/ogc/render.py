@@ -203,7 +203,7 @@ def collection_document(
     path = reverse("ogc:collection", args=[collection.id])
     items = reverse("ogc:items", args=[collection.id])
     schema_path = reverse("ogc:schema", args=[collection.id])
-    document = {
+    document: dict = {
         "id": collection.id,
         "title": collection.title,
         "description": collection.description,

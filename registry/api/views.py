@@ -27,6 +27,7 @@ free connection or no disk space left              ``database_busy`` or ``disk_f
 """
 
 import datetime
+from typing import NoReturn
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
@@ -143,12 +144,12 @@ def register_exception_handler(exc: Exception, context: dict) -> Response | None
     """Every refusal as ``{"rule", "title", "message"}`` with the status in the module's
     table; ``None`` (a 500) only for what no input explains."""
     if isinstance(exc, RegisterError):
-        code = next(
+        status_code = next(
             (code for kind, code in REGISTER_ERROR_STATUS if isinstance(exc, kind)),
             status.HTTP_400_BAD_REQUEST,
         )
         set_rollback()
-        return Response(exc.as_dict(), status=code)
+        return Response(exc.as_dict(), status=status_code)
     if isinstance(exc, IntegrityError | DataError):
         # A guard in the database refused a value the checks above let through.
         set_rollback()
@@ -216,8 +217,10 @@ class HoldsRolePermission(BasePermission):
         user = request.user
         if not (user and user.is_authenticated and user.is_active):
             return False
-        required: dict[str, str] = view.required_permissions
-        permission = required.get(request.method)
+        if not isinstance(view, RegisterAPIView):
+            return False  # a view that names no permission lets nobody through
+        required = view.required_permissions
+        permission = required.get(request.method or "")
         if permission is None:
             permission = required.get("GET") or next(iter(required.values()))
         if user.has_perm(permission):
@@ -286,7 +289,7 @@ def _parcel_with_code(unit_code: str) -> Parcel | None:
     return Parcel.objects.select_related("district", "land_use").filter(unit_code=unit_code).first()
 
 
-def _refuse_missing_parcel(unit_code: str, on: datetime.date):
+def _refuse_missing_parcel(unit_code: str, on: datetime.date) -> NoReturn:
     """Raise 400 for a code that cannot be a unit code, else 404 saying when it existed."""
     known = _parcel_with_code(unit_code)
     if known is None:

@@ -1,9 +1,14 @@
 """Registration acts (不动产登记暂行条例 art. 3, plus parcel split and merge), their source
 documents, the journal they are sealed in, and the certificates they issue."""
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+
+if TYPE_CHECKING:
+    from registry.models.rights import Title
 
 
 class ActType(models.TextChoices):
@@ -63,7 +68,9 @@ class RegistrationAct(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
-    titles = models.ManyToManyField("registry.Title", through="ActTitle", related_name="acts")
+    titles: "models.ManyToManyField[Title, ActTitle]" = models.ManyToManyField(
+        "registry.Title", through="ActTitle", related_name="acts"
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -181,7 +188,10 @@ class CertificateKind(models.TextChoices):
     PROOF = "proof", "proof of registration 不动产登记证明"
 
 
-CERTIFICATE_WORD = {CertificateKind.TITLE: "不动产权", CertificateKind.PROOF: "不动产证明"}
+CERTIFICATE_WORD: dict[str, str] = {
+    CertificateKind.TITLE: "不动产权",
+    CertificateKind.PROOF: "不动产证明",
+}
 
 
 class CertificateSequence(models.Model):

@@ -52,7 +52,7 @@ class Title(models.Model):
 
     @property
     def unit_label(self) -> str:
-        if self.parcel_id:
+        if self.parcel:
             return self.parcel.unit_code
         if self.building_id:
             return f"building {self.building_id}"
@@ -126,7 +126,9 @@ class Right(models.Model):
         on_delete=models.PROTECT,
         related_name="rights_cancelled",
     )
-    holders = models.ManyToManyField(Party, through="RightHolder", related_name="rights")
+    holders: "models.ManyToManyField[Party, RightHolder]" = models.ManyToManyField(
+        Party, through="RightHolder", related_name="rights"
+    )
 
     class Meta:
         ordering = ["id"]

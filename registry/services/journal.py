@@ -71,6 +71,9 @@ def serialize_act(act: RegistrationAct) -> dict:
             sealed["blocks"] = blocks
         rights.append(sealed)
     lineage = list(ParcelLineage.objects.filter(act=act).values_list("parent_id", "child_id"))
+    examiner, approver = act.examined_by, act.decided_by
+    if examiner is None or approver is None or act.decided_at is None:
+        raise ValueError(f"act {act.number} was not examined and approved: it cannot be sealed")
     return {
         "act": {
             "number": act.number,
@@ -78,8 +81,8 @@ def serialize_act(act: RegistrationAct) -> dict:
             "office": act.office.code,
             "effective_date": _iso(act.effective_date),
             "lodged_by": act.lodged_by.username,
-            "examined_by": act.examined_by.username,
-            "approved_by": act.decided_by.username,
+            "examined_by": examiner.username,
+            "approved_by": approver.username,
             "lodged_at": _iso(act.lodged_at),
             "registered_at": _iso(act.decided_at),
         },
@@ -108,6 +111,7 @@ def append_to_journal(*, act: RegistrationAct) -> JournalEntry:
     position = last.position + 1 if last else 1
     previous_hash = last.entry_hash if last else GENESIS_HASH
     payload = canonical_json({"position": position, **serialize_act(act)})
+    assert act.decided_at is not None  # serialize_act refuses an act not approved
     return JournalEntry.objects.create(
         position=position,
         act=act,

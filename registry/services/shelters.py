@@ -52,7 +52,8 @@ def record_inspection(
         findings=findings.strip(),
         recorded_by=user,
     )
-    latest = shelter.inspections.order_by("-inspected_on", "-id").first()
+    # There is one at least: the inspection just recorded.
+    latest = shelter.inspections.order_by("-inspected_on", "-id")[0]
     if latest.pk == inspection.pk and shelter.condition != condition:
         Shelter.objects.filter(pk=shelter.pk).update(condition=condition)
     record_audit(

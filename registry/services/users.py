@@ -8,12 +8,17 @@ from registry.models import Clearance
 from registry.roles import ROLE_CLEARANCE, ROLE_PERMISSIONS, Role
 
 
+def _app_and_codename(permission: str) -> tuple[str, str]:
+    app_label, codename = permission.split(".", 1)
+    return app_label, codename
+
+
 @transaction.atomic
 def ensure_role_groups() -> dict[Role, Group]:
     """Create or update one group per role with exactly the role's permissions (one query
     reads them all: this runs for every account made)."""
     wanted = {
-        role: {tuple(name.split(".", 1)) for name in names}
+        role: {_app_and_codename(name) for name in names}
         for role, names in ROLE_PERMISSIONS.items()
     }
     every = set().union(*wanted.values())

@@ -28,6 +28,7 @@ def unused_report_base(directory: pathlib.Path, stem: str) -> pathlib.Path:
         except FileExistsError:
             continue
         return base
+    raise AssertionError("itertools.count() never ends")
 
 
 class Command(BaseCommand):
