@@ -180,7 +180,11 @@ def test_a_right_ended_later_shows_no_end_in_the_register_as_it_stood(client):
     page = client.get(f"/registry/titles/{title.pk}/", then)
     assert "Earlier holder" in page.content.decode()
     assert [r.valid_to_as_registered for r in page.context["rights"]] == [None]
-    # Nor did it know of the transfer, nor of the buyer's certificate.
+    # Nor did it know of the transfer, nor of the buyer's certificate; the headings say so.
+    for heading in ("Registration history", "Lineage", "Certificates"):
+        assert (
+            f'{heading} <small class="muted">as registered by the end of' in page.content.decode()
+        )
     assert [act.act_type for act in page.context["chain"]] == ["first"]
     assert {c.act.act_type for c in page.context["certificates"]} == {"first"}
     today = client.get(f"/registry/titles/{title.pk}/").context
