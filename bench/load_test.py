@@ -67,6 +67,14 @@ def database_url(name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+def as_role(url: str, role: str) -> str:
+    """``url`` logged in as ``role``, whose password is its name (as scripts/setup_database.sh
+    makes the application's role)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}:{role}@{host}"))
+
+
 def default_database() -> str:
     return urlsplit(os.environ.get("DATABASE_URL", DEFAULT_URL)).path.lstrip("/") + "_load"
 
@@ -408,6 +416,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--database", default=None, help="default: DATABASE_URL's name + _load")
     parser.add_argument("--existing", action="store_true", help="use the database as it is")
+    parser.add_argument(
+        "--serve-as",
+        default=None,
+        metavar="ROLE",
+        help="the database role gunicorn logs in as (default: DATABASE_URL's), e.g. "
+        "landledger_app, which owns no table",
+    )
     parser.add_argument("--write-doc", action="store_true")
     parser.add_argument("--out", type=Path, default=None, help="folder for locust's CSV files")
     parser.add_argument(
@@ -444,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     after_act = RegistrationAct.objects.aggregate(last=Max("pk"))["last"] or 0
     connections.close_all()  # the server's workers need the connections, not this process
     port = free_port()
-    server = start_server(url, port, args.workers, args.threads, out / "gunicorn.log")
+    served = as_role(url, args.serve_as) if args.serve_as else url
+    server = start_server(served, port, args.workers, args.threads, out / "gunicorn.log")
     try:
         code = run_locust(
             host=f"http://127.0.0.1:{port}",

@@ -1,6 +1,7 @@
-"""A fingerprint of the application's code: its Python packages, its migrations and the
-package versions it is installed with. What code made goes with it: a test template is named
-by it, and a cached report counts only for the code that computed it."""
+"""A fingerprint of the application's code: its Python packages, its migrations, the
+package versions it is installed with and the database set-up (its roles and grants). What
+code made goes with it: a test template is named by it, and a cached report counts only for
+the code that computed it."""
 
 import functools
 import hashlib
@@ -8,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("config", "registry", "gis_layers", "migrations")
-FILES = ("pyproject.toml", "constraints.txt")
+FILES = ("pyproject.toml", "constraints.txt", "scripts/setup_database.sh")
 
 
 def fingerprint(root: Path = ROOT) -> str:

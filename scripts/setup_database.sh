@@ -10,6 +10,7 @@ if [[ -n "${DATABASE_URL:-}" ]]; then
 fi
 
 db_role=landledger
+app_role=landledger_app
 db_name=landledger
 template_name=landledger_template
 version=15
@@ -51,6 +52,12 @@ if [[ -z $(psql_admin postgres "SELECT 1 FROM pg_roles WHERE rolname = '$db_role
     # A password so that the role also works where 127.0.0.1 is not trusted (Debian's default).
     psql_admin postgres "CREATE ROLE $db_role LOGIN CREATEDB PASSWORD '$db_role'"
 fi
+# The role the web application serves as: it reads and writes rows but owns nothing, so it
+# can neither disable nor replace the register's guards (triggers, functions, constraints).
+if [[ -z $(psql_admin postgres "SELECT 1 FROM pg_roles WHERE rolname = '$app_role'") ]]; then
+    echo "Creating role $app_role"
+    psql_admin postgres "CREATE ROLE $app_role LOGIN PASSWORD '$app_role'"
+fi
 
 create_extensions() {
     # Extensions need a superuser; the application role never does.
@@ -59,6 +66,19 @@ create_extensions() {
         CREATE EXTENSION IF NOT EXISTS pgrouting;
         CREATE EXTENSION IF NOT EXISTS btree_gist;
         GRANT ALL ON SCHEMA public TO $db_role;"
+}
+
+grant_rows_to_app_role() {
+    # Row privileges on every table and sequence the owner has made or will make (migrations
+    # run as the owner); TEMPORARY for the imports' staging tables. Nothing else.
+    psql_admin "$1" "GRANT CONNECT, TEMPORARY ON DATABASE $1 TO $app_role;
+        GRANT USAGE ON SCHEMA public TO $app_role;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO $app_role;
+        GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO $app_role;
+        ALTER DEFAULT PRIVILEGES FOR ROLE $db_role IN SCHEMA public
+            GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO $app_role;
+        ALTER DEFAULT PRIVILEGES FOR ROLE $db_role IN SCHEMA public
+            GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO $app_role;"
 }
 
 database_exists() {
@@ -70,6 +90,7 @@ if ! database_exists "$db_name"; then
     psql_admin postgres "CREATE DATABASE $db_name OWNER $db_role"
 fi
 create_extensions "$db_name"
+grant_rows_to_app_role "$db_name"
 
 # Test databases are cloned from this template, so the test run needs no superuser either.
 if ! database_exists "$template_name"; then
@@ -78,3 +99,8 @@ if ! database_exists "$template_name"; then
     create_extensions "$template_name"
     psql_admin postgres "ALTER DATABASE $template_name WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"
 fi
+# Every database cloned from the template (the test databases) grants the same; a template
+# made before the application role existed gets the grants here.
+psql_admin postgres "ALTER DATABASE $template_name WITH ALLOW_CONNECTIONS true"
+grant_rows_to_app_role "$template_name"
+psql_admin postgres "ALTER DATABASE $template_name WITH ALLOW_CONNECTIONS false"

@@ -17,7 +17,13 @@ def write(root, relative: str, text: str) -> None:
 
 @pytest.fixture
 def code_tree(tmp_path):
-    for relative in ("pyproject.toml", "constraints.txt", "registry/models.py", "tests/x.py"):
+    for relative in (
+        "pyproject.toml",
+        "constraints.txt",
+        "scripts/setup_database.sh",
+        "registry/models.py",
+        "tests/x.py",
+    ):
         write(tmp_path, relative, "# one\n")
     return tmp_path
 
@@ -31,7 +37,10 @@ def test_the_fingerprint_follows_the_code_that_shapes_the_database(code_tree):
     after_migration = code_version.fingerprint(code_tree)
     assert after_migration != first
     write(code_tree, "constraints.txt", "django==9.9\n")
-    assert code_version.fingerprint(code_tree) != after_migration
+    after_upgrade = code_version.fingerprint(code_tree)
+    assert after_upgrade != after_migration
+    write(code_tree, "scripts/setup_database.sh", "# a grant more\n")
+    assert code_version.fingerprint(code_tree) != after_upgrade
 
 
 @pytest.fixture
