@@ -58,7 +58,8 @@ near_beijing = st.tuples(
 @st.composite
 def rings(draw, coordinate=None):
     """Closed or not, repeated points, self-crossing: whatever a file may hold."""
-    coordinate = coordinate or st.tuples(hostile_number, hostile_number)
+    if coordinate is None:  # a strategy is always true: test for None, not falsehood
+        coordinate = st.tuples(hostile_number, hostile_number)
     points = draw(st.lists(coordinate, min_size=0, max_size=12))
     if points and draw(st.booleans()):
         points = [*points, points[0]]
