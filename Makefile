@@ -78,7 +78,7 @@ lint: $(STAMP)
 
 # The long runs of the reliability suites (docs/reliability.md); `make test` runs short ones.
 load: setup
-	$(PYTHON) bench/load_test.py --duration 600 --write-doc
+	$(PYTHON) bench/load_test.py --duration 600 --serve-as landledger_app --write-doc
 
 faults: setup
 	LANDLEDGER_FAULT_ROUNDS=5 $(PYTHON) -m pytest -p no:cacheprovider -m faults tests/reliability

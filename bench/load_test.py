@@ -2,13 +2,14 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/load_test.py --duration 600 --write-doc   # the long run, 10 minutes
+    .venv/bin/python bench/load_test.py --duration 600 --serve-as landledger_app --write-doc
     .venv/bin/python bench/load_test.py --duration 30 --registrars 4 --readers 4  # a short one
 
 The server is ``gunicorn config.wsgi`` (``DEBUG`` off, as in production) on a free loopback
 port, on its own database: ``--database`` (by default the one ``DATABASE_URL`` names, with
 ``_load`` appended), cloned from ``landledger_template`` when missing, migrated and loaded
-with the demo; ``--existing`` uses the database as it is (the test suite's short run does,
+with the demo; with ``--serve-as`` gunicorn logs in as that role (the long run: the
+application's, which owns no table); ``--existing`` uses the database as it is (the test suite's short run does,
 on its test database). Synthetic titles (``bench/transfer_benchmark.py``'s squares, each with a
 first-registered land-use right) are shared out among the registrars, so that no two of them
 ever act on the same title. Accounts are made for this run with random passwords.
@@ -370,6 +371,10 @@ def check_register(url: str, registered: list[int], after_act: int) -> dict:
     }
 
 
+def served_as(role: str | None) -> str:
+    return f", logged in as `{role}`, which owns no table" if role else ""
+
+
 def write_doc(command: str, args, figures: dict, register: dict, started: str) -> None:
     total = figures["total"]
     lines = [
@@ -379,7 +384,8 @@ def write_doc(command: str, args, figures: dict, register: dict, started: str) -
         f"{memory_gib()}, load average {load_average()} at the end; the machine is shared).",
         "",
         f"gunicorn (gthread, {args.workers} workers x {args.threads} threads, `DEBUG` off) on "
-        f"its own database; locust on the same machine: {args.registrars} registrars "
+        f"its own database{served_as(args.serve_as)}; locust on the same machine: "
+        f"{args.registrars} registrars "
         f"(lodge → examine → approve through the API, each on its own titles) and "
         f"{args.readers} readers (planners, auditors, civil-defence officers) for "
         f"{args.duration} s.",

@@ -14,10 +14,12 @@ from django.db import DatabaseError, connection, transaction
 
 from registry.models import JournalEntry, RightKind
 from registry.roles import Role
+from registry.services.acts import Source, lodge_act
 from registry.services.journal import verify_journal
 from tests.registry import factories
 from tests.registry.committed import as_database_superuser, in_own_connection
 from tests.registry.register import (
+    day,
     holders,
     land_use_right,
     parcel_with_title,
@@ -115,6 +117,29 @@ def test_application_cannot_update_delete_or_truncate_the_journal():
                 # TRUNCATE must not meet the test's own pending foreign-key checks first.
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(statement)
+
+
+def test_application_cannot_rewrite_the_audit_log_or_a_lodged_document():
+    """Lodging records an audit event and keeps the deed: neither may change or go."""
+    _, title = parcel_with_title()
+    lodge_act(
+        act_type="first",
+        titles=[title],
+        payload={"right": {"kind": RightKind.LAND_USE_RIGHT, "land_use_right_type": "allocated",
+                           **holders(party("A"))}},
+        effective_date=day("2024-01-01"),
+        lodged_by=user(Role.REGISTRAR),
+        sources=[Source(kind="deed", file_name="deed.pdf", content=b"%PDF-1.4 a deed")],
+    )  # fmt: skip
+    for table, change in (
+        ("registry_auditevent", "SET detail = '{}'"),
+        ("registry_sourcedocument", "SET content = 'another deed'"),
+    ):
+        for statement in (f"UPDATE {table} {change}", f"DELETE FROM {table}", f"TRUNCATE {table}"):
+            with pytest.raises(DatabaseError, match=f"{table} is append-only"):
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    cursor.execute(statement)
 
 
 @needs_superuser
