@@ -9,7 +9,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("config", "registry", "gis_layers", "migrations")
-FILES = ("pyproject.toml", "constraints.txt", "scripts/setup_database.sh")
+FILES = (
+    "pyproject.toml",
+    "constraints.txt",
+    "scripts/setup_database.sh",
+    "scripts/app_role_grants.sql",
+)
 
 
 def fingerprint(root: Path = ROOT) -> str:

@@ -69,16 +69,8 @@ create_extensions() {
 }
 
 grant_rows_to_app_role() {
-    # Row privileges on every table and sequence the owner has made or will make (migrations
-    # run as the owner); TEMPORARY for the imports' staging tables. Nothing else.
-    psql_admin "$1" "GRANT CONNECT, TEMPORARY ON DATABASE $1 TO $app_role;
-        GRANT USAGE ON SCHEMA public TO $app_role;
-        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO $app_role;
-        GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO $app_role;
-        ALTER DEFAULT PRIVILEGES FOR ROLE $db_role IN SCHEMA public
-            GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO $app_role;
-        ALTER DEFAULT PRIVILEGES FOR ROLE $db_role IN SCHEMA public
-            GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO $app_role;"
+    as_postgres psql -X -q -v ON_ERROR_STOP=1 -d "$1" -v database="$1" -v owner="$db_role" \
+        -v app_role="$app_role" -f - < "$(dirname "$0")/app_role_grants.sql"
 }
 
 database_exists() {

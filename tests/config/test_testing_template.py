@@ -21,6 +21,7 @@ def code_tree(tmp_path):
         "pyproject.toml",
         "constraints.txt",
         "scripts/setup_database.sh",
+        "scripts/app_role_grants.sql",
         "registry/models.py",
         "tests/x.py",
     ):
@@ -39,7 +40,7 @@ def test_the_fingerprint_follows_the_code_that_shapes_the_database(code_tree):
     write(code_tree, "constraints.txt", "django==9.9\n")
     after_upgrade = code_version.fingerprint(code_tree)
     assert after_upgrade != after_migration
-    write(code_tree, "scripts/setup_database.sh", "# a grant more\n")
+    write(code_tree, "scripts/app_role_grants.sql", "-- a grant more\n")
     assert code_version.fingerprint(code_tree) != after_upgrade
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 BIN = Path("/usr/lib/postgresql/15/bin")
 EXTENSIONS = ("postgis", "pgrouting", "btree_gist")
 ROLE = "landledger"
+APP_ROLE = "landledger_app"  # serves the application, owning nothing (as on the main cluster)
+APP_ROLE_GRANTS = Path(__file__).resolve().parents[2] / "scripts" / "app_role_grants.sql"
 
 
 def unavailable_reason() -> str | None:
@@ -56,12 +58,15 @@ class PrivateCluster:
             **kwargs,
         )
 
-    def psql(self, database: str, sql: str) -> str:
+    def psql(self, database: str, sql: str, /, **variables: str) -> str:
+        """Run ``sql`` (a script, read from standard input so that psql puts in its
+        ``variables``) as the superuser; its output."""
+        settings = [f"--variable={name}={value}" for name, value in variables.items()]
         result = self.as_postgres(
             str(BIN.parent / "bin" / "psql"),
-            "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1",
+            "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", *settings,
             "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-            "-c", sql, check=False,
+            check=False, input=sql,
         )  # fmt: skip
         if result.returncode:
             raise AssertionError(f"psql on {database}: {sql}\n{result.stderr}")
@@ -97,6 +102,7 @@ class PrivateCluster:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
         self.pg_ctl("-w", "start")
         self.psql("postgres", f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{ROLE}'")
+        self.psql("postgres", f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_ROLE}'")
         return self
 
     def create_database(self, name: str, *, template: str | None = None) -> str:
@@ -107,10 +113,17 @@ class PrivateCluster:
             for extension in EXTENSIONS:
                 self.psql(name, f"CREATE EXTENSION IF NOT EXISTS {extension}")
             self.psql(name, f"GRANT ALL ON SCHEMA public TO {ROLE}")
+            self.grant_rows_to_app_role(name)
         return self.url(name)
 
-    def url(self, database: str) -> str:
-        return f"postgis://{ROLE}:{ROLE}@127.0.0.1:{self.port}/{database}"
+    def grant_rows_to_app_role(self, database: str) -> None:
+        self.psql(
+            database, APP_ROLE_GRANTS.read_text(), database=database, owner=ROLE, app_role=APP_ROLE
+        )
+
+    def url(self, database: str, *, role: str = ROLE) -> str:
+        """``database``'s URL, logged in as the owner or as ``APP_ROLE``."""
+        return f"postgis://{role}:{role}@127.0.0.1:{self.port}/{database}"
 
     def restart(self, mode: str = "fast") -> None:
         """``fast`` ends sessions politely; ``immediate`` is a crash: no checkpoint, the

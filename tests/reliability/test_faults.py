@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from tests.reliability.clients import Crowd, Registrar
-from tests.reliability.cluster import PrivateCluster, unavailable_reason
+from tests.reliability.cluster import APP_ROLE, PrivateCluster, unavailable_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -61,7 +61,12 @@ def register(cluster, tmp_path_factory):
         ],
         cwd=ROOT, env={**os.environ, "DATABASE_URL": url}, check=True, capture_output=True,
     )  # fmt: skip
-    return {"url": url, "plan": json.loads(plan_path.read_text())}
+    return {
+        "url": url,
+        # The server logs in as the application's role, which owns nothing, as `make serve`.
+        "app_url": cluster.url("landledger_faults", role=APP_ROLE),
+        "plan": json.loads(plan_path.read_text()),
+    }
 
 
 @pytest.fixture
@@ -73,7 +78,7 @@ def server(register, tmp_path):
 
     def start(healthy: bool = True):
         state["process"] = load_test.start_server(
-            register["url"], port, 2, 2, state["log"], healthy=healthy, secret_key=secret_key
+            register["app_url"], port, 2, 2, state["log"], healthy=healthy, secret_key=secret_key
         )
 
     state["start"] = start
