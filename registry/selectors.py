@@ -12,6 +12,7 @@ from django.db.models import (
     Case,
     CharField,
     DateField,
+    Exists,
     F,
     Max,
     OuterRef,
@@ -367,19 +368,42 @@ def certificates_of(
     return certificates.order_by("-issued_at")
 
 
+def parcels_as_registered(
+    parcels: QuerySet[Parcel], *, known_at: datetime.datetime | None
+) -> QuerySet[Parcel]:
+    """``parcels`` recorded by ``known_at``, each with ``valid_to_as_registered``: its end as
+    the register recorded it then, none where the split or merge that retired it was
+    registered later (as they stand when None)."""
+    if known_at is None:
+        return parcels.annotate(valid_to_as_registered=F("valid_to"))
+    retired_later = ParcelLineage.objects.filter(
+        parent=OuterRef("pk"), act__decided_at__gt=known_at
+    )
+    return parcels.filter(recorded_at__lte=known_at).annotate(
+        valid_to_as_registered=Case(
+            When(Exists(retired_later), then=None), default=F("valid_to"), output_field=DateField()
+        )
+    )
+
+
 def parcel_lineage(
     *, parcel: Parcel, known_at: datetime.datetime | None = None
 ) -> dict[str, list[Parcel]]:
     """The parcels this one came from and the ones it became (one generation each way), by
-    the splits and merges registered by ``known_at`` (all of them when None)."""
+    the splits and merges registered by ``known_at`` (all of them when None); each with its
+    end as then registered (:func:`parcels_as_registered`)."""
     lineage = ParcelLineage.objects.all()
     if known_at is not None:
         lineage = lineage.filter(act__decided_at__lte=known_at)
     parents = lineage.filter(child=parcel).values_list("parent_id", flat=True)
     children = lineage.filter(parent=parcel).values_list("child_id", flat=True)
     return {
-        "parents": list(Parcel.objects.filter(pk__in=parents).order_by("unit_code")),
-        "children": list(Parcel.objects.filter(pk__in=children).order_by("unit_code")),
+        relation: list(
+            parcels_as_registered(Parcel.objects.filter(pk__in=ids), known_at=known_at).order_by(
+                "unit_code"
+            )
+        )
+        for relation, ids in (("parents", parents), ("children", children))
     }
 
 

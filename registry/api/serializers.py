@@ -304,12 +304,19 @@ class ParcelAtPointSerializer(serializers.Serializer):
     holders = HoldingSerializer(many=True, required=False)
 
 
+class ParcelAsRegisteredSerializer(ParcelFeatureSerializer):
+    """A parcel as ``parcels_as_registered`` gives it: its end as the register recorded it at
+    the time asked for, none where the split or merge that retired it was registered later."""
+
+    valid_to = serializers.DateField(source="valid_to_as_registered", allow_null=True)
+
+
 class ParcelLineageSerializer(serializers.Serializer):
     """The parcels one came from and the ones it became (one generation each way)."""
 
-    parcel = ParcelFeatureSerializer()
-    parents = ParcelFeatureSerializer(many=True)
-    children = ParcelFeatureSerializer(many=True)
+    parcel = ParcelAsRegisteredSerializer()
+    parents = ParcelAsRegisteredSerializer(many=True)
+    children = ParcelAsRegisteredSerializer(many=True)
 
 
 # --- registration acts ------------------------------------------------------------------

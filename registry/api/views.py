@@ -88,6 +88,7 @@ from registry.selectors import (
     parcel_as_of,
     parcel_at_point,
     parcel_lineage,
+    parcels_as_registered,
     rights_as_of,
     search_titles,
     title_chain,
@@ -480,16 +481,30 @@ class ParcelLineageView(RegisterAPIView):
     @extend_schema(
         tags=["parcels"],
         summary="The parcels a parcel came from and became",
-        parameters=[UNIT_CODE],
+        parameters=[UNIT_CODE, RegisteredByQuerySerializer],
         responses={200: ParcelLineageSerializer, **_errors(400, 403, 404)},
     )
     def get(self, request: Request, unit_code: str) -> Response:
         """Parents (retired by the split or merge that made this parcel) and children (made
-        when this one was retired), as GeoJSON feature collections; retired parcels too."""
-        parcel = _parcel_with_code(unit_code)
+        when this one was retired), as GeoJSON feature collections; retired parcels too. With
+        ``registered_by``, as the register stood at the end of that day: splits and merges
+        registered later are left out, and the ends they gave too; 404 for a parcel recorded
+        later."""
+        query = _query(RegisteredByQuerySerializer, request)
+        known_at = _known_at(query)
+        parcel = parcels_as_registered(
+            Parcel.objects.select_related("district", "land_use").filter(unit_code=unit_code),
+            known_at=known_at,
+        ).first()
         if parcel is None:
-            _refuse_missing_parcel(unit_code, timezone.localdate())
-        lineage = parcel_lineage(parcel=parcel)
+            recorded = _parcel_with_code(unit_code)
+            if recorded is None:
+                _refuse_missing_parcel(unit_code, timezone.localdate())
+            raise exceptions.NotFound(
+                f"parcel {unit_code} was recorded on {timezone.localdate(recorded.recorded_at)}, "
+                f"after {query['registered_by']}"
+            )
+        lineage = parcel_lineage(parcel=parcel, known_at=known_at)
         return Response(ParcelLineageSerializer({"parcel": parcel, **lineage}).data)
 
 

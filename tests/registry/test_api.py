@@ -2,6 +2,7 @@
 rule and message, bad input naming the field, and the OpenAPI schema and docs."""
 
 import base64
+import datetime
 import hashlib
 import io
 import json
@@ -13,6 +14,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 
 from registry.models import (
@@ -20,6 +22,7 @@ from registry.models import (
     AuditEvent,
     Certificate,
     JournalEntry,
+    Parcel,
     RegistrationAct,
     Right,
     RightKind,
@@ -38,6 +41,7 @@ from tests.registry.register import (
     transfer_chain,
     user,
 )
+from tests.registry.test_services import halves
 
 pytestmark = pytest.mark.django_db
 
@@ -371,6 +375,41 @@ def test_parcel_lineage_after_a_split_links_parent_and_children():
     assert client.get(f"/api/parcels/{parent.unit_code}/").status_code == 404
     then = client.get(f"/api/parcels/{parent.unit_code}/", {"as_of": "2024-05-31"})
     assert then.status_code == 200
+
+
+def test_parcel_lineage_as_registered_by_a_day_before_the_split():
+    """The split was registered today: as the register stood yesterday, the parent had no
+    end and no children, and the children were not recorded yet."""
+    parent, title = parcel_with_title(
+        geom=factories.square(x=116.909), unit_code=factories.unit_code(62)
+    )
+    land_use_right(title, party("A"))
+    three_days_ago = timezone.now() - datetime.timedelta(days=3)
+    Parcel.objects.filter(pk=parent.pk).update(recorded_at=three_days_ago)
+    west, east = halves(parent)
+    register(
+        "split",
+        [title],
+        {"children": [{"geometry": west.geojson}, {"geometry": east.geojson}]},
+        "2024-06-01",
+    )
+    client = logged_in(Role.REGISTRAR)
+    yesterday = {"registered_by": (timezone.localdate() - datetime.timedelta(days=1)).isoformat()}
+    then = client.get(f"/api/parcels/{parent.unit_code}/lineage/", yesterday).json()
+    assert then["parcel"]["properties"]["valid_to"] is None
+    assert then["children"]["features"] == []
+    now = client.get(f"/api/parcels/{parent.unit_code}/lineage/").json()
+    assert now["parcel"]["properties"]["valid_to"] == "2024-06-01"
+    child = now["children"]["features"][0]["id"]
+    unborn = client.get(f"/api/parcels/{child}/lineage/", yesterday)
+    assert unborn.status_code == 404
+    assert unborn.json()["message"] == (
+        f"parcel {child} was recorded on {timezone.localdate()}, after {yesterday['registered_by']}"
+    )
+    before = {"registered_by": (timezone.localdate() - datetime.timedelta(days=4)).isoformat()}
+    assert client.get(f"/api/parcels/{parent.unit_code}/lineage/", before).status_code == 404
+    bad = client.get(f"/api/parcels/{parent.unit_code}/lineage/", {"registered_by": "soon"})
+    assert bad.status_code == 400
 
 
 # --- acts -------------------------------------------------------------------------------
