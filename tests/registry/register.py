@@ -3,6 +3,7 @@
 import datetime
 
 from django.contrib.auth import get_user_model
+from django.contrib.gis.geos import Polygon
 
 from registry.models import Party, RightKind
 from registry.roles import Role
@@ -86,3 +87,19 @@ def transfer_chain(title):
         "2025-01-01",
     )
     return a, b, c
+
+
+def halves(parcel) -> tuple[Polygon, Polygon]:
+    """The parcel's square cut into west and east halves."""
+    (x0, y0, x1, y1) = parcel.geom.extent
+    middle = (x0 + x1) / 2
+    west = Polygon.from_bbox((x0, y0, middle, y1))
+    east = Polygon.from_bbox((middle, y0, x1, y1))
+    return west, east
+
+
+def split_in_halves(title, parcel, on="2024-06-01"):
+    """Register a split of the title's square parcel into its west and east halves."""
+    west, east = halves(parcel)
+    children = [{"geometry": west.geojson}, {"geometry": east.geojson}]
+    return register("split", [title], {"children": children}, on)

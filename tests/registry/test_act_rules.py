@@ -25,14 +25,16 @@ from registry.services.acts import approve_act, examine_act, lodge_act, title_of
 from tests.registry import factories
 from tests.registry.register import (
     day,
+    halves,
     holders,
     land_use_right,
     parcel_with_title,
     party,
     register,
+    split_in_halves,
     user,
 )
-from tests.registry.test_services import halves, snapshot
+from tests.registry.test_services import snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -312,13 +314,7 @@ def test_a_split_moves_each_current_building_to_the_child_holding_most_of_it():
         valid_to=day("2024-03-01"),
     )
     demolished.save()
-    west, east = halves(parent)
-    register(
-        "split",
-        [title],
-        {"children": [{"geometry": west.geojson}, {"geometry": east.geojson}]},
-        "2024-06-01",
-    )
+    split_in_halves(title, parent)
     west_child, east_child = sorted(
         parcel_lineage(parcel=parent)["children"], key=lambda child: child.geom.extent[0]
     )

@@ -38,10 +38,10 @@ from tests.registry.register import (
     parcel_with_title,
     party,
     register,
+    split_in_halves,
     transfer_chain,
     user,
 )
-from tests.registry.test_services import halves
 
 pytestmark = pytest.mark.django_db
 
@@ -386,13 +386,7 @@ def test_parcel_lineage_as_registered_by_a_day_before_the_split():
     land_use_right(title, party("A"))
     three_days_ago = timezone.now() - datetime.timedelta(days=3)
     Parcel.objects.filter(pk=parent.pk).update(recorded_at=three_days_ago)
-    west, east = halves(parent)
-    register(
-        "split",
-        [title],
-        {"children": [{"geometry": west.geojson}, {"geometry": east.geojson}]},
-        "2024-06-01",
-    )
+    split_in_halves(title, parent)
     client = logged_in(Role.REGISTRAR)
     yesterday = {"registered_by": (timezone.localdate() - datetime.timedelta(days=1)).isoformat()}
     then = client.get(f"/api/parcels/{parent.unit_code}/lineage/", yesterday).json()

@@ -27,6 +27,7 @@ from registry.services.journal import verify_journal
 from tests.registry import factories
 from tests.registry.register import (
     day,
+    halves,
     holders,
     land_use_right,
     parcel_with_title,
@@ -314,15 +315,6 @@ def test_planner_cannot_lodge():
             effective_date=day("2024-01-01"),
             payload={},
         )
-
-
-def halves(parcel):
-    """The parcel's square cut into west and east halves, as GeoJSON."""
-    (x0, y0, x1, y1) = parcel.geom.extent
-    middle = (x0 + x1) / 2
-    west = Polygon.from_bbox((x0, y0, middle, y1))
-    east = Polygon.from_bbox((middle, y0, x1, y1))
-    return west, east
 
 
 def test_split_retires_the_parent_and_issues_new_codes_with_lineage():

@@ -26,6 +26,7 @@ from tests.registry.register import (
     parcel_with_title,
     party,
     register,
+    split_in_halves,
     user,
 )
 
@@ -205,18 +206,10 @@ def test_a_title_closed_later_stands_open_in_the_register_as_it_stood(client):
 
     from django.utils import timezone
 
-    from tests.registry.test_services import halves
-
     parcel, title = parcel_with_title(geom=factories.square(x=116.995))
     with mock.patch.object(timezone, "now", return_value=timezone.now() - datetime.timedelta(3)):
         land_use_right(title, party("Splitter"), on="2024-01-01")
-    west, east = halves(parcel)
-    register(
-        "split",
-        [title],
-        {"children": [{"geometry": west.geojson}, {"geometry": east.geojson}]},
-        "2024-06-01",
-    )
+    split_in_halves(title, parcel)
     logged_in(client, Role.PLANNER)
     yesterday = (timezone.localdate() - datetime.timedelta(days=1)).isoformat()
     then, now = {"registered_by": yesterday}, {}
