@@ -262,11 +262,17 @@ def closed_as_registered(*, title: Title, known_at: datetime.datetime | None) ->
     that act dates the closing (and the parcel's end), as it dates a right's end."""
     if title.is_open:
         return False
-    return known_at is None or (
-        ParcelLineage.objects.filter(
-            parent_id=title.parcel_id, act__decided_at__lte=known_at
-        ).exists()
+    return (
+        known_at is None
+        or _lineage_registered_by(known_at).filter(parent_id=title.parcel_id).exists()
     )
+
+
+def _lineage_registered_by(known_at: datetime.datetime | None) -> QuerySet[ParcelLineage]:
+    """The lineage of the splits and merges registered by ``known_at`` (all when None)."""
+    if known_at is None:
+        return ParcelLineage.objects.all()
+    return ParcelLineage.objects.filter(act__decided_at__lte=known_at)
 
 
 def holders_by(rights: QuerySet[Right], *, key: str) -> dict[Any, list[dict]]:
@@ -392,9 +398,7 @@ def parcel_lineage(
     """The parcels this one came from and the ones it became (one generation each way), by
     the splits and merges registered by ``known_at`` (all of them when None); each with its
     end as then registered (:func:`parcels_as_registered`)."""
-    lineage = ParcelLineage.objects.all()
-    if known_at is not None:
-        lineage = lineage.filter(act__decided_at__lte=known_at)
+    lineage = _lineage_registered_by(known_at)
     parents = lineage.filter(child=parcel).values_list("parent_id", flat=True)
     children = lineage.filter(parent=parcel).values_list("child_id", flat=True)
     return {
