@@ -25,6 +25,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from gis_layers.imports.errors import FORM_FIELDS, ImportRefusal, worded_for
 from gis_layers.imports.pipeline import WRITABLE_KINDS, run_import
+from gis_layers.imports.preview import CHECK_COLOURS
+from gis_layers.maps import import_check_map
+from gis_layers.selectors import current_parcels_within
 
 UPLOAD_SUFFIXES = (".gpkg", ".geojson", ".json", ".fgb", ".csv", ".zip", ".tif", ".tiff", ".pbf")
 # Who may import what: shelters are the civil-defence officers', the rest the registrars'.
@@ -150,16 +153,26 @@ def _keep(upload, user) -> tuple[str, pathlib.Path]:
     return token, path
 
 
-def _report_context(report, *, token: str) -> dict:
-    """What the page shows of the report; the whole of it is kept for download."""
+def _report_context(report, *, token: str, user) -> dict:
+    """What the page shows of the report, with its map; the whole of it is kept for
+    download."""
     rows = report.rows()
-    return {
+    context = {
         "summary": report.summary(),
         "rows": rows[:SHOWN_FINDINGS],
         "more": max(0, len(rows) - SHOWN_FINDINGS),
         "rejected": bool(report.rejected),
         "report_token": token,
     }
+    preview = report.preview
+    if preview is not None and preview.extent is not None:
+        parcels = (
+            current_parcels_within(preview.extent) if user.has_perm("registry.view_parcel") else []
+        )
+        context["map"] = import_check_map(preview=preview, parcels=parcels)
+        context["preview"] = preview
+        context["check_colours"] = CHECK_COLOURS
+    return context
 
 
 @login_required
@@ -191,7 +204,9 @@ def upload(request):
         try:
             # With the user: the check rejects what their clearance would not let them write.
             with worded_for(FORM_FIELDS):  # refusals name the form's fields, not options
-                report = run_import(path=path, dry_run=True, user=request.user, **options)
+                report = run_import(
+                    path=path, dry_run=True, user=request.user, with_preview=True, **options
+                )
         except ImportRefusal as refusal:
             shutil.rmtree(path.parent, ignore_errors=True)
             messages.error(
@@ -204,7 +219,11 @@ def upload(request):
             else:
                 request.session[f"import-{token}"] = {**options, "path": str(path)}
             report.write(_report_base(request.user, token))
-            context.update(_report_context(report, token=token), token=token, file_name=path.name)
+            context.update(
+                _report_context(report, token=token, user=request.user),
+                token=token,
+                file_name=path.name,
+            )
     return render(request, "gis_layers/import.html", context)
 
 
@@ -224,7 +243,7 @@ def confirm(request, token: str):
         return redirect("gis_layers:import")
     try:
         with worded_for(FORM_FIELDS):
-            report = run_import(path=path, user=request.user, **pending)
+            report = run_import(path=path, user=request.user, with_preview=True, **pending)
     except ImportRefusal as refusal:
         messages.error(request, _("Refused, nothing written: %(why)s") % {"why": refusal.message})
         return redirect("gis_layers:import")
@@ -245,7 +264,7 @@ def confirm(request, token: str):
         "gis_layers/import.html",
         {
             "form": UploadForm(),
-            **_report_context(report, token=token),
+            **_report_context(report, token=token, user=request.user),
             "file_name": path.name,
             "done": True,
         },

@@ -1,6 +1,7 @@
 """The planners' map, built with folium: Leaflet and its plugins from our own static files,
 vector-tile layers, a legend, search, the as-of slider and the change view (map.js)."""
 
+import html
 import json
 import re
 
@@ -8,9 +9,11 @@ import folium
 from django.conf import settings
 from django.templatetags.static import static
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from folium.plugins import Fullscreen, MeasureControl
 
 from config.security import allow_inline_script
+from gis_layers.imports.preview import CHECK_COLOURS, MapPreview
 
 # First-level GB/T 21010-2017 classes and their colours on the map.
 LAND_USE_COLOURS = {
@@ -239,5 +242,83 @@ def space_map(
     if points:
         lons, lats = [p[0] for p in points], [p[1] for p in points]
         figure_map.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
+    figure_map.get_root().render()
+    return _parts(figure_map)
+
+
+# The register's parcels beside a checked file's rows.
+CURRENT_PARCEL_COLOUR = "#555555"
+# What the check made of a row, in the reader's language.
+CHECK_STATUS_NAMES = {
+    "rejected": gettext_lazy("rejected"),
+    "repaired": gettext_lazy("repaired"),
+    "accepted": gettext_lazy("accepted"),
+}
+
+
+def _escaped(values: dict) -> dict:
+    """``values`` made safe for HTML: folium's tooltips and popups write them into the page
+    as markup, and these come from an uploaded file."""
+    return {name: html.escape(str(value)) for name, value in values.items()}
+
+
+def import_check_map(*, preview: MapPreview, parcels: list[dict]) -> dict[str, str]:
+    """A checked file on a map: its drawn rows coloured by status (a tooltip with row and
+    status, a popup with the reasons) over the current ``parcels`` around it (GeoJSON
+    features with ``unit_code``). Drawn in SVG, so that each row is an element of the page."""
+    assert preview.extent is not None
+    min_x, min_y, max_x, max_y = preview.extent
+    figure_map = _base_map(
+        location=[(min_y + max_y) / 2, (min_x + max_x) / 2], zoom=15, prefer_canvas=False
+    )
+    if parcels:
+        folium.GeoJson(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {**parcel, "properties": _escaped(parcel["properties"])} for parcel in parcels
+                ],
+            },
+            name=str(_("Current parcels")),
+            style_function=lambda feature: {
+                "color": CURRENT_PARCEL_COLOUR,
+                "weight": 1,
+                "dashArray": "4 3",
+                "fill": False,
+                "className": "check-current-parcel",
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["unit_code"], labels=False),
+        ).add_to(figure_map)
+    rows = []
+    for feature in preview.in_drawing_order():
+        row = feature["properties"]
+        properties = _escaped(
+            {"row": row["row"], "shown_status": CHECK_STATUS_NAMES[row["status"]]}
+        )
+        # Our own markup between the escaped reasons: one to a line.
+        properties["reasons"] = "<br>".join(html.escape(reason) for reason in row["reasons"])
+        properties["status"] = row["status"]  # one of CHECK_COLOURS: styles the row
+        rows.append({**feature, "properties": properties})
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": rows},
+        name=str(_("The file's rows")),
+        style_function=lambda feature: {
+            "color": CHECK_COLOURS[feature["properties"]["status"]],
+            "fillColor": CHECK_COLOURS[feature["properties"]["status"]],
+            "weight": 2,
+            "fillOpacity": 0.35,
+            "className": f"check-row check-{feature['properties']['status']}",
+        },
+        marker=folium.CircleMarker(radius=6),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["row", "shown_status"], aliases=[str(_("Row")), str(_("Status"))]
+        ),
+        popup=folium.GeoJsonPopup(
+            fields=["row", "shown_status", "reasons"],
+            aliases=[str(_("Row")), str(_("Status")), str(_("Reasons"))],
+        ),
+    ).add_to(figure_map)
+    folium.LayerControl(collapsed=False).add_to(figure_map)
+    figure_map.fit_bounds([[min_y, min_x], [max_y, max_x]])
     figure_map.get_root().render()
     return _parts(figure_map)

@@ -1,5 +1,9 @@
+import json
 from collections.abc import Callable
 
+from django.db import connection
+
+from gis_layers.imports.preview import COORDINATE_DECIMALS, SIMPLIFY_SHARE
 from gis_layers.models import DatasetLoad
 from registry.models import Building, Parcel, SecurityLevel
 from registry.selectors import clearance_of, shelters_visible_to
@@ -39,3 +43,38 @@ def dataset_counts_for(*, user) -> Callable[[dict], dict]:
     return lambda counts: {
         key: value for key, value in counts.items() if key not in ALL_SHELTERS_KEYS
     }
+
+
+# Current parcels drawn beside a checked file: enough for the blocks around a survey.
+PARCELS_BESIDE_A_FILE = 2_000
+
+
+def current_parcels_within(
+    extent: tuple[float, float, float, float], *, limit: int = PARCELS_BESIDE_A_FILE
+) -> list[dict]:
+    """Current parcels whose boxes meet ``extent`` (min lon, min lat, max lon, max lat, in
+    EPSG:4490) as GeoJSON features with their ``unit_code``: at most ``limit`` of them, the
+    nearest the extent's centre, simplified to what a map of the extent shows."""
+    min_x, min_y, max_x, max_y = extent
+    tolerance = max(max_x - min_x, max_y - min_y) * SIMPLIFY_SHARE
+    with connection.cursor() as cursor:
+        # Nearest first by the index's distance operator: a file over a whole city meets
+        # more parcels than are drawn, and the index yields the nearest without sorting all.
+        cursor.execute(
+            "SELECT unit_code, ST_AsGeoJSON(ST_Simplify(geom, %s, true), %s) FROM registry_parcel "
+            "WHERE valid_to IS NULL AND geom && ST_MakeEnvelope(%s, %s, %s, %s, 4490) "
+            "ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4490) LIMIT %s",
+            [
+                tolerance,
+                COORDINATE_DECIMALS,
+                *extent,
+                (min_x + max_x) / 2,
+                (min_y + max_y) / 2,
+                limit,
+            ],
+        )
+        rows = cursor.fetchall()
+    return [
+        {"type": "Feature", "geometry": json.loads(outline), "properties": {"unit_code": code}}
+        for code, outline in rows
+    ]

@@ -14,6 +14,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 
 from gis_layers.imports.crs import resolve_crs
 from gis_layers.imports.errors import WORDING, ImportRefusal
+from gis_layers.imports.preview import PreviewCollector
 from gis_layers.imports.readers import open_source, read_chunks
 from gis_layers.imports.report import ImportReport
 from gis_layers.imports.schema import KINDS, LayerKind
@@ -129,6 +130,7 @@ def run_import(
     on_progress: Callable[[int], None] = lambda rows: None,
     user=None,
     grid_m: float | None = None,
+    with_preview: bool = False,
 ) -> ImportReport:
     """Import one file; raises :class:`ImportRefusal` when the file as a whole is refused.
 
@@ -136,7 +138,8 @@ def run_import(
     cells of that many metres by area before writing. ``user``: who imports (the web
     upload), recorded with the import; rows that would change or classify shelters above
     their clearance, or clear agencies beyond it, are rejected. Without a user (the command
-    line) nothing is hidden.
+    line) nothing is hidden. ``with_preview``: the report gets a :class:`MapPreview` of the
+    file's rows (the web upload draws it).
     """
     if kind_name not in WRITABLE_KINDS:
         raise ImportRefusal(
@@ -177,12 +180,13 @@ def run_import(
                 )
                 cursor.execute("DROP TABLE IF EXISTS landledger_import_staging")
             create_staging()
+            preview = PreviewCollector() if with_preview else None
             for chunk in read_chunks(source, chunk_size=chunk_size):
                 mapped = chunk.drop(columns=overruled).rename(
                     columns={source_column: target for target, source_column in columns.items()}
                 )
                 keep = [*columns, "_row", mapped.geometry.name]
-                accepted, findings = check_chunk(
+                accepted, findings, rejected = check_chunk(
                     mapped[[column for column in keep if column in mapped]],
                     kind=kind,
                     source_crs=source_crs,
@@ -190,6 +194,8 @@ def run_import(
                     land_use_codes=land_use_codes,
                 )
                 copy_rows(accepted)
+                if preview is not None:
+                    preview.add_rejected(rejected)
                 report.read += len(chunk)
                 report.accepted += len(accepted)
                 report.findings += findings
@@ -202,6 +208,8 @@ def run_import(
             )
             report.findings += staged_rejections
             report.accepted -= len({finding.row for finding in staged_rejections})
+            if preview is not None:
+                report.preview = preview.preview(report.findings)
             if grid_m is not None and not report.rejected:
                 if source.is_raster:
                     raise ImportRefusal(

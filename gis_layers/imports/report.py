@@ -6,6 +6,7 @@ import html
 import pathlib
 from dataclasses import dataclass, field
 
+from gis_layers.imports.preview import CHECK_COLOURS, MapPreview
 from gis_layers.imports.validation import Finding
 
 
@@ -20,6 +21,7 @@ class ImportReport:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    preview: MapPreview | None = None  # the rows on a map, where asked for
 
     @property
     def rejected(self) -> list[Finding]:
@@ -79,9 +81,32 @@ class ImportReport:
         html_path.write_text(
             "<!doctype html><meta charset='utf-8'><title>Import report</title>"
             "<style>body{font-family:system-ui,sans-serif}td,th{padding:.2rem .5rem;border-bottom:1px solid #ddd}"
-            ".rejected td{color:#a00}</style>"
+            ".rejected td{color:#a00}.key{display:inline-block;width:.8rem;height:.8rem;margin:0 .2rem 0 .8rem}</style>"
             f"<h1>Import report: {html.escape(self.file)}</h1><pre>{html.escape(self.summary())}</pre>"
+            f"{self._map_html()}"
             f"<table><tr><th>row</th><th>field</th><th>action</th><th>reason</th></tr>{body}</table>",
             encoding="utf-8",
         )
         return csv_path, html_path
+
+    def _map_html(self) -> str:
+        """The drawn rows as a picture with its key, for the HTML file; empty without them."""
+        picture = self.preview.svg() if self.preview is not None else ""
+        if not picture:
+            return ""
+        assert self.preview is not None
+        counts = self.preview.drawn_by_status
+        key = "".join(
+            f"<span class='key' style='background:{colour}'></span>{counts[status]} {status}"
+            for status, colour in CHECK_COLOURS.items()
+        )
+        drawn = f"{self.preview.drawn} of the {self.preview.with_geometry} rows with a geometry"
+        if self.preview.drawn < self.preview.with_geometry:
+            drawn += ", those named below first"
+        unreadable = self.preview.without_geometry
+        if unreadable:
+            drawn += f"; {unreadable} rejected row(s) have no geometry that could be drawn"
+        return (
+            f"<figure id='map'>{picture}<figcaption>{key}. Drawn: {drawn}. "
+            "Point at a row for its reasons.</figcaption></figure>"
+        )

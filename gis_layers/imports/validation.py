@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -357,6 +358,14 @@ def _coerce_type(geometry, wanted: tuple[str, ...]):
     return None
 
 
+class CheckedChunk(NamedTuple):
+    accepted: list[dict]  # ``row``, ``key``, ``attrs``, ``geometry`` in EPSG:4490
+    findings: list[Finding]
+    # Each rejected row with its geometry in EPSG:4490, or None where the geometry itself
+    # was refused (missing, not finite, out of range, invalid, of the wrong type).
+    rejected: list[tuple[int, shapely.Geometry | None]]
+
+
 def check_chunk(
     chunk: gpd.GeoDataFrame,
     *,
@@ -364,10 +373,9 @@ def check_chunk(
     source_crs: SourceCrs,
     repair_invalid: bool,
     land_use_codes: frozenset[str],
-) -> tuple[list[dict], list[Finding]]:
+) -> CheckedChunk:
     """Validate one chunk. ``chunk`` has the target columns (already mapped), ``_row`` and raw
-    geometry in ``source_crs``. Returns accepted rows (``row``, ``key``, ``attrs``,
-    ``geometry`` in EPSG:4490) and the findings."""
+    geometry in ``source_crs``."""
     findings: list[Finding] = []
     geometries = np.asarray(chunk.geometry.values, dtype=object)
     rows = chunk["_row"].to_numpy()
@@ -429,6 +437,7 @@ def check_chunk(
         geometry_key(geometries) if keyed_by_source and not all(source_ids or [""]) else None
     )
     accepted = []
+    rejected: list[tuple[int, shapely.Geometry | None]] = []
     for position, (row, geometry, (attrs, repaired)) in enumerate(
         zip(rows.tolist(), geometries, attributes, strict=True)
     ):
@@ -436,9 +445,11 @@ def check_chunk(
         if problem is not None:
             findings.append(Finding(row, "geometry", *problem))
             if problem[0] == "rejected":
+                rejected.append((row, None))
                 continue
         if isinstance(attrs, RowRejected):
             findings.append(Finding(row, attrs.field, "rejected", str(attrs)))
+            rejected.append((row, geometry))
             continue
         findings += [Finding(row, field, "repaired", reason) for field, reason in repaired]
         if kind.key in attrs:
@@ -450,7 +461,7 @@ def check_chunk(
                 assert geometry_keys is not None
                 key = geometry_keys[position]
         accepted.append({"row": row, "key": key, "attrs": attrs, "geometry": geometry})
-    return accepted, findings
+    return CheckedChunk(accepted, findings, rejected)
 
 
 def geometry_key(geometries: np.ndarray) -> list[str | None]:

@@ -13,7 +13,8 @@ from tests.gis_layers.test_import import squares
 pytestmark = pytest.mark.e2e
 
 
-def test_upload_is_checked_then_imported_on_confirmation(page, tmp_path):
+def test_upload_is_checked_then_imported_on_confirmation(page, tmp_path, settings):
+    settings.LANDLEDGER_BASEMAP_URL = ""  # plain mode: the check's map needs nothing outside
     frame = squares(4, start=501)
     path = tmp_path / "survey.gpkg"
     frame.to_file(path)
@@ -31,8 +32,11 @@ def test_upload_is_checked_then_imported_on_confirmation(page, tmp_path):
     assert page.external_requests == [] and page.console_errors == []
 
 
-def test_bad_upload_shows_each_rejected_row(page, tmp_path):
+def test_bad_upload_shows_each_rejected_row(page, tmp_path, settings):
+    settings.LANDLEDGER_BASEMAP_URL = ""
     frame = squares(2, start=601)
+    # Clear of the survey the test above imports, which may still be in the register.
+    frame.geometry = frame.translate(0.01, 0)
     frame.loc[1, "land_use"] = "0000"
     path = tmp_path / "bad.gpkg"
     frame.to_file(path)
@@ -44,7 +48,16 @@ def test_bad_upload_shows_each_rejected_row(page, tmp_path):
         "'0000' is not a GB/T 21010-2017 second-level class"
     )
     expect(page.locator("#confirm-import")).to_have_count(0)
+    # The map draws both rows where they lie; the rejected one's popup gives its reason.
+    expect(page.locator("#map-frame path.check-accepted")).to_have_count(1)
+    rejected = page.locator("#map-frame path.check-rejected")
+    expect(rejected).to_have_count(1)
+    rejected.click()
+    expect(page.locator(".leaflet-popup-content")).to_contain_text(
+        "'0000' is not a GB/T 21010-2017 second-level class"
+    )
     screenshot(page, "import-rejected")
+    assert page.external_requests == [] and page.console_errors == []
 
 
 def test_auditor_downloads_a_geopackage_of_parcels(page, tmp_path):

@@ -57,6 +57,23 @@ def test_rejected_rows_are_listed_and_cannot_be_confirmed(client, tmp_path):
     assert "confirm-import" not in page
 
 
+def test_the_check_draws_the_files_rows_with_their_values_escaped(client, tmp_path):
+    frame = squares(2, start=41)
+    frame.loc[1, "unit_code"] = "<img src=x onerror=alert(1)>"
+    path = tmp_path / "survey.gpkg"
+    frame.to_file(path)
+    as_role(client, Role.REGISTRAR)
+    response = upload(client, SimpleUploadedFile("survey.gpkg", path.read_bytes()))
+    page = response.content.decode()
+    assert 'id="map-frame"' in page and "check-rejected" in page
+    assert " ".join(page.split()).count("1 rejected row ") == 1
+    # The file's text reaches the map's popups, which write it as markup, only escaped for
+    # HTML (then for JSON: "&" as \u0026).
+    script = response.context["map"]["script"]
+    assert "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in script
+    assert "<img" not in script
+
+
 def test_zip_with_parent_paths_is_refused_and_nothing_written(client, tmp_path):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as bundle:

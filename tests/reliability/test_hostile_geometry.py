@@ -183,7 +183,7 @@ INFINITE_AFTER_TRANSFORMATION = shapely.Polygon([(0, 0), (0, -148.2), (1e308, 0)
 def test_import_validation_answers_every_geometry_with_a_finding_or_a_storable_shape(
     rows, source_crs, repair
 ):
-    accepted, findings = check(rows, source_crs, repair)
+    accepted, findings, _ = check(rows, source_crs, repair)
     rejected = {finding.row for finding in findings if finding.action == "rejected"}
     assert {row["row"] for row in accepted} | rejected == set(range(2, 2 + len(rows)))
     assert not {row["row"] for row in accepted} & rejected
@@ -207,7 +207,7 @@ EMPTY_HOLE = shapely.from_wkt(
 @given(rows=st.lists(geometries, min_size=1, max_size=4), repair=st.booleans())
 @example(rows=[EMPTY_HOLE, EMPTY_HOLE.geoms[0]], repair=False)
 def test_what_the_import_accepts_postgis_accepts(db, rows, repair):
-    accepted, _ = check(rows, SourceCrs(4490), repair)
+    accepted = check(rows, SourceCrs(4490), repair).accepted
     for row in accepted:
         assert postgis_accepts(row["geometry"]), shapely.to_wkb(row["geometry"], hex=True)
 
@@ -215,7 +215,7 @@ def test_what_the_import_accepts_postgis_accepts(db, rows, repair):
 @settings(max_examples=3 if not LONG else 20, deadline=None)
 @given(polygon=huge())
 def test_huge_vertex_counts_are_checked_not_choked_on(polygon):
-    accepted, findings = check([polygon], SourceCrs(4490), True)
+    accepted, findings, _ = check([polygon], SourceCrs(4490), True)
     assert len(accepted) + len({f.row for f in findings if f.action == "rejected"}) == 1
 
 
@@ -315,7 +315,7 @@ def test_a_malformed_code_that_skips_validation_is_refused_by_the_database(db):
 
 
 def test_an_interior_ring_without_points_is_dropped_and_said():
-    accepted, findings = check([EMPTY_HOLE], SourceCrs(4490), False)
+    accepted, findings, _ = check([EMPTY_HOLE], SourceCrs(4490), False)
     assert [(f.row, f.action, f.reason) for f in findings] == [
         (2, "repaired", "interior ring without points dropped")
     ]

@@ -99,6 +99,7 @@ class Command(BaseCommand):
                 repair_invalid=invalid == "repair",
                 chunk_size=chunk_size,
                 grid_m=grid,
+                with_preview=True,  # for the HTML report's map
                 on_total=lambda total: setattr(bar, "total", total),
                 on_progress=bar.update,
             )

@@ -1,0 +1,206 @@
+"""What a checked file looks like on a map: its rows where they lie, each marked rejected,
+repaired or accepted with the report's reasons, so that a user sees where the problems are
+before confirming. Bounded: at most :data:`PREVIEW_FEATURES` rows are drawn, those the report
+names first, each simplified to what a screen shows of the whole file."""
+
+import html
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from django.db import connection
+
+from gis_layers.imports.staging import STAGING
+from gis_layers.imports.validation import Finding
+
+PREVIEW_FEATURES = 2_000
+# Reasons listed in a row's popup; a row seldom has more, and the report lists them all.
+REASONS_SHOWN = 5
+# A drawn row keeps detail down to this share of the file's extent (a pixel or two of a
+# map showing the whole file): a surveyed boundary of thousands of vertices stays light.
+SIMPLIFY_SHARE = 1 / 2_000
+COORDINATE_DECIMALS = 7  # about a centimetre in degrees
+# A row's colour by what the check made of it, on the page's map and in the report's.
+CHECK_COLOURS = {"rejected": "#c0392b", "repaired": "#e08e0b", "accepted": "#2c7bb6"}
+SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN = 800, 500, 12  # pixels
+
+
+@dataclass
+class MapPreview:
+    """Rows as GeoJSON features (in EPSG:4490, longitude first) with the properties ``row``
+    (as the report numbers it), ``status`` (rejected, repaired or accepted) and ``reasons``; ``extent`` (min
+    lon, min lat, max lon, max lat) covers every row that has a geometry, drawn or not."""
+
+    features: list[dict] = field(default_factory=list)
+    extent: tuple[float, float, float, float] | None = None
+    with_geometry: int = 0  # rows of the file with a usable geometry
+    without_geometry: int = 0  # rows rejected before their geometry could be read
+
+    @property
+    def drawn(self) -> int:
+        return len(self.features)
+
+    @property
+    def drawn_by_status(self) -> dict[str, int]:
+        counts = dict.fromkeys(("rejected", "repaired", "accepted"), 0)
+        for feature in self.features:
+            counts[feature["properties"]["status"]] += 1
+        return counts
+
+    def in_drawing_order(self) -> list[dict]:
+        """The features with the rejected last, then drawn over the rest, where no accepted
+        neighbour hides them."""
+        order = {"accepted": 0, "repaired": 1, "rejected": 2}
+        return sorted(self.features, key=lambda feature: order[feature["properties"]["status"]])
+
+    def svg(self) -> str:
+        """The drawn rows as an SVG picture (no script, nothing fetched: the report file
+        stands alone), each with its row, status and reasons as a tooltip; north up, in an
+        equirectangular projection scaled for the extent's latitude. Empty without rows."""
+        if not self.features or self.extent is None:
+            return ""
+        min_x, min_y, max_x, max_y = self.extent
+        # Degrees of longitude shrink with latitude: without this a city's map would be
+        # stretched east-west (by 1.3 at Beijing's latitude).
+        shrink = math.cos(math.radians((min_y + max_y) / 2))
+        inner_width, inner_height = SVG_WIDTH - 2 * SVG_MARGIN, SVG_HEIGHT - 2 * SVG_MARGIN
+        scale = min(
+            inner_width / max((max_x - min_x) * shrink, 1e-9),
+            inner_height / max(max_y - min_y, 1e-9),
+        )
+
+        # Centred: the extent fills the picture in one direction only.
+        left = (SVG_WIDTH - (max_x - min_x) * shrink * scale) / 2
+        top = (SVG_HEIGHT - (max_y - min_y) * scale) / 2
+
+        def to_pixels(xy: np.ndarray) -> np.ndarray:
+            return np.column_stack(
+                (
+                    left + (xy[:, 0] - min_x) * shrink * scale,
+                    top + (max_y - xy[:, 1]) * scale,  # the SVG's y runs down
+                )
+            )
+
+        drawn = []
+        for feature in self.in_drawing_order():
+            row = feature["properties"]
+            shape = shapely.transform(shapely.geometry.shape(feature["geometry"]), to_pixels)
+            title = "\n".join([f"row {row['row']}: {row['status']}", *row["reasons"]])
+            drawn.append(
+                f"<g class='check-{row['status']}'><title>{html.escape(title)}</title>"
+                f"{shape.svg(1.0, CHECK_COLOURS[row['status']], 0.6)}</g>"
+            )
+        return (
+            f"<svg xmlns='http://www.w3.org/2000/svg' width='{SVG_WIDTH}' height='{SVG_HEIGHT}' "
+            f"viewBox='0 0 {SVG_WIDTH} {SVG_HEIGHT}' role='img'>"
+            f"<rect width='100%' height='100%' fill='#f4f4f4'/>{''.join(drawn)}</svg>"
+        )
+
+
+class PreviewCollector:
+    """Gathers a :class:`MapPreview` while an import runs: the shapes of rows rejected before
+    staging (at most :data:`PREVIEW_FEATURES`, so that memory stays bounded), then the staged
+    rows, read from the staging table before it is dropped."""
+
+    def __init__(self) -> None:
+        self._rejected_shapes: dict[int, shapely.Geometry] = {}
+        self._rejected_without_shape = 0
+
+    def add_rejected(self, shapes: list[tuple[int, shapely.Geometry | None]]) -> None:
+        """Rows the chunk's checks rejected, each with its shape in EPSG:4490 where one could
+        be read (None where not)."""
+        for row, shape in shapes:
+            if shape is None:
+                self._rejected_without_shape += 1
+            elif len(self._rejected_shapes) < PREVIEW_FEATURES:
+                self._rejected_shapes[row] = shape
+
+    def preview(self, findings: list[Finding]) -> MapPreview:
+        """The preview, given every finding of the file (checked in Python and in SQL)."""
+        statuses, reasons = _statuses_and_reasons(findings)
+        extent, staged = _staged_extent()
+        extents = [extent] if extent else []
+        if self._rejected_shapes:
+            extents.append(
+                shapely.bounds(shapely.GeometryCollection(list(self._rejected_shapes.values())))
+            )
+        whole = _union_of(extents)
+        tolerance = max(whole[2] - whole[0], whole[3] - whole[1]) * SIMPLIFY_SHARE if whole else 0
+        rows = [
+            (row, shapely.to_geojson(shapely.simplify(shape, tolerance), indent=None))
+            for row, shape in self._rejected_shapes.items()
+        ]
+        rows += _staged_rows(
+            flagged=sorted(statuses),
+            limit=PREVIEW_FEATURES - len(rows),
+            tolerance=tolerance,
+        )
+        return MapPreview(
+            features=[
+                _feature(row, geojson, statuses.get(row, "accepted"), reasons.get(row, []))
+                for row, geojson in rows
+            ],
+            extent=whole,
+            with_geometry=staged + len(self._rejected_shapes),
+            without_geometry=self._rejected_without_shape,
+        )
+
+
+def _statuses_and_reasons(findings: list[Finding]) -> tuple[dict[int, str], dict[int, list[str]]]:
+    statuses: dict[int, str] = {}
+    reasons: dict[int, list[str]] = defaultdict(list)
+    for finding in findings:
+        # A row rejected for one reason is rejected, whatever else was repaired in it.
+        if statuses.get(finding.row) != "rejected":
+            statuses[finding.row] = finding.action
+        reasons[finding.row].append(f"{finding.field}: {finding.reason}")
+    return statuses, reasons
+
+
+def _union_of(extents) -> tuple[float, float, float, float] | None:
+    if not extents:
+        return None
+    return (
+        float(min(extent[0] for extent in extents)),
+        float(min(extent[1] for extent in extents)),
+        float(max(extent[2] for extent in extents)),
+        float(max(extent[3] for extent in extents)),
+    )
+
+
+def _staged_extent() -> tuple[tuple[float, float, float, float] | None, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), n FROM ("
+            f"SELECT ST_Extent(geom)::geometry AS e, count(geom) AS n FROM {STAGING}) AS extent"
+        )
+        *corners, staged = cursor.fetchone()
+    return (tuple(corners) if staged else None), staged
+
+
+def _staged_rows(*, flagged: list[int], limit: int, tolerance: float) -> list[tuple]:
+    """Staged rows with a geometry, the ``flagged`` (named by a finding) first, then in the
+    file's order."""
+    if limit <= 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT row, ST_AsGeoJSON(ST_Simplify(geom, %s, true), {COORDINATE_DECIMALS}) "
+            f"FROM {STAGING} WHERE geom IS NOT NULL ORDER BY row = ANY(%s) DESC, row LIMIT %s",
+            [tolerance, flagged, limit],
+        )
+        return cursor.fetchall()
+
+
+def _feature(row: int, geojson: str, status: str, reasons: list[str]) -> dict:
+    shown = reasons[:REASONS_SHOWN]
+    if len(reasons) > REASONS_SHOWN:
+        shown.append(f"… {len(reasons) - REASONS_SHOWN} more in the report")
+    return {
+        "type": "Feature",
+        "geometry": json.loads(geojson),
+        "properties": {"row": row, "status": status, "reasons": shown},
+    }
