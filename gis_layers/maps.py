@@ -299,7 +299,7 @@ def import_check_map(*, preview: MapPreview, parcels: list[dict]) -> dict[str, s
         properties["reasons"] = "<br>".join(html.escape(reason) for reason in row["reasons"])
         properties["status"] = row["status"]  # one of CHECK_COLOURS: styles the row
         rows.append({**feature, "properties": properties})
-    folium.GeoJson(
+    drawn_rows = folium.GeoJson(
         {"type": "FeatureCollection", "features": rows},
         name=str(_("The file's rows")),
         style_function=lambda feature: {
@@ -320,5 +320,11 @@ def import_check_map(*, preview: MapPreview, parcels: list[dict]) -> dict[str, s
     ).add_to(figure_map)
     folium.LayerControl(collapsed=False).add_to(figure_map)
     figure_map.fit_bounds([[min_y, min_x], [max_y, max_x]])
-    figure_map.get_root().render()
+    figure = _figure(figure_map)
+    # Rendering adds Leaflet to the header; our script must come after it.
+    figure.render()
+    figure.header.add_child(folium.JavascriptLink(static("gis_layers/import-check.js")))
+    figure.script.add_child(
+        folium.Element(f"landledgerImportCheck({figure_map.get_name()}, {drawn_rows.get_name()});")
+    )
     return _parts(figure_map)

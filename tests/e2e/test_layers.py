@@ -57,6 +57,11 @@ def test_bad_upload_shows_each_rejected_row(page, tmp_path, settings):
         "'0000' is not a GB/T 21010-2017 second-level class"
     )
     screenshot(page, "import-rejected")
+    # A row of the report's table, clicked, is shown on the map with its popup.
+    page.locator(".leaflet-popup-close-button").click()
+    expect(page.locator(".leaflet-popup-content")).to_have_count(0)
+    page.click("#import-findings tr.on-map[data-row='2']")
+    expect(page.locator(".leaflet-popup-content")).to_contain_text("'0000' is not")
     assert page.external_requests == [] and page.console_errors == []
 
 
