@@ -39,8 +39,9 @@ def test_registrar_checks_then_confirms_an_import(client, tmp_path):
     assert "3 read, 3 accepted, 0 rejected" in page and "nothing written (dry run)" in page
     assert not Parcel.objects.filter(unit_code__startswith="990101009009").exists()
     token = re.search(r"/layers/import/([0-9a-f]{32})/", page).group(1)
+    assert 'id="map-frame"' in page
     done = client.post(f"/layers/import/{token}/", follow=True).content.decode()
-    assert "3 inserted" in done
+    assert "3 inserted" in done and 'id="map-frame"' in done
     assert Parcel.objects.filter(unit_code__startswith="990101009009").count() == 3
     again = client.post(f"/layers/import/{token}/", follow=True).content.decode()
     assert "no longer waiting" in again
