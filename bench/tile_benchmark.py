@@ -517,7 +517,8 @@ KEY_FUNCTIONS = (
     ("django/contrib/auth/__init__.py", "get_user", "user: read auth_user (session included)"),
     ("django/contrib/auth/models.py", "has_perm", "permission: has_perm"),
     ("registry/selectors.py", "clearance_of", "clearance: clearance_of"),
-    ("gis_layers/tiles.py", "tile", "gis_layers.tiles.tile: lookup, render, write"),
+    ("gis_layers/tiles.py", "draw", "gis_layers.tiles.draw: lookup, render"),
+    ("gis_layers/tiles.py", "keep", "gis_layers.tiles.draw's keep: the cache write, once sent"),
     ("gis_layers/tiles.py", "render", "gis_layers.tiles.render"),
 )
 

@@ -9,6 +9,7 @@ have seen (from a transaction its rendering's snapshot did not see) intersects t
 
 import datetime
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection
@@ -234,7 +235,16 @@ def _cache_key(layer: TileLayer, z, x, y, as_of, clearance, run) -> str:
     return f"{layer.name}/{z}/{x}/{y}/{as_of.isoformat() if as_of else 'current'}/{scope}"
 
 
-def tile(
+@dataclass(frozen=True)
+class DrawnTile:
+    data: bytes
+    etag: str
+    # Stores a tile just rendered in the cache (None for one that came from it): the caller
+    # runs it, after answering if it may, since the client need not wait for it.
+    keep: Callable[[], None] | None = None
+
+
+def draw(
     *,
     layer: TileLayer,
     z: int,
@@ -244,10 +254,10 @@ def tile(
     user,
     run: int | None = None,
     held_etag: str | None = None,
-) -> tuple[bytes, str]:
-    """The tile and its ETag, from the cache while nothing in it has changed. A cached tile
-    whose ETag is ``held_etag`` (the copy the client holds) is not read: its bytes come back
-    empty, for the client is told to keep its own (304)."""
+) -> DrawnTile:
+    """The tile and its ETag, from the cache while nothing in it has changed, else rendered
+    (with its ``keep``). A cached tile whose ETag is ``held_etag`` (the copy the client holds)
+    is not read: its bytes come back empty, for the client is told to keep its own (304)."""
     check_address(z, x, y)
     # Only the shelters layer depends on the clearance (its filter and its cache key): the
     # other layers spare the query.
@@ -277,21 +287,24 @@ def tile(
         )
         cached, etag, snapshot = cursor.fetchone()
     if etag is not None:
-        return bytes(cached or b""), etag
+        return DrawnTile(bytes(cached or b""), etag)
     data = render(layer, z=z, x=x, y=y, as_of=as_of, clearance=clearance, run=run)
     etag = hashlib.sha256(data).hexdigest()[:32]
-    # A cache row lost in a crash is only rendered again: on its own (autocommit), its commit
-    # need not wait for the disk. Inside a larger transaction the setting would cover the
-    # commit of all of it, so there it stays.
-    rows = "" if connection.in_atomic_block else ASYNCHRONOUS_COMMIT
-    with server_bound_cursor() as cursor:  # the tile sent as its bytes, not as hex text
-        cursor.execute(
-            "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, snapshot) "
-            f"SELECT %s, %s, %s, %s, %s {rows} "
-            "ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile, etag = EXCLUDED.etag, snapshot = EXCLUDED.snapshot",
-            [key, layer.name, data, etag, snapshot],
-        )
-    return data, etag
+
+    def keep() -> None:
+        # A cache row lost in a crash is only rendered again: on its own (autocommit), its
+        # commit need not wait for the disk. Inside a larger transaction the setting would
+        # cover the commit of all of it, so there it stays.
+        rows = "" if connection.in_atomic_block else ASYNCHRONOUS_COMMIT
+        with server_bound_cursor() as cursor:  # the tile sent as its bytes, not as hex text
+            cursor.execute(
+                "INSERT INTO gis_layers_cachedtile (key, layer, tile, etag, snapshot) "
+                f"SELECT %s, %s, %s, %s, %s {rows} "
+                "ON CONFLICT (key) DO UPDATE SET tile = EXCLUDED.tile, etag = EXCLUDED.etag, snapshot = EXCLUDED.snapshot",
+                [key, layer.name, data, etag, snapshot],
+            )
+
+    return DrawnTile(data, etag, keep)
 
 
 # Parcels whose title a registered transfer moved on to a new holder between the dates. A

@@ -3,13 +3,16 @@ and answer."""
 
 import datetime
 import hashlib
+import logging
 import pathlib
 import re
 import tempfile
+from collections.abc import Callable
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -37,11 +40,12 @@ from gis_layers.tiles import (
     TRANSFERS_PERMISSION,
     TileRequestError,
     changes_tile,
+    draw,
     parse_address,
-    tile,
 )
 from registry.selectors import holds_permission
 
+logger = logging.getLogger(__name__)
 FEATURE_NUMBER = re.compile(r"[0-9]{1,18}")  # a positive bigint
 
 
@@ -250,13 +254,37 @@ def _held_etags(request) -> list[str]:
     return [tag if tag == "*" else tag.removeprefix("W/")[1:-1] for tag in held]
 
 
-def _tile_response(held: list[str], data: bytes, etag: str) -> HttpResponse:
-    """The tile, or 304 where the client holds it (``held``: its ``If-None-Match``)."""
+class TileResponse(HttpResponse):
+    """A tile's response that keeps a tile just rendered in the cache once the server has
+    sent it (WSGI servers close a response after its last byte): the client does not wait for
+    the write. Django's ``request_finished``, which returns the database connection, comes
+    after it. A write that fails is logged; the tile is only rendered again next time."""
+
+    def __init__(self, *args, keep: Callable[[], None] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.keep = keep
+
+    def close(self) -> None:
+        keep, self.keep = self.keep, None  # once, however often the server closes
+        try:
+            if keep is not None:
+                keep()
+        except DatabaseError:
+            logger.warning("a tile just rendered could not be kept in the cache", exc_info=True)
+        finally:
+            super().close()
+
+
+def _tile_response(
+    held: list[str], data: bytes, etag: str, *, keep: Callable[[], None] | None = None
+) -> HttpResponse:
+    """The tile, or 304 where the client holds it (``held``: its ``If-None-Match``);
+    ``keep`` runs once it is sent (:class:`TileResponse`)."""
     if etag in held or "*" in held:
-        response = HttpResponse(status=304)
+        response = TileResponse(status=304, keep=keep)
     else:
         # Also for HEAD: the server sends the headers of this answer without its body.
-        response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile")
+        response = TileResponse(data, content_type="application/vnd.mapbox-vector-tile", keep=keep)
     response["ETag"] = f'"{etag}"'
     # Tiles depend on the user's clearance: never shared caches, always revalidated.
     response["Cache-Control"] = "private, no-cache"
@@ -276,7 +304,7 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
     held = _held_etags(request)
     try:
         zoom, column, row = parse_address(z, x, y)
-        data, etag = tile(
+        drawn = draw(
             layer=spec,
             z=zoom,
             x=column,
@@ -292,7 +320,7 @@ def vector_tile(request, layer: str, z: str, x: str, y: str):
         return _tile_error(404, "no such coverage run")
     except TileRequestError as error:
         return _tile_error(400, str(error))
-    return _tile_response(held, data, etag)
+    return _tile_response(held, drawn.data, drawn.etag, keep=drawn.keep)
 
 
 def _run_parameter(request) -> int:

@@ -574,7 +574,7 @@ def _synchronous_commit_of_the_cache_write(z: int, x: int, y: int) -> tuple[str,
     from django.contrib.auth.models import AnonymousUser
     from django.db import connection
 
-    from gis_layers.tiles import LAYERS, tile
+    from gis_layers.tiles import LAYERS, draw
 
     seen = []
 
@@ -586,9 +586,10 @@ def _synchronous_commit_of_the_cache_write(z: int, x: int, y: int) -> tuple[str,
         seen.append(context["cursor"].fetchone()[0])
         return result
 
+    # The user counts only for the shelters' clearance.
+    drawn = draw(layer=LAYERS["parcels"], z=z, x=x, y=y, as_of=None, user=AnonymousUser())
     with connection.execute_wrapper(report_setting):
-        # The user counts only for the shelters' clearance.
-        tile(layer=LAYERS["parcels"], z=z, x=x, y=y, as_of=None, user=AnonymousUser())
+        drawn.keep()
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         return seen[0], cursor.fetchone()[0]
@@ -620,7 +621,7 @@ def test_a_tile_the_client_holds_is_not_read_again_until_it_changes(planner_clie
     without reading the tile's bytes; once a feature in it changes, the new tile comes."""
     from django.contrib.auth import get_user_model
 
-    from gis_layers.tiles import LAYERS, tile
+    from gis_layers.tiles import LAYERS, draw
 
     x, y = _densest_parcel_tile(16)
     first = get_tile(planner_client, "parcels", 16, x, y)
@@ -629,9 +630,11 @@ def test_a_tile_the_client_holds_is_not_read_again_until_it_changes(planner_clie
     planner = get_user_model().objects.get(username="tiles-planner")
 
     def cached(held_etag):
-        return tile(
+        drawn = draw(
             layer=LAYERS["parcels"], z=16, x=x, y=y, as_of=None, user=planner, held_etag=held_etag
         )
+        assert drawn.keep is None  # from the cache: nothing to keep
+        return drawn.data, drawn.etag
 
     assert cached(held) == (b"", held)
     assert cached("0" * 32) == (first.content, held)
@@ -647,3 +650,47 @@ def test_a_tile_the_client_holds_is_not_read_again_until_it_changes(planner_clie
     assert renewed.status_code == 200 and renewed["ETag"] != first["ETag"]
     changed = decode(renewed)["parcels"]["features"]
     assert next(f for f in changed if f["id"] == parcel_id)["properties"]["land_use"] == "0810"
+
+
+@pytest.fixture
+def closing_keeps_the_connection():
+    """Closing a response sends ``request_finished``, on which Django closes the database
+    connection, the test's own; the test client spares it the same way."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_finished.connect(close_old_connections)
+
+
+def test_a_tile_just_rendered_is_kept_once_it_is_sent(rf, caplog, closing_keeps_the_connection):
+    """The cache write waits until the server closes the response, after its last byte: the
+    client has the tile without waiting for it. A write that fails is logged, and the tile
+    is only rendered again."""
+    from django.db import DatabaseError, connection
+
+    from gis_layers.models import CachedTile
+    from gis_layers.views import vector_tile
+
+    x, y = _densest_parcel_tile(16)
+    cached = CachedTile.objects.filter(key=f"parcels/16/{x}/{y}/current/all")
+    request = rf.get(f"/tiles/parcels/16/{x}/{y}.pbf")
+    request.user = user(Role.PLANNER, "tiles-planner")
+    sent = vector_tile(request, "parcels", "16", str(x), str(y))
+    assert sent.status_code == 200 and not cached.exists()
+    sent.close()
+    kept = cached.get()
+    assert bytes(kept.tile) == sent.content and f'"{kept.etag}"' == sent["ETag"]
+
+    def refuse_the_write(execute, sql, params, many, context):
+        if sql.startswith("INSERT INTO gis_layers_cachedtile"):
+            raise DatabaseError("disk full")
+        return execute(sql, params, many, context)
+
+    kept.delete()
+    with connection.execute_wrapper(refuse_the_write):
+        again = vector_tile(request, "parcels", "16", str(x), str(y))
+        again.close()
+    assert again.content == sent.content and not cached.exists()
+    assert "could not be kept in the cache" in caplog.text
