@@ -1,5 +1,6 @@
-"""The planners' map, built with folium: Leaflet and its plugins from our own static files,
-vector-tile layers, a legend, search, the as-of slider and the change view (map.js)."""
+"""Maps built with folium, on Leaflet and its plugins from our own static files: the
+planners' map (vector-tile layers, a legend, search, the as-of slider and the change view:
+map.js), the office-space map, and the map of an import's check (import-check.js)."""
 
 import html
 import json

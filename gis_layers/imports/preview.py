@@ -31,8 +31,9 @@ SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN = 800, 500, 12  # pixels
 @dataclass
 class MapPreview:
     """Rows as GeoJSON features (in EPSG:4490, longitude first) with the properties ``row``
-    (as the report numbers it), ``status`` (rejected, repaired or accepted) and ``reasons``; ``extent`` (min
-    lon, min lat, max lon, max lat) covers every row that has a geometry, drawn or not."""
+    (as the report numbers it), ``status`` (rejected, repaired or accepted) and ``reasons``;
+    ``extent`` (min lon, min lat, max lon, max lat) covers every row that has a geometry,
+    drawn or not."""
 
     features: list[dict] = field(default_factory=list)
     extent: tuple[float, float, float, float] | None = None
@@ -71,7 +72,6 @@ class MapPreview:
             inner_width / max((max_x - min_x) * shrink, 1e-9),
             inner_height / max(max_y - min_y, 1e-9),
         )
-
         # Centred: the extent fills the picture in one direction only.
         left = (SVG_WIDTH - (max_x - min_x) * shrink * scale) / 2
         top = (SVG_HEIGHT - (max_y - min_y) * scale) / 2
