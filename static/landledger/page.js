@@ -6,3 +6,18 @@ document.addEventListener("change", (event) => {
 document.addEventListener("click", (event) => {
   if (event.target.closest("[data-print]")) window.print();
 });
+// A form whose work takes a while (a file checked or imported, a layer exported) says so once
+// sent, and its buttons wait: a second press would only send the work again.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!form.matches("form[data-busy]")) return;
+  for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = true;
+  let note = form.querySelector(".busy-note");
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "busy-note";
+    note.setAttribute("role", "status");
+    form.append(note);
+  }
+  note.textContent = form.dataset.busy;
+});

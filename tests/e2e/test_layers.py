@@ -32,6 +32,21 @@ def test_upload_is_checked_then_imported_on_confirmation(page, tmp_path, setting
     assert page.external_requests == [] and page.console_errors == []
 
 
+def test_a_sent_upload_says_it_is_being_checked_and_cannot_be_sent_twice(page, tmp_path):
+    path = tmp_path / "survey.gpkg"
+    squares(1, start=701).to_file(path)
+    log_in(page, "registrar")
+    page.goto("/layers/import/")
+    page.set_input_files("#id_file", str(path))
+    # Held in the page (the form's own listener runs before the page's), to look at it sent.
+    page.eval_on_selector(
+        "#upload-form", "form => form.addEventListener('submit', e => e.preventDefault())"
+    )
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-form .busy-note")).to_contain_text("checking the file")
+    expect(page.locator("#upload-form button[type=submit]")).to_be_disabled()
+
+
 def test_bad_upload_shows_each_rejected_row(page, tmp_path, settings):
     settings.LANDLEDGER_BASEMAP_URL = ""
     frame = squares(2, start=601)
