@@ -430,7 +430,7 @@ def count_parcels(bare: Bare, tiles: list[Tile]) -> dict[Tile, int]:
 STATEMENT_PARTS = (
     ("django_session", "session (django_session)"),
     ('FROM "auth_user"', "user (auth_user)"),
-    ("auth_permission", "permissions (auth_permission, 2 queries)"),
+    ("auth_permission", "permission (auth_permission, one query)"),
     ("registry_clearance", "clearance (registry_clearance)"),
     ("INSERT INTO gis_layers_cachedtile", "cache write (INSERT, commit)"),
     ("gis_layers_cachedtile", "cache lookup"),
@@ -515,7 +515,7 @@ KEY_FUNCTIONS = (
     ("django/core/handlers/base.py", "_get_response", "the view, inside Django's middleware"),
     ("django/contrib/sessions/backends/db.py", "load", "session: read django_session"),
     ("django/contrib/auth/__init__.py", "get_user", "user: read auth_user (session included)"),
-    ("django/contrib/auth/models.py", "has_perm", "permission: has_perm"),
+    ("registry/selectors.py", "holds_permission", "permission: holds_permission"),
     ("registry/selectors.py", "clearance_of", "clearance: clearance_of"),
     ("gis_layers/tiles.py", "draw", "gis_layers.tiles.draw: lookup, render"),
     ("gis_layers/tiles.py", "keep", "gis_layers.tiles.draw's keep: the cache write, once sent"),
@@ -1155,14 +1155,14 @@ def profile_blocks(
     cached, cold = parts["cached"][light], parts["cold"][light]
     session = "session (django_session)"
     user = "user (auth_user)"
-    permissions = "permissions (auth_permission, 2 queries)"
+    permission = "permission (auth_permission, one query)"
     write = "cache write (INSERT, commit)"
     lookup = "cache lookup"
     sql_ms = cached.total_ms - cached.ms(PYTHON_PART)
     whole = steps["cached"].get("the whole request, test client included", 0.0)
     view = steps["cached"].get("the view, inside Django's middleware", 0.0)
     user_ms = steps["cached"].get("user: read auth_user (session included)", 0.0)
-    perm_ms = steps["cached"].get("permission: has_perm", 0.0)
+    perm_ms = steps["cached"].get("permission: holds_permission", 0.0)
     blocks = [
         "### Where the endpoint's time goes",
         _prose(
@@ -1204,59 +1204,40 @@ def profile_blocks(
             )
         )
     proposals = [
-        f"""**Permissions** (`gis_layers/views.py`, `vector_tile`): `request.user.has_perm`
-        makes Django's `ModelBackend` read all of the user's permissions and their groups' (2
-        queries, {cached.ms(permissions):.2f} ms of SQL at zoom {light}; {perm_ms:.2f} ms
-        with the ORM's Python under cProfile) to check one. Keeping each user's permission set in Django's cache for a minute, keyed
-        by user and dropped when their groups change, saves about that on every tile
-        request, cold or cached.""",
-        f"""**Session and user** (`config/settings.py`): with `SESSION_ENGINE =
-        "django.contrib.sessions.backends.cached_db"` and a shared cache, the session is read
-        from the cache, not `django_session` ({cached.ms(session):.2f} ms of SQL); with the
-        user kept beside it, `auth_user` too ({cached.ms(user):.2f} ms).""",
+        f"""**Permission** (`registry/selectors.py`, `holds_permission`): one query, prepared
+        on the server ({cached.ms(permission):.2f} ms of SQL at zoom {light};
+        {perm_ms:.2f} ms with its Python under cProfile). Nothing is kept between requests,
+        so that a user taken out of a role is refused at once; a cache would save at most
+        that.""",
+        f"""**Session and user**: two queries ({cached.ms(session):.2f} and
+        {cached.ms(user):.2f} ms of SQL). A session kept in a shared cache (`SESSION_ENGINE =
+        "django.contrib.sessions.backends.cached_db"` with Redis or memcached) would trade
+        the first for a round trip to that cache; the user's would stay.""",
         f"""**Python** ({cached.ms(PYTHON_PART):.1f} of the cached request's
         {cached.total_ms:.1f} ms in this process, against {sql_ms:.1f} ms of SQL): under
         cProfile the view took {view:.2f} of the request's {whole:.2f} ms, so the
         middleware, URL resolving and test client around it only {whole - view:.2f} ms;
         inside the view, the session and user took {user_ms:.2f} ms and the permission
-        check {perm_ms:.2f} ms, mostly the ORM composing and running its queries. The
-        Python to win back is the ORM's, query by query, with the two proposals above;
-        skipping middleware for `/tiles/` would win little.""",
-        f"""**Cache row of a large tile** (`gis_layers/tiles.py`, `tile`): at zoom {heavy},
-        writing the cache row took {parts["cold"][heavy].ms(write):.1f} ms and reading it
-        {parts["cached"][heavy].ms(lookup):.1f} ms (means). Django's cursor binds on the
-        client, so the tile travels as hex text, twice its size, and the server compresses
-        it on the way into TOAST. Writing and reading it as a binary parameter and result
-        (a psycopg cursor with server-side binding for these two statements) and storing the
-        column uncompressed (`ALTER TABLE gis_layers_cachedtile ALTER tile SET STORAGE
-        EXTERNAL`, in a migration) would shorten both; for the largest tile here
-        ({probe["bytes"] / 2**20:.1f} MiB), binary binding alone took the write from
-        {_ms(probe["write text"])} to {_ms(probe["write binary"])} ms and the read from
-        {_ms(probe["read text"])} to {_ms(probe["read binary"])} ms (medians of 5).""",
+        check {perm_ms:.2f} ms. Skipping middleware for `/tiles/` would win little.""",
+        f"""**Cache row of a large tile** (`gis_layers/tiles.py`, `draw`): bound on the server
+        as bytes and stored uncompressed, and written once the response is sent; at zoom
+        {heavy}, writing it took {parts["cold"][heavy].ms(write):.1f} ms and reading it
+        {parts["cached"][heavy].ms(lookup):.1f} ms (means). For the largest tile here
+        ({probe["bytes"] / 2**20:.1f} MiB), bound as hex text instead, the write took
+        {_ms(probe["write text"])} ms against {_ms(probe["write binary"])} ms, the read
+        {_ms(probe["read text"])} against {_ms(probe["read binary"])} ms (medians of 5).""",
         f"""**Commit of the cache row**: at zoom {light} the cache write took
-        {cold.ms(write):.2f} ms, its WAL flush included, which is cheap on this machine's
-        disk; on one with slow flushes, committing that row with `synchronous_commit = off`
-        (a lost cache row is only rendered again) saves the flush on every cold tile.""",
-        """**The cache's watermark** (`gis_layers/tiles.py`, `tile`): it is the oldest
-        transaction running anywhere in the cluster when the tile is rendered. While a long
-        transaction runs, even in another database (a large import, `pg_dump`), every tile
-        rendered gets an old watermark: its lookups then scan all the tile-change notes
-        written since, and any change since, even one the rendering saw, makes the tile
-        stale: the cached path then costs more, and tiles are rendered again for nothing.
-        This run waited for such transactions to end before measuring (see above). Keeping the rendering's snapshot (`pg_current_snapshot()`) in the cache row
-        and counting only changes it could not see (`NOT pg_visible_in_snapshot(...)`) would
-        end the false invalidations; an index on the notes' box per layer would bound the
-        lookup.""",
+        {cold.ms(write):.2f} ms; it commits with `synchronous_commit = off` (a lost cache row
+        is only rendered again), so it does not wait for the disk.""",
     ]
     if jit:
         z, (on, off) = next(iter(jit.items()))
         proposals.append(
-            f"""**JIT** (the renderer's query, both (a) and (b)): at zoom {z} the query took
-            {_ms(on)} ms with JIT and {_ms(off)} ms without. `SET LOCAL jit = off` around the
-            rendering of zooms below 14, or `ALTER DATABASE ... SET jit = off`, would save
-            the difference on every heavy tile rendered."""
+            f"""**JIT**: the renderer turns it off for its own query (`SET LOCAL jit = off`,
+            part of the statement (a) and (b) send); with the server's default instead, the
+            query took {_ms(on)} ms at zoom {z}, against {_ms(off)} ms."""
         )
-    blocks.append("Proposals, largest expected gain for the light tiles first:")
+    blocks.append("What each part costs now, and what is left to win:")
     blocks.append(
         "\n".join(f"- {_prose(text).replace(chr(10), chr(10) + '  ')}" for text in proposals)
     )
