@@ -3,7 +3,7 @@ from collections.abc import Callable
 
 from django.db import connection
 
-from gis_layers.imports.preview import COORDINATE_DECIMALS, SIMPLIFY_SHARE
+from gis_layers.imports.preview import COORDINATE_DECIMALS, simplified_sql
 from gis_layers.models import DatasetLoad
 from registry.models import Building, Parcel, SecurityLevel
 from registry.selectors import clearance_of, shelters_visible_to
@@ -54,18 +54,16 @@ def current_parcels_within(
 ) -> list[dict]:
     """Current parcels whose boxes meet ``extent`` (min lon, min lat, max lon, max lat, in
     EPSG:4490) as GeoJSON features with their ``unit_code``: at most ``limit`` of them, the
-    nearest the extent's centre, simplified to what a map of the extent shows."""
+    nearest the extent's centre, simplified as the file's rows beside them are."""
     min_x, min_y, max_x, max_y = extent
-    tolerance = max(max_x - min_x, max_y - min_y) * SIMPLIFY_SHARE
     with connection.cursor() as cursor:
         # Nearest first by the index's distance operator: a file over a whole city meets
         # more parcels than are drawn, and the index yields the nearest without sorting all.
         cursor.execute(
-            "SELECT unit_code, ST_AsGeoJSON(ST_Simplify(geom, %s, true), %s) FROM registry_parcel "
+            f"SELECT unit_code, ST_AsGeoJSON({simplified_sql('geom')}, %s) FROM registry_parcel "
             "WHERE valid_to IS NULL AND geom && ST_MakeEnvelope(%s, %s, %s, %s, 4490) "
             "ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4490) LIMIT %s",
             [
-                tolerance,
                 COORDINATE_DECIMALS,
                 *extent,
                 (min_x + max_x) / 2,

@@ -1,7 +1,7 @@
 """What a checked file looks like on a map: its rows where they lie, each marked rejected,
 repaired or accepted with the report's reasons, so that a user sees where the problems are
 before confirming. Bounded: at most :data:`PREVIEW_FEATURES` rows are drawn, those the report
-names first, each simplified to what a screen shows of the whole file."""
+names first, each simplified to a share of its own size."""
 
 import html
 import json
@@ -19,10 +19,11 @@ from gis_layers.imports.validation import Finding
 PREVIEW_FEATURES = 2_000
 # Reasons listed in a row's popup; a row seldom has more, and the report lists them all.
 REASONS_SHOWN = 5
-# A drawn row keeps detail down to this share of the file's extent (a pixel or two of a
-# map showing the whole file): a surveyed boundary of thousands of vertices stays light.
-SIMPLIFY_SHARE = 1 / 2_000
-COORDINATE_DECIMALS = 7  # about a centimetre in degrees
+# A drawn shape keeps detail down to this share of its own size: its outline stays true at
+# any zoom (a file may span cities), and a surveyed boundary of thousands of vertices stays
+# light.
+DETAIL_SHARE = 1 / 200
+COORDINATE_DECIMALS = 6  # about 0.1 m in degrees: finer than a drawn outline shows
 # A row's colour by what the check made of it, on the page's map and in the report's.
 CHECK_COLOURS = {"rejected": "#c0392b", "repaired": "#e08e0b", "accepted": "#2c7bb6"}
 SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN = 800, 500, 12  # pixels
@@ -127,23 +128,17 @@ class PreviewCollector:
             extents.append(
                 shapely.bounds(shapely.GeometryCollection(list(self._rejected_shapes.values())))
             )
-        whole = _union_of(extents)
-        tolerance = max(whole[2] - whole[0], whole[3] - whole[1]) * SIMPLIFY_SHARE if whole else 0
         rows = [
-            (row, shapely.to_geojson(shapely.simplify(shape, tolerance), indent=None))
+            (row, shapely.to_geojson(_simplified(shape), indent=None))
             for row, shape in self._rejected_shapes.items()
         ]
-        rows += _staged_rows(
-            flagged=sorted(statuses),
-            limit=PREVIEW_FEATURES - len(rows),
-            tolerance=tolerance,
-        )
+        rows += _staged_rows(flagged=sorted(statuses), limit=PREVIEW_FEATURES - len(rows))
         return MapPreview(
             features=[
                 _feature(row, geojson, statuses.get(row, "accepted"), reasons.get(row, []))
                 for row, geojson in rows
             ],
-            extent=whole,
+            extent=_union_of(extents),
             with_geometry=staged + len(self._rejected_shapes),
             without_geometry=self._rejected_without_shape,
         )
@@ -181,16 +176,28 @@ def _staged_extent() -> tuple[tuple[float, float, float, float] | None, int]:
     return (tuple(corners) if staged else None), staged
 
 
-def _staged_rows(*, flagged: list[int], limit: int, tolerance: float) -> list[tuple]:
+def simplified_sql(column: str) -> str:
+    """SQL for the geometry ``column`` simplified as :data:`DETAIL_SHARE` says."""
+    size = f"GREATEST(ST_XMax({column}) - ST_XMin({column}), ST_YMax({column}) - ST_YMin({column}))"
+    return f"ST_Simplify({column}, {size} * {DETAIL_SHARE}, true)"
+
+
+def _simplified(shape: shapely.Geometry) -> shapely.Geometry:
+    """``shape`` simplified as :func:`simplified_sql` does it in the database."""
+    min_x, min_y, max_x, max_y = shape.bounds
+    return shapely.simplify(shape, max(max_x - min_x, max_y - min_y) * DETAIL_SHARE)
+
+
+def _staged_rows(*, flagged: list[int], limit: int) -> list[tuple]:
     """Staged rows with a geometry, the ``flagged`` (named by a finding) first, then in the
     file's order."""
     if limit <= 0:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT row, ST_AsGeoJSON(ST_Simplify(geom, %s, true), {COORDINATE_DECIMALS}) "
+            f"SELECT row, ST_AsGeoJSON({simplified_sql('geom')}, {COORDINATE_DECIMALS}) "
             f"FROM {STAGING} WHERE geom IS NOT NULL ORDER BY row = ANY(%s) DESC, row LIMIT %s",
-            [tolerance, flagged, limit],
+            [flagged, limit],
         )
         return cursor.fetchall()
 
