@@ -18,6 +18,7 @@ function landledgerImportCheck(map, rows) {
   if (!table) {
     return;
   }
+  let selected = null; // the row last shown from the table, drawn heavier and on top
   table.querySelectorAll("tr[data-row]").forEach(function (line) {
     const layer = drawn.get(line.dataset.row);
     if (!layer) {
@@ -32,6 +33,14 @@ function landledgerImportCheck(map, rows) {
       } else {
         map.setView(centre, Math.max(map.getZoom(), 18), { animate: false });
       }
+      if (selected) {
+        rows.resetStyle(selected);
+      }
+      if (layer.setStyle) {
+        layer.setStyle({ weight: 5 });
+        layer.bringToFront();
+      }
+      selected = layer;
       // As a click on the row would: the popup is bound to the layer group (by folium), so
       // the click must reach the group (propagate), which opens it for the row clicked.
       layer.fire("click", { latlng: centre }, true);
