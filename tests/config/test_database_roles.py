@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-APP_ROLE = "landledger_app"
+from tests.reliability.cluster import APP_ROLE
 
 # Each is a way around a guard of the register; each needs the tables' owner.
 WAYS_AROUND_THE_GUARDS = [

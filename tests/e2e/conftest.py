@@ -11,6 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
+from tests.reliability.cluster import APP_ROLE
+
 # Playwright's sync API runs an event loop in the test thread; the test's own database calls
 # are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -58,9 +60,25 @@ class RequestsInFlight:
 IN_FLIGHT = RequestsInFlight()
 
 
+def as_the_app_role() -> None:
+    """This thread's database connection logs in as the application's role, which owns
+    nothing, as ``make run`` and ``make serve`` do: the pages are tested with its grants, not
+    with the owner's. The live server answers each request in a thread of its own."""
+    connection = connections["default"]
+    if connection.settings_dict["USER"] != APP_ROLE:
+        connection.close()
+        # A dict of its own: the settings' dict is shared by every thread's connection.
+        connection.settings_dict = {
+            **connection.settings_dict,
+            "USER": APP_ROLE,
+            "PASSWORD": APP_ROLE,
+        }
+
+
 @pytest.fixture(scope="session")
 def app_server(django_db_setup, django_db_blocker):
-    """A live server on the test database, holding the demo and one account per role."""
+    """A live server on the test database, holding the demo and one account per role,
+    serving as the application's role."""
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.test.testcases import LiveServerThread
 
@@ -68,6 +86,7 @@ def app_server(django_db_setup, django_db_blocker):
         def __call__(self, environ, start_response):
             IN_FLIGHT.add(1)
             try:
+                as_the_app_role()
                 return super().__call__(environ, start_response)
             finally:
                 IN_FLIGHT.add(-1)
