@@ -128,3 +128,18 @@ def test_the_html_report_draws_the_rows_north_up_and_true_to_shape(tmp_path):
     assert max(xs) < min(corners(rejected)[0]) and ys == corners(rejected)[1]
     assert max(corners(north)[1]) < min(ys)
     assert "1 rejected" in page and "Drawn: 3 of the 3 rows with a geometry" in page
+
+
+def test_a_file_spanning_far_apart_places_keeps_each_outline(tmp_path):
+    """Each shape is simplified by its own size: two parcels 10° apart stay squares."""
+    survey = squares(2, start=61)
+    survey.loc[1, "geometry"] = shapely.affinity.translate(survey.geometry[1], 10, 0)
+    path = tmp_path / "survey.gpkg"
+    survey.to_file(path)
+
+    preview = run_import(kind_name="parcels", path=path, dry_run=True, with_preview=True).preview
+
+    for feature in preview.features:
+        assert shapely.geometry.shape(feature["geometry"]).area == pytest.approx(
+            0.0005**2, rel=0.01
+        )
