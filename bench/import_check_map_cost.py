@@ -45,7 +45,7 @@ def main() -> None:
         finally:
             drawing_s.append(time.perf_counter() - started)
 
-    preview.PreviewCollector.preview = timed  # type: ignore[method-assign]
+    preview.PreviewCollector.preview = timed
     runs_s: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(arguments.repeats):
         for with_preview in (False, True):
