@@ -1,8 +1,9 @@
 """What a checked file looks like on a map: its rows where they lie, each marked rejected,
 repaired or accepted with the report's reasons, so that a user sees where the problems are
 before confirming. Bounded: at most :data:`PREVIEW_FEATURES` rows are drawn, those the report
-names first, each simplified to a share of its own size."""
+names first (its first lines, by row number), each simplified to a share of its own size."""
 
+import heapq
 import html
 import json
 import math
@@ -39,7 +40,7 @@ class MapPreview:
     features: list[dict] = field(default_factory=list)
     extent: tuple[float, float, float, float] | None = None
     with_geometry: int = 0  # rows of the file with a usable geometry
-    without_geometry: int = 0  # rows rejected before their geometry could be read
+    without_geometry: int = 0  # rejected rows with no geometry to draw (refused, or none given)
 
     @property
     def drawn(self) -> int:
@@ -102,52 +103,69 @@ class MapPreview:
 
 
 class PreviewCollector:
-    """Gathers a :class:`MapPreview` while an import runs: the shapes of rows rejected before
-    staging (at most :data:`PREVIEW_FEATURES`, so that memory stays bounded), then the staged
-    rows, read from the staging table before it is dropped."""
+    """Gathers a :class:`MapPreview` while an import runs. Rows rejected before staging come
+    chunk by chunk, in the file's order: every one is counted and bounds the extent, and the
+    first :data:`PREVIEW_FEATURES` are kept, simplified, so that memory stays bounded. The
+    staged rows are read from the staging table at the end, before it is dropped."""
 
     def __init__(self) -> None:
         self._rejected_shapes: dict[int, shapely.Geometry] = {}
+        self._rejected_with_shape = 0
         self._rejected_without_shape = 0
+        self._rejected_bounds: list[tuple[float, float, float, float]] = []
 
     def add_rejected(self, shapes: list[tuple[int, shapely.Geometry | None]]) -> None:
-        """Rows the chunk's checks rejected, each with its shape in EPSG:4490 where one could
-        be read (None where not)."""
-        for row, shape in shapes:
-            if shape is None:
-                self._rejected_without_shape += 1
-            elif len(self._rejected_shapes) < PREVIEW_FEATURES:
-                self._rejected_shapes[row] = shape
+        """Rows the chunk's checks rejected, each with its shape in EPSG:4490, or None where
+        there is none to draw."""
+        drawable = [(row, shape) for row, shape in shapes if shape is not None]
+        self._rejected_without_shape += len(shapes) - len(drawable)
+        if not drawable:
+            return
+        self._rejected_with_shape += len(drawable)
+        self._rejected_bounds.append(
+            tuple(shapely.total_bounds([shape for _, shape in drawable]).tolist())
+        )
+        for row, shape in drawable[: PREVIEW_FEATURES - len(self._rejected_shapes)]:
+            self._rejected_shapes[row] = _simplified(shape)
 
     def preview(self, findings: list[Finding]) -> MapPreview:
-        """The preview, given every finding of the file (checked in Python and in SQL)."""
-        statuses, reasons = _statuses_and_reasons(findings)
-        extent, staged = _staged_extent()
-        extents = [extent] if extent else []
-        if self._rejected_shapes:
-            extents.append(
-                shapely.bounds(shapely.GeometryCollection(list(self._rejected_shapes.values())))
-            )
+        """The preview, given every finding of the file (checked in Python and in SQL). The
+        rows drawn are those the findings name with the lowest row numbers (the report's
+        first lines), then rows without a finding, in the file's order."""
+        named = heapq.nsmallest(PREVIEW_FEATURES, {finding.row for finding in findings})
+        statuses, reasons = _statuses_and_reasons(findings, rows=set(named))
+        staged_extent, staged = _staged_extent()
+        # The named rows rejected before staging are among the shapes kept: those are the
+        # first rejected rows of the file, and the named rows the first named.
         rows = [
-            (row, shapely.to_geojson(_simplified(shape), indent=None))
-            for row, shape in self._rejected_shapes.items()
+            (row, shapely.to_geojson(self._rejected_shapes[row], indent=None))
+            for row in named
+            if row in self._rejected_shapes
         ]
-        rows += _staged_rows(flagged=sorted(statuses), limit=PREVIEW_FEATURES - len(rows))
+        rows += _staged_rows(named)
+        if len(named) < PREVIEW_FEATURES:  # then every named row is drawn already
+            rows += _staged_rows(named, limit=PREVIEW_FEATURES - len(rows), others=True)
+        extents = [staged_extent, *self._rejected_bounds]
         return MapPreview(
             features=[
                 _feature(row, geojson, statuses.get(row, "accepted"), reasons.get(row, []))
                 for row, geojson in rows
             ],
-            extent=_union_of(extents),
-            with_geometry=staged + len(self._rejected_shapes),
+            extent=_union_of([extent for extent in extents if extent is not None]),
+            with_geometry=staged + self._rejected_with_shape,
             without_geometry=self._rejected_without_shape,
         )
 
 
-def _statuses_and_reasons(findings: list[Finding]) -> tuple[dict[int, str], dict[int, list[str]]]:
+def _statuses_and_reasons(
+    findings: list[Finding], *, rows: set[int]
+) -> tuple[dict[int, str], dict[int, list[str]]]:
+    """What the findings say of ``rows``: each one's status and reasons."""
     statuses: dict[int, str] = {}
     reasons: dict[int, list[str]] = defaultdict(list)
     for finding in findings:
+        if finding.row not in rows:
+            continue
         # A row rejected for one reason is rejected, whatever else was repaired in it.
         if statuses.get(finding.row) != "rejected":
             statuses[finding.row] = finding.action
@@ -188,16 +206,17 @@ def _simplified(shape: shapely.Geometry) -> shapely.Geometry:
     return shapely.simplify(shape, max(max_x - min_x, max_y - min_y) * DETAIL_SHARE)
 
 
-def _staged_rows(*, flagged: list[int], limit: int) -> list[tuple]:
-    """Staged rows with a geometry, the ``flagged`` (named by a finding) first, then in the
-    file's order."""
+def _staged_rows(named: list[int], *, limit: int = PREVIEW_FEATURES, others: bool = False):
+    """(row, GeoJSON) of the staged rows with a geometry among ``named``, or, with
+    ``others``, of the first ``limit`` not among them, in the file's order."""
     if limit <= 0:
         return []
+    chosen = "row <> ALL(%s)" if others else "row = ANY(%s)"
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT row, ST_AsGeoJSON({simplified_sql('geom')}, {COORDINATE_DECIMALS}) "
-            f"FROM {STAGING} WHERE geom IS NOT NULL ORDER BY row = ANY(%s) DESC, row LIMIT %s",
-            [flagged, limit],
+            f"FROM {STAGING} WHERE geom IS NOT NULL AND {chosen} ORDER BY row LIMIT %s",
+            [named, limit],
         )
         return cursor.fetchall()
 

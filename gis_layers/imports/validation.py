@@ -361,8 +361,9 @@ def _coerce_type(geometry, wanted: tuple[str, ...]):
 class CheckedChunk(NamedTuple):
     accepted: list[dict]  # ``row``, ``key``, ``attrs``, ``geometry`` in EPSG:4490
     findings: list[Finding]
-    # Each rejected row with its geometry in EPSG:4490, or None where the geometry itself
-    # was refused (missing, not finite, out of range, invalid, of the wrong type).
+    # Each rejected row with its geometry in EPSG:4490, or None where it has none to draw:
+    # the geometry itself was refused (missing, not finite, out of range, invalid, of the
+    # wrong type), or the row gave none where its kind needs none.
     rejected: list[tuple[int, shapely.Geometry | None]]
 
 

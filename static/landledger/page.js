@@ -6,11 +6,11 @@ document.addEventListener("change", (event) => {
 document.addEventListener("click", (event) => {
   if (event.target.closest("[data-print]")) window.print();
 });
-// A form whose work takes a while (a file checked or imported, a layer exported) says so once
-// sent, and its buttons wait: a second press would only send the work again.
+// A form whose work takes a while (a file checked or imported) says so once sent, and its
+// buttons wait: a second press would only send the work again.
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  if (!form.matches("form[data-busy]")) return;
+  if (event.defaultPrevented || !form.matches("form[data-busy]")) return;
   for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = true;
   let note = form.querySelector(".busy-note");
   if (!note) {
@@ -20,4 +20,12 @@ document.addEventListener("submit", (event) => {
     form.append(note);
   }
   note.textContent = form.dataset.busy;
+});
+// Back to a page the browser kept as it was left: its forms may be sent again.
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  for (const form of document.querySelectorAll("form[data-busy]")) {
+    for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
+    form.querySelector(".busy-note")?.remove();
+  }
 });

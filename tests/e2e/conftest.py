@@ -87,9 +87,22 @@ def app_server(django_db_setup, django_db_blocker):
             IN_FLIGHT.add(1)
             try:
                 as_the_app_role()
-                return super().__call__(environ, start_response)
-            finally:
+                response = super().__call__(environ, start_response)
+            except BaseException:
                 IN_FLIGHT.add(-1)
+                raise
+            # Answered only once the server has sent it and closed it: a response may still
+            # write then (a tile just rendered goes to the cache in its close()).
+            close = response.close
+
+            def close_then_count():
+                try:
+                    close()
+                finally:
+                    IN_FLIGHT.add(-1)
+
+            response.close = close_then_count
+            return response
 
     with django_db_blocker.unblock():
         call_command("create_demo_users", stdout=io.StringIO())

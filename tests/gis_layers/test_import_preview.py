@@ -82,8 +82,24 @@ def test_a_large_file_draws_the_rows_the_report_names_first(tmp_path, monkeypatc
 
     assert statuses(preview) == {6: "rejected", 5: "rejected", 1: "accepted"}
     assert (preview.drawn, preview.with_geometry) == (3, 6)
-    # The extent is the whole file's, drawn or not.
-    assert preview.extent[2] == pytest.approx(survey.geometry[5].bounds[2])
+
+
+@pytest.mark.parametrize("land_use", ["0801", "9999"], ids=["accepted", "rejected in Python"])
+def test_rows_beyond_those_drawn_are_counted_and_framed(tmp_path, monkeypatch, land_use):
+    """Rows past the limit, staged or rejected before staging, still count and bound the
+    extent: the map is framed on the whole file, and the page says how many it left out."""
+    monkeypatch.setattr(preview_module, "PREVIEW_FEATURES", 2)
+    survey = squares(4, start=81)
+    survey["land_use"] = land_use
+    survey.loc[3, "geometry"] = shapely.affinity.translate(survey.geometry[3], 0.01, 0.01)
+    path = tmp_path / "survey.gpkg"
+    survey.to_file(path)
+
+    preview = run_import(kind_name="parcels", path=path, dry_run=True, with_preview=True).preview
+
+    assert sorted(statuses(preview)) == [1, 2]
+    assert (preview.drawn, preview.with_geometry) == (2, 4)
+    assert preview.extent[2:] == pytest.approx(survey.geometry[3].bounds[2:])
 
 
 def test_no_preview_unless_asked(tmp_path):
