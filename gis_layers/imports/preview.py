@@ -206,7 +206,9 @@ def _simplified(shape: shapely.Geometry) -> shapely.Geometry:
     return shapely.simplify(shape, max(max_x - min_x, max_y - min_y) * DETAIL_SHARE)
 
 
-def _staged_rows(named: list[int], *, limit: int = PREVIEW_FEATURES, others: bool = False):
+def _staged_rows(
+    named: list[int], *, limit: int = PREVIEW_FEATURES, others: bool = False
+) -> list[tuple[int, str]]:
     """(row, GeoJSON) of the staged rows with a geometry among ``named``, or, with
     ``others``, of the first ``limit`` not among them, in the file's order."""
     if limit <= 0:
