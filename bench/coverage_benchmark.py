@@ -30,7 +30,6 @@ Medians of ``--repeats`` runs are written to the section "Shelter coverage" of
 import argparse
 import json
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -46,7 +45,13 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.doc_sections import load_average, memory_gib, operating_system, replace_section  # noqa: E402
+from bench.doc_sections import (  # noqa: E402
+    load_average,
+    memory_gib,
+    operating_system,
+    recorded_command,
+    replace_section,
+)
 from gis_layers.analysis import coverage as analysis  # noqa: E402
 
 HEADING = "## Shelter coverage: analysis against naive buffers and per-shelter searches"
@@ -202,7 +207,7 @@ def main() -> None:
     walk_ours = statistics.median(run["ours_s"] for run in walk_runs)
     walk_naive = statistics.median(run["naive_s"] for run in walk_runs)
 
-    command = ".venv/bin/python bench/coverage_benchmark.py " + shlex.join(sys.argv[1:])
+    command = recorded_command("bench/coverage_benchmark.py", sys.argv[1:])
     section = f"""{HEADING}
 
 Command: `{command}` (seed {args.seed}; {args.repeats} repeats, medians; the two sides

@@ -4,6 +4,7 @@ and describing the machine they came from."""
 import os
 import pathlib
 import platform
+import shlex
 
 DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
@@ -48,3 +49,23 @@ def operating_system() -> str:
         if "PRETTY_NAME" in names:
             return names["PRETTY_NAME"].strip('"')
     return platform.platform()
+
+
+# Options that only say where a run's output goes: a path of one machine, no part of what
+# was measured. Each takes a value, but --no-doc.
+OUTPUT_OPTIONS = {"--summary": True, "--no-doc": False}
+
+
+def recorded_command(script: str, arguments: list[str]) -> str:
+    """The command line of ``script`` as the doc records it: its ``arguments`` without the
+    output options (:data:`OUTPUT_OPTIONS`)."""
+    kept, skip_value = [], False
+    for argument in arguments:
+        name = argument.split("=", 1)[0]
+        if skip_value:
+            skip_value = False
+        elif name in OUTPUT_OPTIONS:
+            skip_value = OUTPUT_OPTIONS[name] and "=" not in argument
+        else:
+            kept.append(argument)
+    return f".venv/bin/python {script} " + shlex.join(kept)

@@ -52,6 +52,7 @@ from bench.doc_sections import (  # noqa: E402
     load_average,
     memory_gib,
     operating_system,
+    recorded_command,
     replace_section,
 )
 from bench.harness_report import HEADING, render  # noqa: E402
@@ -212,7 +213,7 @@ def main() -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=1))
     total_s = time.monotonic() - started
-    command = ".venv/bin/python bench/harness.py " + shlex.join(sys.argv[1:])
+    command = recorded_command("bench/harness.py", sys.argv[1:])
     if not arguments.only:
         record["whole_run"] = {
             "command": command,

@@ -55,7 +55,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from doc_sections import load_average, memory_gib, operating_system, replace_section  # noqa: E402  (a module beside this script)
+from doc_sections import (  # noqa: E402  (a module beside this script)
+    load_average,
+    memory_gib,
+    operating_system,
+    recorded_command,
+    replace_section,
+)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 if str(REPOSITORY) not in sys.path:
@@ -1049,7 +1055,7 @@ def main() -> None:
     if shutil.which("ogr2ogr") is None:
         sys.exit("ogr2ogr is not on PATH (Debian: apt-get install gdal-bin)")
     load_at_start = load_average()
-    command = ".venv/bin/python bench/import_benchmark.py " + shlex.join(sys.argv[1:])
+    command = recorded_command("bench/import_benchmark.py", sys.argv[1:])
     features = arguments.features
     path = file_path(arguments.scratch, features, arguments.seed)
     generated_s = generate_file(path, features=features, seed=arguments.seed)

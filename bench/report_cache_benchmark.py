@@ -29,7 +29,6 @@ The figures go to the section "Kept reports" of ``docs/benchmarks.md`` (``--no-d
 import argparse
 import json
 import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -41,7 +40,7 @@ if str(REPOSITORY) not in sys.path:
     # Run as a file, the script's own folder is on the path, not the repository root.
     sys.path.insert(0, str(REPOSITORY))
 
-from doc_sections import load_average, operating_system, replace_section  # noqa: E402  (a module beside this script)
+from doc_sections import load_average, operating_system, recorded_command, replace_section  # noqa: E402  (a module beside this script)
 
 from bench import synthetic_city  # noqa: E402  (after the path is set)
 from bench.benchdb import BenchDatabase  # noqa: E402
@@ -247,7 +246,7 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=2000, help="UPDATEs each way in (c)")
     parser.add_argument("--no-doc", action="store_true", help="print the section instead")
     arguments = parser.parse_args()
-    command = ".venv/bin/python bench/report_cache_benchmark.py " + shlex.join(sys.argv[1:])
+    command = recorded_command("bench/report_cache_benchmark.py", sys.argv[1:])
     load_start = load_average()
     database = BenchDatabase(arguments.database)
     database.ensure()

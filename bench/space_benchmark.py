@@ -20,7 +20,6 @@ over the seeds are written to the section "Space redistribution" of ``docs/bench
 
 import argparse
 import json
-import shlex
 import statistics
 import sys
 import time
@@ -28,7 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from doc_sections import load_average, memory_gib, operating_system, replace_section  # noqa: E402  (a module beside this script)
+from doc_sections import (  # noqa: E402  (a module beside this script)
+    load_average,
+    memory_gib,
+    operating_system,
+    recorded_command,
+    replace_section,
+)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 if str(REPOSITORY) not in sys.path:
@@ -317,7 +322,7 @@ def main() -> None:
         "scipy": scipy.__version__,
         "load": f"{load_at_start} at the start, {load_average()} at the end",
     }
-    command = ".venv/bin/python bench/space_benchmark.py " + shlex.join(sys.argv[1:])
+    command = recorded_command("bench/space_benchmark.py", sys.argv[1:])
     text = section(results, args, command.strip(), host)
     print(text)
     if args.summary:

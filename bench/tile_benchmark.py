@@ -60,7 +60,13 @@ if str(REPOSITORY) not in sys.path:
     # Run as a file, the script's own folder is on the path, not the repository root.
     sys.path.insert(0, str(REPOSITORY))
 
-from doc_sections import load_average, memory_gib, operating_system, replace_section  # noqa: E402  (a module beside this script)
+from doc_sections import (  # noqa: E402  (a module beside this script)
+    load_average,
+    memory_gib,
+    operating_system,
+    recorded_command,
+    replace_section,
+)
 
 from bench import benchdb, synthetic_city  # noqa: E402  (after the path is set)
 from bench.benchdb import (  # noqa: E402
@@ -1358,7 +1364,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.chdir(REPOSITORY)  # the scratch directory and the doc's commands are relative to it
     load_at_start = load_average()
-    command = ".venv/bin/python bench/tile_benchmark.py " + shlex.join(sys.argv[1:])
+    command = recorded_command("bench/tile_benchmark.py", sys.argv[1:])
     global DATABASE
     DATABASE = BenchDatabase(arguments.database)
     DATABASE.setup_django()

@@ -26,7 +26,6 @@ import os
 import queue
 import re
 import secrets
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -36,7 +35,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from doc_sections import load_average, memory_gib, operating_system, replace_section  # noqa: E402  (a module beside this script)
+from doc_sections import (  # noqa: E402  (a module beside this script)
+    load_average,
+    memory_gib,
+    operating_system,
+    recorded_command,
+    replace_section,
+)
 from tqdm import tqdm
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -693,7 +698,7 @@ def parse_arguments() -> argparse.Namespace:
 def main() -> None:
     arguments = parse_arguments()
     load_at_start = load_average()
-    command = ".venv/bin/python bench/transfer_benchmark.py " + shlex.join(sys.argv[1:])
+    command = recorded_command("bench/transfer_benchmark.py", sys.argv[1:])
     global DATABASE
     DATABASE = BenchDatabase(arguments.database)
     DATABASE.ensure(recreate=arguments.recreate)
