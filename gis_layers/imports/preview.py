@@ -25,7 +25,8 @@ REASONS_SHOWN = 5
 # light.
 DETAIL_SHARE = 1 / 200
 COORDINATE_DECIMALS = 6  # about 0.1 m in degrees: finer than a drawn outline shows
-# A row's colour by what the check made of it, on the page's map and in the report's.
+# A row's colour by what the check made of it, on the page's map and in the report's; the
+# worst first.
 CHECK_COLOURS = {"rejected": "#c0392b", "repaired": "#e08e0b", "accepted": "#2c7bb6"}
 SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN = 800, 500, 12  # pixels
 
@@ -48,7 +49,7 @@ class MapPreview:
 
     @property
     def drawn_by_status(self) -> dict[str, int]:
-        counts = dict.fromkeys(("rejected", "repaired", "accepted"), 0)
+        counts = dict.fromkeys(CHECK_COLOURS, 0)
         for feature in self.features:
             counts[feature["properties"]["status"]] += 1
         return counts
@@ -56,8 +57,10 @@ class MapPreview:
     def in_drawing_order(self) -> list[dict]:
         """The features with the rejected last, then drawn over the rest, where no accepted
         neighbour hides them."""
-        order = {"accepted": 0, "repaired": 1, "rejected": 2}
-        return sorted(self.features, key=lambda feature: order[feature["properties"]["status"]])
+        best_first = list(reversed(CHECK_COLOURS))
+        return sorted(
+            self.features, key=lambda feature: best_first.index(feature["properties"]["status"])
+        )
 
     def svg(self) -> str:
         """The drawn rows as an SVG picture (no script, nothing fetched: the report file

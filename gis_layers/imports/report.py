@@ -91,10 +91,8 @@ class ImportReport:
 
     def _map_html(self) -> str:
         """The drawn rows as a picture with its key, for the HTML file; empty without them."""
-        picture = self.preview.svg() if self.preview is not None else ""
-        if not picture:
+        if self.preview is None or not (picture := self.preview.svg()):
             return ""
-        assert self.preview is not None
         counts = self.preview.drawn_by_status
         key = "".join(
             f"<span class='key' style='background:{colour}'></span>{counts[status]} {status}"
