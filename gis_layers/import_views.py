@@ -11,14 +11,16 @@ import re
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -26,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from gis_layers.imports.errors import FORM_FIELDS, ImportRefusal, worded_for
 from gis_layers.imports.pipeline import WRITABLE_KINDS, run_import
 from gis_layers.imports.preview import CHECK_COLOURS
+from gis_layers.imports.progress import ProgressFile, ProgressState
 from gis_layers.maps import import_check_map
 from gis_layers.selectors import current_parcels_within
 
@@ -41,13 +44,17 @@ PERMISSIONS_OF_KIND = {
 }
 
 
-# The token naming one upload: the name of its folders, and part of its URL.
+# The token naming one upload: the name of its folders, and part of its URL. The page names
+# the work it sends (its progress id) in the same form.
 TOKEN = re.compile(r"[0-9a-f]{32}")
 # How long an upload waits for confirmation, and a report for download, before either is
 # deleted: a check whose rows were rejected, or that nobody confirmed, must not stay forever.
 PENDING_LIFETIME = datetime.timedelta(days=1)
 REPORT_CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
 SHOWN_FINDINGS = 500
+# Rows read between two counts of the page's progress: a fifth of the command's chunk, so that
+# the bar moves about twice a second.
+PAGE_CHUNK = 10_000
 
 
 def may_import(user, kind: str) -> bool:
@@ -124,15 +131,50 @@ def _report_base(user, token: str) -> pathlib.Path:
     return _reports_root() / str(user.pk) / token / "report"
 
 
+def _progress_root() -> pathlib.Path:
+    return _uploads_root().parent / "upload-progress"
+
+
+def _progress_path(user, progress_id: str) -> pathlib.Path:
+    """Where the progress of the work the page named ``progress_id`` is kept: under the
+    user's own folder, so that only they can ask for it."""
+    return _progress_root() / str(user.pk) / f"{progress_id}.json"
+
+
 def _delete_expired_uploads() -> None:
-    """Delete every user's pending uploads and reports older than :data:`PENDING_LIFETIME`."""
+    """Delete every user's pending uploads, reports and progress files older than
+    :data:`PENDING_LIFETIME` (a progress file outlives its work only if the server was
+    killed)."""
     expired_before = time.time() - PENDING_LIFETIME.total_seconds()
-    for root in (_uploads_root(), _reports_root()):
-        for folder in root.glob("*/*"):
-            # Another request may be deleting the same folder.
+    for root in (_uploads_root(), _reports_root(), _progress_root()):
+        for entry in root.glob("*/*"):
+            # Another request may be deleting the same entry.
             with contextlib.suppress(FileNotFoundError):
-                if TOKEN.fullmatch(folder.name) and folder.stat().st_mtime < expired_before:
-                    shutil.rmtree(folder, ignore_errors=True)
+                if TOKEN.fullmatch(entry.stem) and entry.stat().st_mtime < expired_before:
+                    if entry.is_dir():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink()
+
+
+@contextlib.contextmanager
+def _progress_of(request) -> Iterator[dict]:
+    """:func:`run_import`'s progress callbacks for the work the page sent, recorded under the
+    id it gave (its ``progress`` field) for :func:`progress` to answer; none when it gave
+    none (a browser without script)."""
+    progress_id = request.POST.get("progress", "")
+    if not TOKEN.fullmatch(progress_id):
+        yield {}
+        return
+    recorder = ProgressFile(_progress_path(request.user, progress_id))
+    try:
+        yield {
+            "on_total": recorder.on_total,
+            "on_progress": recorder.on_progress,
+            "on_stage": recorder.on_stage,
+        }
+    finally:
+        recorder.remove()
 
 
 def _keep(upload, user) -> tuple[str, pathlib.Path]:
@@ -203,9 +245,16 @@ def upload(request):
         }
         try:
             # With the user: the check rejects what their clearance would not let them write.
-            with worded_for(FORM_FIELDS):  # refusals name the form's fields, not options
+            # Refusals name the form's fields, not the command's options.
+            with worded_for(FORM_FIELDS), _progress_of(request) as progress:
                 report = run_import(
-                    path=path, dry_run=True, user=request.user, with_preview=True, **options
+                    path=path,
+                    dry_run=True,
+                    user=request.user,
+                    with_preview=True,
+                    chunk_size=PAGE_CHUNK,
+                    **options,
+                    **progress,
                 )
         except ImportRefusal as refusal:
             shutil.rmtree(path.parent, ignore_errors=True)
@@ -242,8 +291,15 @@ def confirm(request, token: str):
         messages.error(request, _("That upload is no longer waiting; upload the file again."))
         return redirect("gis_layers:import")
     try:
-        with worded_for(FORM_FIELDS):
-            report = run_import(path=path, user=request.user, with_preview=True, **pending)
+        with worded_for(FORM_FIELDS), _progress_of(request) as progress:
+            report = run_import(
+                path=path,
+                user=request.user,
+                with_preview=True,
+                chunk_size=PAGE_CHUNK,
+                **pending,
+                **progress,
+            )
     except ImportRefusal as refusal:
         messages.error(request, _("Refused, nothing written: %(why)s") % {"why": refusal.message})
         return redirect("gis_layers:import")
@@ -268,6 +324,72 @@ def confirm(request, token: str):
             "file_name": path.name,
             "done": True,
         },
+    )
+
+
+def _grouped(number: float) -> str:
+    return formats.number_format(round(number), force_grouping=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return _("%(seconds)d s") % {"seconds": seconds}
+    return _("%(minutes)d min %(seconds)02d s") % {
+        "minutes": seconds // 60,
+        "seconds": seconds % 60,
+    }
+
+
+def _progress_message(state: ProgressState, now: float) -> str:
+    elapsed = {"elapsed": _duration(now - state.stage_started)}
+    if state.stage == "reading":
+        rate, left = state.rows_per_second(now), state.seconds_left_reading(now)
+        if rate is None or left is None:
+            return _("Reading and checking the rows: %(read)s so far.") % {
+                "read": _grouped(state.rows_read)
+            }
+        return _(
+            "Reading and checking the rows: %(read)s of %(declared)s, %(rate)s a second, "
+            "about %(left)s left."
+        ) % {
+            "read": _grouped(state.rows_read),
+            "declared": _grouped(state.rows_declared),
+            "rate": _grouped(rate),
+            "left": _duration(left),
+        }
+    if state.stage == "checking":
+        return (
+            _(
+                "Checking the rows against the register and against each other (duplicates, "
+                "overlaps): %(elapsed)s so far."
+            )
+            % elapsed
+        )
+    if state.stage == "writing":
+        return _("Writing the rows into the register: %(elapsed)s so far.") % elapsed
+    return _("Committing, while the register makes its last checks: %(elapsed)s so far.") % elapsed
+
+
+@require_safe
+def progress(request):
+    """How far the check or import the requesting user's page sent has got, which the page
+    asks while that request is working: its stage, the share of the file's rows read (when
+    the file declares how many it holds) and a sentence saying so. Before the work begins,
+    and once it is over, there is nothing to say (``stage`` null)."""
+    _require_an_import_role(request.user)
+    progress_id = request.GET.get("id", "")
+    if not TOKEN.fullmatch(progress_id):
+        return JsonResponse({"error": _("Give the work's id: 32 hexadecimal digits.")}, status=400)
+    state = ProgressFile.read(_progress_path(request.user, progress_id))
+    if state is None or not state.stage:
+        return JsonResponse({"stage": None, "fraction": None, "message": None})
+    return JsonResponse(
+        {
+            "stage": state.stage,
+            "fraction": state.fraction_read if state.stage == "reading" else None,
+            "message": _progress_message(state, time.time()),
+        }
     )
 
 

@@ -32,6 +32,11 @@ from registry.selectors import clearance_of
 from registry.services.acts import record_audit
 
 DEFAULT_CHUNK = 50_000
+# What run_import tells ``on_stage`` in turn: reading the file's rows and checking each
+# (``on_progress`` counts them); checking them in SQL, against the register and each other;
+# then, when it writes, the register's INSERT and UPDATE, and the commit (where the
+# register's deferred checks run). The last two report no rows: they are single statements.
+STAGES = ("reading", "checking", "writing", "committing")
 WRITABLE_KINDS = ("parcels", "buildings", "shelters", "roads", "population", "zoning", "agencies")
 
 
@@ -128,6 +133,7 @@ def run_import(
     chunk_size: int = DEFAULT_CHUNK,
     on_total: Callable[[int], None] = lambda total: None,
     on_progress: Callable[[int], None] = lambda rows: None,
+    on_stage: Callable[[str], None] = lambda stage: None,
     user=None,
     grid_m: float | None = None,
     with_preview: bool = False,
@@ -139,7 +145,9 @@ def run_import(
     upload), recorded with the import; rows that would change or classify shelters above
     their clearance, or clear agencies beyond it, are rejected. Without a user (the command
     line) nothing is hidden. ``with_preview``: the report gets a :class:`MapPreview` of the
-    file's rows (the web upload draws it).
+    file's rows (the web upload draws it). ``on_total``, ``on_progress`` and ``on_stage``:
+    how far it has got, for a progress bar (the rows the file declares, the rows read since
+    the last call, and each of :data:`STAGES` as it begins).
     """
     if kind_name not in WRITABLE_KINDS:
         raise ImportRefusal(
@@ -169,6 +177,7 @@ def run_import(
             for column in overruled
         ]
         on_total(source.feature_count)
+        on_stage("reading")
         land_use_codes = frozenset(
             LandUseClass.objects.filter(parent__isnull=False).values_list("code", flat=True)
         )
@@ -200,6 +209,7 @@ def run_import(
                 report.accepted += len(accepted)
                 report.findings += findings
                 on_progress(len(chunk))
+            on_stage("checking")
             staged_rejections = check_staged(
                 kind,
                 source_prefix=path.name,
@@ -222,6 +232,7 @@ def run_import(
             if report.rejected or dry_run:
                 transaction.set_rollback(True)
             else:
+                on_stage("writing")
                 report.written = write_staged(kind, source_prefix=path.name)
                 counts = {"read": report.read, **report.written, "repaired": len(report.repaired)}
                 ImportRun.objects.create(
@@ -239,4 +250,5 @@ def run_import(
                     object_id=path.name[:64],
                     detail=counts,
                 )
+                on_stage("committing")  # at the end of the atomic block
     return report

@@ -53,6 +53,50 @@ def test_a_sent_upload_says_it_is_being_checked_and_cannot_be_sent_twice(page, t
     assert "checking the file" in note and disabled
 
 
+# Kept by the page in the tab's session storage, which outlives it: what its progress box
+# showed each time it changed, while the check ran.
+RECORD_PROGRESS = """() => {
+  const seen = [];
+  new MutationObserver(() => {
+    const box = document.querySelector(".import-progress");
+    if (!box || !box.dataset.stage) return;
+    const bar = box.querySelector("progress");
+    seen.push({stage: box.dataset.stage, text: box.textContent,
+               value: bar.hasAttribute("value") ? bar.value : null});
+    sessionStorage.setItem("progress-seen", JSON.stringify(seen));
+  }).observe(document.body, {subtree: true, childList: true, characterData: true,
+                             attributes: true});
+}"""
+
+
+def test_a_check_shows_how_far_it_has_got_while_it_runs(page, tmp_path, settings):
+    settings.LANDLEDGER_UPLOAD_DIR = str(tmp_path / "uploads")
+    settings.LANDLEDGER_BASEMAP_URL = ""
+    # Enough rows for the check to take a few seconds, while the page asks every 0.7 s.
+    frame = squares(60_000, start=10_001)
+    frame.geometry = frame.translate(0, 0.01)  # clear of the surveys the tests above import
+    path = tmp_path / "large-survey.gpkg"
+    frame.to_file(path)
+    log_in(page, "registrar")
+    page.goto("/layers/import/")
+    page.evaluate(RECORD_PROGRESS)
+    page.set_input_files("#id_file", str(path))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#import-summary")).to_contain_text(
+        "60000 read, 60000 accepted", timeout=120_000
+    )
+    seen = page.evaluate("() => JSON.parse(sessionStorage.getItem('progress-seen'))")
+    reading = [state for state in seen if state["stage"] == "reading"]
+    counted = [state for state in reading if "of 60,000" in state["text"]]
+    assert counted and all(0 < state["value"] <= 1 for state in counted), seen
+    assert "a second, about" in counted[-1]["text"]
+    stages = [state["stage"] for state in seen]
+    assert stages == sorted(stages, key=["reading", "checking"].index), seen
+    # A stage of single statements has no count: its bar only says the work goes on.
+    assert all(state["value"] is None for state in seen if state["stage"] == "checking")
+    assert page.external_requests == [] and page.console_errors == []
+
+
 def test_bad_upload_shows_each_rejected_row(page, tmp_path, settings):
     settings.LANDLEDGER_BASEMAP_URL = ""
     frame = squares(2, start=601)

@@ -498,3 +498,33 @@ def test_a_row_a_database_guard_refuses_refuses_the_file_and_writes_nothing(tmp_
     with pytest.raises(ImportRefusal, match=r"the database refused the data \(.*test_refuse_name"):
         run_import(kind_name="parcels", path=path)
     assert not Parcel.objects.filter(unit_code__startswith="990101009009GB0007").exists()
+
+
+def test_the_command_says_when_each_stage_after_reading_begins(tmp_path):
+    path = tmp_path / "survey.gpkg"
+    squares(2).to_file(path)
+    progress = io.StringIO()  # not a terminal: no bar, only the stages' lines
+    call_command(
+        "import_layer",
+        "parcels",
+        str(path),
+        stdout=io.StringIO(),
+        stderr=progress,
+        report=tmp_path / "report",
+    )
+    lines = progress.getvalue().splitlines()
+    assert [line.partition(" (after ")[0] for line in lines] == [
+        import_layer.STAGE_LINES[stage] for stage in ("checking", "writing", "committing")
+    ]
+    dry = io.StringIO()
+    call_command(
+        "import_layer",
+        "parcels",
+        str(path),
+        dry_run=True,
+        stdout=io.StringIO(),
+        stderr=dry,
+        report=tmp_path / "dry",
+    )
+    assert dry.getvalue().splitlines()[0].startswith(import_layer.STAGE_LINES["checking"])
+    assert len(dry.getvalue().splitlines()) == 1

@@ -2,12 +2,17 @@
 confirmation, by the roles allowed to, with unsafe archives and oversized files refused."""
 
 import io
+import itertools
+import os
 import re
+import time
 import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from gis_layers import import_views
+from gis_layers.imports.progress import ProgressFile
 from registry.models import Parcel, Shelter
 from registry.roles import Role
 from tests.gis_layers.test_import import squares
@@ -141,3 +146,104 @@ def test_only_the_roles_that_keep_a_layer_may_import_it(client, tmp_path, role, 
 def test_anonymous_is_sent_to_log_in(client):
     response = client.get("/layers/import/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+# --- how far the work has got -------------------------------------------------------------
+
+PROGRESS_ID = "0123456789abcdef" * 2
+
+
+def progress_of(client, progress_id=PROGRESS_ID):
+    return client.get("/layers/import/progress/", {"id": progress_id})
+
+
+def recorded_progress(user, progress_id=PROGRESS_ID) -> ProgressFile:
+    return ProgressFile(import_views._progress_path(user, progress_id))
+
+
+def test_the_page_is_told_how_far_its_own_work_has_got(client, settings, tmp_path):
+    settings.LANDLEDGER_UPLOAD_DIR = str(tmp_path / "uploads")
+    registrar = user(Role.REGISTRAR, "progress-registrar")
+    client.force_login(registrar)
+    assert progress_of(client).json() == {"stage": None, "fraction": None, "message": None}
+    recorder = recorded_progress(registrar)
+    recorder.on_total(50_000)
+    recorder.on_stage("reading")
+    recorder.on_progress(20_000)
+    recorder._write()  # at once, not after the interval
+    answer = progress_of(client).json()
+    assert answer["stage"] == "reading" and answer["fraction"] == pytest.approx(0.4)
+    assert "20,000 of 50,000" in answer["message"] and "left" in answer["message"]
+    recorder.on_stage("writing")
+    answer = progress_of(client).json()
+    assert answer["stage"] == "writing" and answer["fraction"] is None
+    assert answer["message"].startswith("Writing the rows into the register")
+    # Another registrar asking for the same id is told nothing: each user's work is theirs.
+    client.force_login(user(Role.REGISTRAR, "progress-other-registrar"))
+    assert progress_of(client).json()["stage"] is None
+    recorder.remove()
+    client.force_login(registrar)
+    assert progress_of(client).json()["stage"] is None
+
+
+def test_progress_is_refused_to_other_roles_and_needs_a_well_formed_id(client):
+    as_role(client, Role.REGISTRAR)
+    response = progress_of(client, "../../etc/passwd")
+    assert response.status_code == 400 and "32 hexadecimal digits" in response.json()["error"]
+    as_role(client, Role.PLANNER)
+    assert progress_of(client).status_code == 403
+    client.logout()
+    assert progress_of(client).status_code == 403
+
+
+def test_the_upload_and_the_import_record_each_stage_then_remove_the_record(
+    client, tmp_path, settings, monkeypatch
+):
+    settings.LANDLEDGER_UPLOAD_DIR = str(tmp_path / "uploads")
+    written = []
+    original_write = ProgressFile._write
+
+    def write_and_keep(recorder):
+        original_write(recorder)
+        written.append(ProgressFile.read(recorder.path))
+
+    monkeypatch.setattr(ProgressFile, "_write", write_and_keep)
+    as_role(client, Role.REGISTRAR)
+    page = upload(client, gpkg_upload(tmp_path), progress=PROGRESS_ID).content.decode()
+    assert "3 read, 3 accepted" in page
+    # (A slow machine may also write the rows' count before the next stage.)
+    assert (written[0].stage, written[0].rows_read, written[0].rows_declared) == ("reading", 0, 3)
+    assert (written[-1].stage, written[-1].rows_read) == ("checking", 3)
+    assert stages_in_turn(written) == ["reading", "checking"]
+    token = re.search(r"/layers/import/([0-9a-f]{32})/", page).group(1)
+    written.clear()
+    done = client.post(f"/layers/import/{token}/", {"progress": PROGRESS_ID}).content.decode()
+    assert "3 inserted" in done
+    assert stages_in_turn(written) == ["reading", "checking", "writing", "committing"]
+    folder = tmp_path / "upload-progress" / client.session["_auth_user_id"]
+    assert folder.is_dir() and not list(folder.iterdir())
+
+
+def stages_in_turn(states) -> list[str]:
+    return [stage for stage, _ in itertools.groupby(state.stage for state in states)]
+
+
+def test_uploads_reports_and_progress_left_a_day_are_deleted(client, tmp_path, settings):
+    settings.LANDLEDGER_UPLOAD_DIR = str(tmp_path / "uploads")
+    registrar = user(Role.REGISTRAR, "sweep-registrar")
+    client.force_login(registrar)
+    old_upload = import_views._pending_dir(registrar, PROGRESS_ID)
+    old_report = import_views._report_base(registrar, PROGRESS_ID).parent
+    recorder = recorded_progress(registrar)
+    recorder.on_stage("reading")  # left behind by a server killed in the middle
+    fresh = recorded_progress(registrar, "f" * 32)
+    fresh.on_stage("reading")
+    for folder in (old_upload, old_report):
+        folder.mkdir(parents=True)
+        (folder / "kept.gpkg").write_bytes(b"x")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    for entry in (old_upload, old_report, recorder.path):
+        os.utime(entry, (two_days_ago, two_days_ago))
+    upload(client, gpkg_upload(tmp_path))
+    assert not old_upload.exists() and not old_report.exists() and not recorder.path.exists()
+    assert fresh.path.exists()

@@ -1,5 +1,7 @@
 import itertools
 import pathlib
+import time
+from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import InterfaceError, OperationalError
@@ -12,6 +14,13 @@ from gis_layers.imports.pipeline import DEFAULT_CHUNK, read_mapping, run_import
 from gis_layers.imports.schema import KINDS
 
 SHOWN_FINDINGS = 25
+# What the terminal says as each stage after reading begins: they are single statements, of
+# which no progress can be shown, and at a million rows each takes a minute or more.
+STAGE_LINES = {
+    "checking": "checking the rows against the register and each other...",
+    "writing": "writing into the register...",
+    "committing": "committing (the register's last checks run now)...",
+}
 REPORTS_DIRECTORY = pathlib.Path("var/import-reports")
 
 
@@ -70,6 +79,15 @@ class Command(BaseCommand):
             help="population polygons: spread their persons onto square cells of this size by area",
         )
 
+    @staticmethod
+    def _stage_begins(bar: tqdm, stage: str, started: float, stream: TextIO) -> None:
+        """After the rows are read, the bar is left with their count and rate, and each
+        later stage gets a line of its own."""
+        if stage in STAGE_LINES:
+            bar.close()
+            elapsed = tqdm.format_interval(time.monotonic() - started)
+            stream.write(f"{STAGE_LINES[stage]} (after {elapsed})\n")
+
     def handle(
         self,
         *args,
@@ -85,9 +103,17 @@ class Command(BaseCommand):
         grid,
         **options,
     ):
+        # The stream itself, for the bar and the stages' lines: Django's wrapper around it
+        # would end each of the bar's redraws with a new line, in the colour of errors.
+        progress_stream = cast(TextIO, self.stderr._out)
         bar = tqdm(
-            unit="feature", unit_scale=True, desc=f"import {kind}", file=self.stderr, disable=None
+            unit="feature",
+            unit_scale=True,
+            desc=f"import {kind}",
+            file=progress_stream,
+            disable=None,
         )
+        started = time.monotonic()
         try:
             result = run_import(
                 kind_name=kind,
@@ -102,6 +128,7 @@ class Command(BaseCommand):
                 with_preview=True,  # for the HTML report's map
                 on_total=lambda total: setattr(bar, "total", total),
                 on_progress=bar.update,
+                on_stage=lambda stage: self._stage_begins(bar, stage, started, progress_stream),
             )
         except ImportRefusal as refusal:
             raise CommandError(f"refused, nothing written: {refusal}") from refusal
