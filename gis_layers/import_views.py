@@ -350,7 +350,7 @@ def _progress_message(state: ProgressState, now: float) -> str:
                 "read": _grouped(state.rows_read)
             }
         return _(
-            "Reading and checking the rows: %(read)s of %(declared)s, %(rate)s a second, "
+            "Reading and checking the rows: %(read)s of %(declared)s, %(rate)s rows a second, "
             "about %(left)s left."
         ) % {
             "read": _grouped(state.rows_read),
