@@ -5,8 +5,8 @@ import pathlib
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from config.terminal import progress_bar
 from gis_layers.exports import (
     ACCEPTED_SUFFIXES,
     DEFAULT_CHUNK,
@@ -64,8 +64,8 @@ class Command(BaseCommand):
             exporter = get_user_model().objects.filter(username=user).first()
             if exporter is None:
                 raise CommandError(f"no user named {user!r}")
-        bar = tqdm(
-            unit="feature", unit_scale=True, desc=f"export {kind}", file=self.stderr, disable=None
+        bar = progress_bar(
+            self.stderr, unit="feature", unit_scale=True, desc=f"export {kind}", disable=None
         )
         try:
             result = export_layer(

@@ -1,7 +1,6 @@
 import itertools
 import pathlib
 import time
-from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import InterfaceError, OperationalError
@@ -9,6 +8,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from config.resilience import unavailability
+from config.terminal import progress_bar
 from gis_layers.imports.errors import ImportRefusal
 from gis_layers.imports.pipeline import DEFAULT_CHUNK, read_mapping, run_import
 from gis_layers.imports.schema import KINDS
@@ -79,14 +79,13 @@ class Command(BaseCommand):
             help="population polygons: spread their persons onto square cells of this size by area",
         )
 
-    @staticmethod
-    def _stage_begins(bar: tqdm, stage: str, started: float, stream: TextIO) -> None:
+    def _stage_begins(self, bar: tqdm, stage: str, started: float) -> None:
         """After the rows are read, the bar is left with their count and rate, and each
-        later stage gets a line of its own."""
+        later stage gets a line of its own (in the text's own colour: it is no error)."""
         if stage in STAGE_LINES:
             bar.close()
             elapsed = tqdm.format_interval(time.monotonic() - started)
-            stream.write(f"{STAGE_LINES[stage]} (after {elapsed})\n")
+            self.stderr.write(f"{STAGE_LINES[stage]} (after {elapsed})", style_func=str)
 
     def handle(
         self,
@@ -103,15 +102,8 @@ class Command(BaseCommand):
         grid,
         **options,
     ):
-        # The stream itself, for the bar and the stages' lines: Django's wrapper around it
-        # would end each of the bar's redraws with a new line, in the colour of errors.
-        progress_stream = cast(TextIO, self.stderr._out)
-        bar = tqdm(
-            unit="feature",
-            unit_scale=True,
-            desc=f"import {kind}",
-            file=progress_stream,
-            disable=None,
+        bar = progress_bar(
+            self.stderr, unit="feature", unit_scale=True, desc=f"import {kind}", disable=None
         )
         started = time.monotonic()
         try:
@@ -128,7 +120,7 @@ class Command(BaseCommand):
                 with_preview=True,  # for the HTML report's map
                 on_total=lambda total: setattr(bar, "total", total),
                 on_progress=bar.update,
-                on_stage=lambda stage: self._stage_begins(bar, stage, started, progress_stream),
+                on_stage=lambda stage: self._stage_begins(bar, stage, started),
             )
         except ImportRefusal as refusal:
             raise CommandError(f"refused, nothing written: {refusal}") from refusal

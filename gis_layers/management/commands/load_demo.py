@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
-from tqdm import tqdm
 
+from config.terminal import progress_bar
 from gis_layers.demo.loader import DEMO_STEPS, load_demo
 
 
@@ -11,7 +11,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        with tqdm(total=DEMO_STEPS, desc="load_demo", unit="step", file=self.stderr) as bar:
+        with progress_bar(self.stderr, total=DEMO_STEPS, desc="load_demo", unit="step") as bar:
 
             def progress(step: str) -> None:
                 bar.set_postfix_str(step)

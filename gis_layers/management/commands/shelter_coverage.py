@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from config.terminal import progress_bar
 from gis_layers.coverage import MODES, CoverageError, CoverageOptions, execute_run, start_run
 from gis_layers.coverage_report import render_report
 from gis_layers.management.reports import add_report_arguments, write_report
@@ -98,7 +98,7 @@ class Command(BaseCommand):
             )
         except CoverageError as error:
             raise CommandError(str(error)) from error
-        with tqdm(total=100, unit="%", desc="coverage", file=self.stderr._out) as bar:
+        with progress_bar(self.stderr, total=100, unit="%", desc="coverage") as bar:
 
             def step(done: float, message: str) -> None:
                 bar.set_postfix_str(message)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from config.terminal import progress_bar
 from registry.models import JournalEntry
 from registry.services.journal import verify_journal
 
@@ -12,11 +12,11 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        with tqdm(
+        with progress_bar(
+            self.stderr,
             total=JournalEntry.objects.count(),
             desc="verify_journal",
             unit="entry",
-            file=self.stderr,
             disable=None,
         ) as bar:
             check = verify_journal(progress=lambda: bar.update(1))
