@@ -10,28 +10,13 @@ A dry run writes nothing, so the database only needs the register's tables (the 
 benchmark's database, or any copy of the template). Prints the medians.
 """
 
-import argparse
-import os
-import pathlib
-import statistics
-import sys
 import time
 
-REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
-if str(REPOSITORY) not in sys.path:
-    sys.path.insert(0, str(REPOSITORY))
+from dry_run_pairs import alternating, arguments_then_django, summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", type=pathlib.Path, help="a file of parcels")
-    parser.add_argument("--repeats", type=int, default=3, help="dry runs of each kind")
-    arguments = parser.parse_args()
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    arguments = arguments_then_django(__doc__.splitlines()[0])
     from gis_layers.imports import preview
     from gis_layers.imports.pipeline import run_import
 
@@ -46,24 +31,17 @@ def main() -> None:
             drawing_s.append(time.perf_counter() - started)
 
     preview.PreviewCollector.preview = timed
-    runs_s: dict[bool, list[float]] = {False: [], True: []}
-    for _ in range(arguments.repeats):
-        for with_preview in (False, True):
-            started = time.perf_counter()
-            run_import(
-                kind_name="parcels", path=arguments.file, dry_run=True, with_preview=with_preview
-            )
-            runs_s[with_preview].append(time.perf_counter() - started)
-            print(
-                f"dry run, map {'on' if with_preview else 'off'}: {runs_s[with_preview][-1]:.1f} s"
-            )
 
-    def summary(times: list[float]) -> str:
-        runs = ", ".join(f"{value:.2f}" for value in times)
-        return f"median {statistics.median(times):.2f} s ({runs})"
+    def dry_run(with_preview: bool):
+        return lambda: run_import(
+            kind_name="parcels", path=arguments.file, dry_run=True, with_preview=with_preview
+        )
 
-    print(f"without the map: {summary(runs_s[False])}")
-    print(f"with the map:    {summary(runs_s[True])}")
+    runs_s = alternating(
+        {"map off": dry_run(False), "map on": dry_run(True)}, repeats=arguments.repeats
+    )
+    print(f"without the map: {summary(runs_s['map off'])}")
+    print(f"with the map:    {summary(runs_s['map on'])}")
     print(f"drawing step:    {summary(drawing_s)}")
 
 

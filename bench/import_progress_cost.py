@@ -10,29 +10,15 @@ A dry run writes nothing, so any database with the register's tables will do. Pr
 medians and their ratio.
 """
 
-import argparse
-import os
 import pathlib
 import statistics
-import sys
 import tempfile
-import time
 
-REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
-if str(REPOSITORY) not in sys.path:
-    sys.path.insert(0, str(REPOSITORY))
+from dry_run_pairs import alternating, arguments_then_django, summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", type=pathlib.Path, help="a file of parcels")
-    parser.add_argument("--repeats", type=int, default=3, help="dry runs of each kind")
-    arguments = parser.parse_args()
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    arguments = arguments_then_django(__doc__.splitlines()[0])
     from gis_layers.import_views import PAGE_CHUNK
     from gis_layers.imports.pipeline import DEFAULT_CHUNK, run_import
     from gis_layers.imports.progress import ProgressFile
@@ -46,38 +32,30 @@ def main() -> None:
         write(recorder)
 
     ProgressFile._write = counted_write
-    runs_s: dict[str, list[float]] = {"command": [], "page": []}
+
+    def as_the_command():
+        run_import(kind_name="parcels", path=arguments.file, dry_run=True)
+
     with tempfile.TemporaryDirectory() as folder:
-        for _ in range(arguments.repeats):
-            for way in runs_s:
-                progress = {}
-                if way == "page":
-                    recorder = ProgressFile(pathlib.Path(folder) / "progress.json")
-                    progress = {
-                        "on_total": recorder.on_total,
-                        "on_progress": recorder.on_progress,
-                        "on_stage": recorder.on_stage,
-                    }
-                started = time.perf_counter()
-                run_import(
-                    kind_name="parcels",
-                    path=arguments.file,
-                    dry_run=True,
-                    chunk_size=PAGE_CHUNK if way == "page" else DEFAULT_CHUNK,
-                    **progress,
-                )
-                runs_s[way].append(time.perf_counter() - started)
-                print(f"dry run as the {way}: {runs_s[way][-1]:.1f} s")
 
-    def summary(times: list[float]) -> str:
-        runs = ", ".join(f"{value:.2f}" for value in times)
-        return f"median {statistics.median(times):.2f} s ({runs})"
+        def as_the_page():
+            recorder = ProgressFile(pathlib.Path(folder) / "progress.json")
+            run_import(
+                kind_name="parcels",
+                path=arguments.file,
+                dry_run=True,
+                chunk_size=PAGE_CHUNK,
+                **recorder.callbacks(),
+            )
 
-    print(
-        f"as the command (chunks of {DEFAULT_CHUNK:,}, no progress): {summary(runs_s['command'])}"
-    )
-    print(f"as the page (chunks of {PAGE_CHUNK:,}, progress kept):    {summary(runs_s['page'])}")
-    ratio = statistics.median(runs_s["page"]) / statistics.median(runs_s["command"])
+        runs_s = alternating(
+            {"as the command": as_the_command, "as the page": as_the_page},
+            repeats=arguments.repeats,
+        )
+    command, page = runs_s["as the command"], runs_s["as the page"]
+    print(f"as the command (chunks of {DEFAULT_CHUNK:,}, no progress): {summary(command)}")
+    print(f"as the page (chunks of {PAGE_CHUNK:,}, progress kept):    {summary(page)}")
+    ratio = statistics.median(page) / statistics.median(command)
     print(
         f"page / command: {ratio:.3f}; progress file written {writes / arguments.repeats:.0f} times a run"
     )

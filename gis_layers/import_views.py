@@ -168,11 +168,7 @@ def _progress_of(request) -> Iterator[dict]:
         return
     recorder = ProgressFile(_progress_path(request.user, progress_id))
     try:
-        yield {
-            "on_total": recorder.on_total,
-            "on_progress": recorder.on_progress,
-            "on_stage": recorder.on_stage,
-        }
+        yield recorder.callbacks()
     finally:
         recorder.remove()
 

@@ -51,6 +51,14 @@ class ProgressFile:
         self.state = ProgressState()
         self._written_at = 0.0
 
+    def callbacks(self) -> dict:
+        """The keyword arguments of :func:`run_import` that report to this file."""
+        return {
+            "on_total": self.on_total,
+            "on_progress": self.on_progress,
+            "on_stage": self.on_stage,
+        }
+
     def on_total(self, rows: int) -> None:
         self.state.rows_declared = max(0, rows)
 
