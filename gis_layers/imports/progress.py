@@ -4,10 +4,13 @@ thread or process of the server."""
 
 import contextlib
 import json
+import logging
 import os
 import pathlib
 import time
 from dataclasses import asdict, dataclass, field
+
+logger = logging.getLogger(__name__)
 
 # Rows are counted a chunk at a time, so writes are rare anyway; this bounds them for small
 # chunks. A new stage is always written at once.
@@ -19,8 +22,7 @@ class ProgressState:
     stage: str = ""  # one of gis_layers.imports.pipeline.STAGES; empty before the first
     rows_read: int = 0
     rows_declared: int = 0  # what the file says it holds; 0 when it does not say
-    started: float = field(default_factory=time.time)  # seconds since the epoch
-    stage_started: float = field(default_factory=time.time)
+    stage_started: float = field(default_factory=time.time)  # seconds since the epoch
 
     @property
     def fraction_read(self) -> float | None:
@@ -73,15 +75,21 @@ class ProgressFile:
         self._write()
 
     def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".partial")
-        partial.write_text(json.dumps(asdict(self.state)), encoding="utf-8")
-        os.replace(partial, self.path)
         self._written_at = time.monotonic()
+        partial = self.path.with_suffix(".partial")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(asdict(self.state)), encoding="utf-8")
+            os.replace(partial, self.path)
+        except OSError:
+            # A full disk, say: the page then shows no progress, but the work goes on.
+            logger.warning("could not write the progress to %s", self.path, exc_info=True)
 
     def remove(self) -> None:
         for path in (self.path, self.path.with_suffix(".partial")):
-            path.unlink(missing_ok=True)
+            # Never written (or not writable): nothing to remove, and the work is done.
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     @staticmethod
     def read(path: pathlib.Path) -> ProgressState | None:

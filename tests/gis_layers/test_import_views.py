@@ -247,3 +247,12 @@ def test_uploads_reports_and_progress_left_a_day_are_deleted(client, tmp_path, s
     upload(client, gpkg_upload(tmp_path))
     assert not old_upload.exists() and not old_report.exists() and not recorder.path.exists()
     assert fresh.path.exists()
+
+
+def test_progress_that_cannot_be_written_does_not_stop_the_work(client, tmp_path, settings):
+    settings.LANDLEDGER_UPLOAD_DIR = str(tmp_path / "uploads")
+    # A file where the progress folder would be: nothing can be written under it.
+    (tmp_path / "upload-progress").write_text("not a folder")
+    as_role(client, Role.REGISTRAR)
+    page = upload(client, gpkg_upload(tmp_path), progress=PROGRESS_ID).content.decode()
+    assert "3 read, 3 accepted" in page
