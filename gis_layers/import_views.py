@@ -29,7 +29,7 @@ from gis_layers.imports.errors import FORM_FIELDS, ImportRefusal, worded_for
 from gis_layers.imports.pipeline import WRITABLE_KINDS, run_import
 from gis_layers.imports.preview import CHECK_COLOURS
 from gis_layers.imports.progress import ProgressFile, ProgressState
-from gis_layers.maps import import_check_map
+from gis_layers.maps import CHECK_STATUS_NAMES, import_check_map
 from gis_layers.selectors import current_parcels_within
 
 UPLOAD_SUFFIXES = (".gpkg", ".geojson", ".json", ".fgb", ".csv", ".zip", ".tif", ".tiff", ".pbf")
@@ -197,7 +197,10 @@ def _report_context(report, *, token: str, user) -> dict:
     rows = report.rows()
     context = {
         "summary": report.summary(),
-        "rows": rows[:SHOWN_FINDINGS],
+        "rows": [
+            {**row, "shown_action": CHECK_STATUS_NAMES[row["action"]]}
+            for row in rows[:SHOWN_FINDINGS]
+        ],
         "more": max(0, len(rows) - SHOWN_FINDINGS),
         "rejected": bool(report.rejected),
         "report_token": token,

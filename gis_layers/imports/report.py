@@ -6,6 +6,9 @@ import html
 import pathlib
 from dataclasses import dataclass, field
 
+from django.utils import translation
+from django.utils.translation import gettext as _
+
 from gis_layers.imports.preview import CHECK_COLOURS, MapPreview
 from gis_layers.imports.validation import Finding
 
@@ -36,19 +39,35 @@ class ImportReport:
         return not self.rejected and not self.dry_run
 
     def summary(self) -> str:
-        outcome = (
-            "nothing written (dry run)"
-            if self.dry_run
-            else f"nothing written: {len({f.row for f in self.rejected})} row(s) rejected"
-            if self.rejected
-            else f"written: {self.written.get('inserted', 0)} inserted, {self.written.get('updated', 0)} updated, "
-            f"{self.accepted - self.written.get('inserted', 0) - self.written.get('updated', 0)} unchanged"
-        )
+        """A few lines on the whole file, in the active language (the upload page's user's;
+        the command and the report files speak English, as the reasons do)."""
+        rejected_rows = len({finding.row for finding in self.rejected})
+        inserted, updated = self.written.get("inserted", 0), self.written.get("updated", 0)
+        if self.dry_run:
+            outcome = _("nothing written (dry run)")
+        elif self.rejected:
+            outcome = _("nothing written: %(rows)d row(s) rejected") % {"rows": rejected_rows}
+        else:
+            outcome = _(
+                "written: %(inserted)d inserted, %(updated)d updated, %(unchanged)d unchanged"
+            ) % {
+                "inserted": inserted,
+                "updated": updated,
+                "unchanged": self.accepted - inserted - updated,
+            }
+        counts = _(
+            "%(read)d read, %(accepted)d accepted, %(rejected)d rejected, %(repaired)d repaired"
+        ) % {
+            "read": self.read,
+            "accepted": self.accepted,
+            "rejected": rejected_rows,
+            "repaired": len({finding.row for finding in self.repaired}),
+        }
         lines = [
-            f"{self.file}: {self.kind}, CRS {self.source_crs}",
-            f"  {self.read} read, {self.accepted} accepted, {len({f.row for f in self.rejected})} rejected, "
-            f"{len({f.row for f in self.repaired})} repaired",
-            *[f"  note: {note}" for note in self.notes],
+            _("%(file)s: %(kind)s, CRS %(crs)s")
+            % {"file": self.file, "kind": self.kind, "crs": self.source_crs},
+            f"  {counts}",
+            *["  " + _("note: %(note)s") % {"note": note} for note in self.notes],
             f"  {outcome}",
         ]
         return "\n".join(lines)
@@ -66,7 +85,12 @@ class ImportReport:
         ]
 
     def write(self, base: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
-        """Write ``base``.csv and ``base``.html; returns their paths."""
+        """Write ``base``.csv and ``base``.html, in English like their reasons and columns;
+        returns their paths."""
+        with translation.override("en"):
+            return self._write(base)
+
+    def _write(self, base: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
         base.parent.mkdir(parents=True, exist_ok=True)
         csv_path, html_path = base.with_suffix(".csv"), base.with_suffix(".html")
         with csv_path.open("w", newline="", encoding="utf-8") as handle:

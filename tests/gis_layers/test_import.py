@@ -528,3 +528,12 @@ def test_the_command_says_when_each_stage_after_reading_begins(tmp_path):
     )
     assert dry.getvalue().splitlines()[0].startswith(import_layer.STAGE_LINES["checking"])
     assert len(dry.getvalue().splitlines()) == 1
+
+
+def test_the_command_speaks_english_whatever_the_sites_language(tmp_path, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    path = tmp_path / "survey.gpkg"
+    squares(2).to_file(path)
+    output = imported("parcels", path, dry_run=True, report=tmp_path / "report")
+    assert "2 read, 2 accepted, 0 rejected, 0 repaired" in output
+    assert "nothing written (dry run)" in output

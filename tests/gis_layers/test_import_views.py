@@ -256,3 +256,19 @@ def test_progress_that_cannot_be_written_does_not_stop_the_work(client, tmp_path
     as_role(client, Role.REGISTRAR)
     page = upload(client, gpkg_upload(tmp_path), progress=PROGRESS_ID).content.decode()
     assert "3 read, 3 accepted" in page
+
+
+def test_the_page_speaks_chinese_and_the_report_files_english(client, tmp_path, settings):
+    settings.LANGUAGE_CODE = "zh-hans"  # the users' default
+    frame = squares(2)
+    frame.loc[1, "land_use"] = "9999"
+    path = tmp_path / "bad.gpkg"
+    frame.to_file(path)
+    as_role(client, Role.REGISTRAR)
+    page = upload(client, SimpleUploadedFile("bad.gpkg", path.read_bytes())).content.decode()
+    assert "读取 2 行，接受 1，拒收 1，修复 0" in page and "未写入任何内容（试运行）" in page
+    assert "<td>已拒收</td>" in page
+    token = re.search(r"/layers/import/([0-9a-f]{32})/report\.html", page).group(1)
+    report = client.get(f"/layers/import/{token}/report.html")
+    text = b"".join(report.streaming_content).decode()
+    assert "2 read, 1 accepted, 1 rejected, 0 repaired" in text and "读取" not in text

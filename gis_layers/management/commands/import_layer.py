@@ -2,7 +2,7 @@ import itertools
 import pathlib
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from tqdm import tqdm
@@ -87,6 +87,7 @@ class Command(BaseCommand):
             elapsed = tqdm.format_interval(time.monotonic() - started)
             self.stderr.write(f"{STAGE_LINES[stage]} (after {elapsed})", style_func=str)
 
+    @no_translations  # the command speaks English, as the reasons do
     def handle(
         self,
         *args,
