@@ -52,13 +52,18 @@ def test_registrar_checks_then_confirms_an_import(client, tmp_path):
     assert "no longer waiting" in again
 
 
-def test_rejected_rows_are_listed_and_cannot_be_confirmed(client, tmp_path):
+def checked_with_a_bad_land_use(client, tmp_path) -> str:
+    """The page of a registrar's check of two parcels, the second with an unknown land use."""
     frame = squares(2)
     frame.loc[1, "land_use"] = "9999"
     path = tmp_path / "bad.gpkg"
     frame.to_file(path)
     as_role(client, Role.REGISTRAR)
-    page = upload(client, SimpleUploadedFile("bad.gpkg", path.read_bytes())).content.decode()
+    return upload(client, SimpleUploadedFile("bad.gpkg", path.read_bytes())).content.decode()
+
+
+def test_rejected_rows_are_listed_and_cannot_be_confirmed(client, tmp_path):
+    page = checked_with_a_bad_land_use(client, tmp_path)
     assert "&#x27;9999&#x27; is not a GB/T 21010-2017 second-level class" in page
     assert "confirm-import" not in page
 
@@ -260,12 +265,7 @@ def test_progress_that_cannot_be_written_does_not_stop_the_work(client, tmp_path
 
 def test_the_page_speaks_chinese_and_the_report_files_english(client, tmp_path, settings):
     settings.LANGUAGE_CODE = "zh-hans"  # the users' default
-    frame = squares(2)
-    frame.loc[1, "land_use"] = "9999"
-    path = tmp_path / "bad.gpkg"
-    frame.to_file(path)
-    as_role(client, Role.REGISTRAR)
-    page = upload(client, SimpleUploadedFile("bad.gpkg", path.read_bytes())).content.decode()
+    page = checked_with_a_bad_land_use(client, tmp_path)
     assert "读取 2 行，接受 1，拒收 1，修复 0" in page and "未写入任何内容（试运行）" in page
     assert "<td>已拒收</td>" in page
     token = re.search(r"/layers/import/([0-9a-f]{32})/report\.html", page).group(1)
