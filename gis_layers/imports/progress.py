@@ -93,8 +93,8 @@ class ProgressFile:
 
     @staticmethod
     def read(path: pathlib.Path) -> ProgressState | None:
-        """The state last written to ``path``; ``None`` before the first write or after the
-        work is over."""
-        with contextlib.suppress(FileNotFoundError, ValueError, TypeError):
+        """The state last written to ``path``; ``None`` before the first write, after the
+        work is over, or when it cannot be read (it is only ever news)."""
+        with contextlib.suppress(OSError, ValueError, TypeError):
             return ProgressState(**json.loads(path.read_text(encoding="utf-8")))
         return None

@@ -261,6 +261,9 @@ def test_progress_that_cannot_be_written_does_not_stop_the_work(client, tmp_path
     as_role(client, Role.REGISTRAR)
     page = upload(client, gpkg_upload(tmp_path), progress=PROGRESS_ID).content.decode()
     assert "3 read, 3 accepted" in page
+    # The page asking meanwhile is told nothing, not given an error.
+    asked = progress_of(client)
+    assert asked.status_code == 200 and asked.json()["stage"] is None
 
 
 def test_the_page_speaks_chinese_and_the_report_files_english(client, tmp_path, settings):
