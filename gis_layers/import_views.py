@@ -27,9 +27,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from gis_layers.imports.errors import FORM_FIELDS, ImportRefusal, worded_for
 from gis_layers.imports.pipeline import WRITABLE_KINDS, run_import
-from gis_layers.imports.preview import CHECK_COLOURS
+from gis_layers.imports.preview import CHECK_COLOURS, CHECK_STATUS_NAMES
 from gis_layers.imports.progress import ProgressFile, ProgressState
-from gis_layers.maps import CHECK_STATUS_NAMES, import_check_map
+from gis_layers.maps import import_check_map
 from gis_layers.selectors import current_parcels_within
 
 UPLOAD_SUFFIXES = (".gpkg", ".geojson", ".json", ".fgb", ".csv", ".zip", ".tif", ".tiff", ".pbf")

@@ -10,11 +10,10 @@ import folium
 from django.conf import settings
 from django.templatetags.static import static
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from folium.plugins import Fullscreen, MeasureControl
 
 from config.security import allow_inline_script
-from gis_layers.imports.preview import CHECK_COLOURS, MapPreview
+from gis_layers.imports.preview import CHECK_COLOURS, CHECK_STATUS_NAMES, MapPreview
 
 # First-level GB/T 21010-2017 classes and their colours on the map.
 LAND_USE_COLOURS = {
@@ -249,14 +248,6 @@ def space_map(
 
 # The register's parcels beside a checked file's rows.
 CURRENT_PARCEL_COLOUR = "#555555"
-# What the check made of a row, in the reader's language.
-CHECK_STATUS_NAMES = {
-    "rejected": gettext_lazy("rejected"),
-    "repaired": gettext_lazy("repaired"),
-    "accepted": gettext_lazy("accepted"),
-}
-
-
 def _escaped(values: dict) -> dict:
     """``values`` made safe for HTML: folium's tooltips and popups write them into the page
     as markup, and these come from an uploaded file."""

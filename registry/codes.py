@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 UNIT_CODE_LENGTH = 28
 OWNER_TYPES = {"G": "state", "J": "collective", "Z": "disputed"}
@@ -79,39 +80,50 @@ class UnitCode:
 def parse_unit_code(value: str) -> UnitCode:
     """Parse a 28-character unit code, raising ``ValidationError`` that says which part is wrong."""
     if not isinstance(value, str):
-        raise ValidationError("Unit code must be text.", code="unit_code_type")
+        raise ValidationError(_("Unit code must be text."), code="unit_code_type")
     if len(value) != UNIT_CODE_LENGTH:
         raise ValidationError(
-            "Unit code must have %(expected)d characters, not %(actual)d: %(value)r.",
+            _("Unit code must have %(expected)d characters, not %(actual)d: %(value)s."),
             code="unit_code_length",
-            params={"expected": UNIT_CODE_LENGTH, "actual": len(value), "value": value},
+            params={"expected": UNIT_CODE_LENGTH, "actual": len(value), "value": repr(value)},
         )
     match = _UNIT_CODE.match(value)
     if match is None:
         raise ValidationError(
-            "Unit code %(value)r is not in the GB/T 37346 layout "
-            "(6-digit division, 3+3-digit zone, 2 letters, 5-digit parcel number, "
-            "1 letter, 8-digit unit number).",
+            _(
+                "Unit code %(value)s is not in the GB/T 37346 layout "
+                "(6-digit division, 3+3-digit zone, 2 letters, 5-digit parcel number, "
+                "1 letter, 8-digit unit number)."
+            ),
             code="unit_code_layout",
-            params={"value": value},
+            params={"value": repr(value)},
         )
     code = UnitCode(**match.groupdict())
     problems = []
     if code.owner_type not in OWNER_TYPES:
-        problems.append(f"owner type {code.owner_type!r} is not one of {sorted(OWNER_TYPES)}")
+        problems.append(
+            _("owner type %(type)s is not one of %(choices)s")
+            % {"type": repr(code.owner_type), "choices": str(sorted(OWNER_TYPES))}
+        )
     if code.parcel_type not in PARCEL_TYPES:
-        problems.append(f"parcel type {code.parcel_type!r} is not one of {sorted(PARCEL_TYPES)}")
+        problems.append(
+            _("parcel type %(type)s is not one of %(choices)s")
+            % {"type": repr(code.parcel_type), "choices": str(sorted(PARCEL_TYPES))}
+        )
     if code.fixture_type not in FIXTURE_TYPES:
-        problems.append(f"fixture type {code.fixture_type!r} is not one of {sorted(FIXTURE_TYPES)}")
+        problems.append(
+            _("fixture type %(type)s is not one of %(choices)s")
+            % {"type": repr(code.fixture_type), "choices": str(sorted(FIXTURE_TYPES))}
+        )
     if code.parcel_number == "00000":
-        problems.append("parcel number 00000 is not allowed (numbering starts at 00001)")
+        problems.append(_("parcel number 00000 is not allowed (numbering starts at 00001)"))
     if code.fixture_type == "W" and code.unit_number != "00000000":
-        problems.append("a unit without fixture (W) must have unit number 00000000")
+        problems.append(_("a unit without fixture (W) must have unit number 00000000"))
     if problems:
         raise ValidationError(
-            "Unit code %(value)r: %(problems)s.",
+            _("Unit code %(value)s: %(problems)s."),
             code="unit_code_part",
-            params={"value": value, "problems": "; ".join(problems)},
+            params={"value": repr(value), "problems": "; ".join(problems)},
         )
     return code
 
@@ -128,9 +140,9 @@ def validate_land_use_code_format(value: str) -> None:
     by the foreign key to the class table."""
     if not isinstance(value, str) or not _LAND_USE_CODE.match(value):
         raise ValidationError(
-            "Land-use code %(value)r must be a four-digit GB/T 21010-2017 code such as 0801.",
+            _("Land-use code %(value)s must be a four-digit GB/T 21010-2017 code such as 0801."),
             code="land_use_code_format",
-            params={"value": value},
+            params={"value": repr(value)},
         )
 
 
@@ -140,7 +152,7 @@ _DIVISION_CODE = re.compile(r"^\d{6}$", re.ASCII)
 def validate_division_code(value: str) -> None:
     if not isinstance(value, str) or not _DIVISION_CODE.match(value):
         raise ValidationError(
-            "Division code %(value)r must be six digits (GB/T 2260).",
+            _("Division code %(value)s must be six digits (GB/T 2260)."),
             code="division_code_format",
-            params={"value": value},
+            params={"value": repr(value)},
         )

@@ -1,4 +1,5 @@
-"""Safe extraction of uploaded zip archives (zipped Shapefiles, GeoPackages). No Django imports.
+"""Safe extraction of uploaded zip archives (zipped Shapefiles, GeoPackages). Of Django, only
+gettext is imported: refusals are worded in the active language.
 
 An upload is untrusted: a member may be named to land outside the extraction directory
 (``../``, ``/etc/...``, ``C:\\...``), be a symbolic link that later writes would follow, or be a
@@ -16,6 +17,8 @@ import stat
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+
+from django.utils.translation import gettext as _
 
 from .errors import ImportRefusal
 
@@ -54,23 +57,32 @@ def _safe_parts(info: zipfile.ZipInfo, archive: str) -> tuple[str, ...]:
     name = raw.replace("\\", "/")
     if name.startswith("/") or _DRIVE.match(name):
         raise ImportRefusal(
-            f"member {_show(raw)} has an absolute path; the archive is refused because"
-            " extracting it could write outside the upload folder. Re-create the archive"
-            " with relative paths.",
+            _(
+                "member %(member)s has an absolute path; the archive is refused because"
+                " extracting it could write outside the upload folder. Re-create the archive"
+                " with relative paths."
+            )
+            % {"member": _show(raw)},
             path=archive,
         )
     parts = tuple(part for part in PurePosixPath(name).parts if part not in ("", "."))
     if ".." in parts:
         raise ImportRefusal(
-            f"member {_show(raw)} climbs out of the archive with '..'; the archive is refused"
-            " because extracting it could write outside the upload folder. Re-create the"
-            " archive with relative paths inside one folder.",
+            _(
+                "member %(member)s climbs out of the archive with '..'; the archive is refused"
+                " because extracting it could write outside the upload folder. Re-create the"
+                " archive with relative paths inside one folder."
+            )
+            % {"member": _show(raw)},
             path=archive,
         )
     if any(_DRIVE.match(part) for part in parts):
         raise ImportRefusal(
-            f"member {_show(raw)} contains a drive letter; the archive is refused. Re-create"
-            " the archive with relative paths.",
+            _(
+                "member %(member)s contains a drive letter; the archive is refused. Re-create"
+                " the archive with relative paths."
+            )
+            % {"member": _show(raw)},
             path=archive,
         )
     return parts
@@ -81,22 +93,34 @@ def _check_member(info: zipfile.ZipInfo, archive: str, max_ratio: float) -> tupl
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         raise ImportRefusal(
-            f"member {_show(info.filename)} is a symbolic link; links are refused because they"
-            " can point outside the upload folder. Zip the files themselves.",
+            _(
+                "member %(member)s is a symbolic link; links are refused because they"
+                " can point outside the upload folder. Zip the files themselves."
+            )
+            % {"member": _show(info.filename)},
             path=archive,
         )
     if info.flag_bits & _ENCRYPTED_FLAGS:
         raise ImportRefusal(
-            f"member {_show(info.filename)} is encrypted; upload the archive without a password.",
+            _("member %(member)s is encrypted; upload the archive without a password.")
+            % {"member": _show(info.filename)},
             path=archive,
         )
     if info.file_size > _RATIO_FLOOR_BYTES and (
         info.compress_size == 0 or info.file_size / info.compress_size > max_ratio
     ):
         raise ImportRefusal(
-            f"member {_show(info.filename)} would expand from {info.compress_size:,} to"
-            f" {info.file_size:,} bytes, more than {max_ratio:g} times; the archive looks like"
-            " a zip bomb and is refused.",
+            _(
+                "member %(member)s would expand from %(compressed)s to"
+                " %(size)s bytes, more than %(ratio)s times; the archive looks like"
+                " a zip bomb and is refused."
+            )
+            % {
+                "member": _show(info.filename),
+                "compressed": f"{info.compress_size:,}",
+                "size": f"{info.file_size:,}",
+                "ratio": f"{max_ratio:g}",
+            },
             path=archive,
         )
     return parts
@@ -114,23 +138,31 @@ def _check_archive(
     """Every check that the headers allow, before a single byte is written."""
     if len(infos) > max_members:
         raise ImportRefusal(
-            f"the archive has {len(infos):,} members, more than the {max_members:,} allowed;"
-            " upload fewer files per archive.",
+            _(
+                "the archive has %(count)s members, more than the %(limit)s allowed;"
+                " upload fewer files per archive."
+            )
+            % {"count": f"{len(infos):,}", "limit": f"{max_members:,}"},
             path=archive,
         )
     declared_total = sum(info.file_size for info in infos)
     if declared_total > max_total_bytes:
         raise ImportRefusal(
-            f"the archive declares {declared_total:,} bytes of content, more than the"
-            f" {max_total_bytes:,} bytes allowed; split it or upload the files unzipped.",
+            _(
+                "the archive declares %(total)s bytes of content, more than the"
+                " %(limit)s bytes allowed; split it or upload the files unzipped."
+            )
+            % {"total": f"{declared_total:,}", "limit": f"{max_total_bytes:,}"},
             path=archive,
         )
     # Members whose compressed data add up to more than the archive itself must share bytes:
     # the overlapping-entries bomb, which gets around a per-member ratio.
     if sum(info.compress_size for info in infos) > archive_bytes:
         raise ImportRefusal(
-            "the archive's members overlap (their compressed sizes add up to more than the"
-            " archive); it looks like a zip bomb and is refused.",
+            _(
+                "the archive's members overlap (their compressed sizes add up to more than the"
+                " archive); it looks like a zip bomb and is refused."
+            ),
             path=archive,
         )
     checked = []
@@ -143,9 +175,12 @@ def _check_archive(
         if not is_dir:
             if parts in seen:
                 raise ImportRefusal(
-                    f"member {_show(info.filename)} appears more than once (also as"
-                    f" {_show(seen[parts])}); one would overwrite the other, so the archive is"
-                    " refused.",
+                    _(
+                        "member %(member)s appears more than once (also as"
+                        " %(other)s); one would overwrite the other, so the archive is"
+                        " refused."
+                    )
+                    % {"member": _show(info.filename), "other": _show(seen[parts])},
                     path=archive,
                 )
             seen[parts] = info.filename
@@ -171,8 +206,11 @@ class _Extraction:
         # by someone else; resolving catches that too.
         if not target.resolve().is_relative_to(self.root):
             raise ImportRefusal(
-                f"member {_show(info.filename)} would be written outside the upload folder;"
-                " the archive is refused.",
+                _(
+                    "member %(member)s would be written outside the upload folder;"
+                    " the archive is refused."
+                )
+                % {"member": _show(info.filename)},
                 path=archive,
             )
         return target
@@ -215,20 +253,29 @@ def _stream_member(
         written += len(chunk)
         if written > info.file_size:
             raise ImportRefusal(
-                f"member {_show(info.filename)} expands to more than the {info.file_size:,}"
-                " bytes its header declares; the archive is refused as a zip bomb.",
+                _(
+                    "member %(member)s expands to more than the %(size)s"
+                    " bytes its header declares; the archive is refused as a zip bomb."
+                )
+                % {"member": _show(info.filename), "size": f"{info.file_size:,}"},
                 path=archive,
             )
         if written_before + written > max_total_bytes:
             raise ImportRefusal(
-                f"extracting member {_show(info.filename)} exceeds the {max_total_bytes:,}"
-                " bytes allowed for the whole archive; the archive is refused.",
+                _(
+                    "extracting member %(member)s exceeds the %(limit)s"
+                    " bytes allowed for the whole archive; the archive is refused."
+                )
+                % {"member": _show(info.filename), "limit": f"{max_total_bytes:,}"},
                 path=archive,
             )
         if written > _RATIO_FLOOR_BYTES and written > max_ratio * max(info.compress_size, 1):
             raise ImportRefusal(
-                f"member {_show(info.filename)} expands more than {max_ratio:g} times; the"
-                " archive is refused as a zip bomb.",
+                _(
+                    "member %(member)s expands more than %(ratio)s times; the"
+                    " archive is refused as a zip bomb."
+                )
+                % {"member": _show(info.filename), "ratio": f"{max_ratio:g}"},
                 path=archive,
             )
         sink.write(chunk)
@@ -279,11 +326,14 @@ def extract_zip(
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, zipfile.LargeZipFile) as error:
         raise ImportRefusal(
-            f"the file is not a readable zip archive ({error}); upload a .zip file.", path=archive
+            _("the file is not a readable zip archive (%(error)s); upload a .zip file.")
+            % {"error": str(error)},
+            path=archive,
         ) from error
     except OSError as error:
         raise ImportRefusal(
-            f"the archive cannot be read ({error.strerror or error}).", path=archive
+            _("the archive cannot be read (%(error)s).") % {"error": str(error.strerror or error)},
+            path=archive,
         ) from error
 
     with zf:
@@ -332,16 +382,20 @@ def extract_zip(
             # Only the loop's body raises, and only once it has named its member.
             assert current is not None
             raise ImportRefusal(
-                f"member {_show(current.filename)} cannot be extracted ({error}); the archive is"
-                " damaged or uses an unsupported format. Re-create it with a standard zip tool.",
+                _(
+                    "member %(member)s cannot be extracted (%(error)s); the archive is"
+                    " damaged or uses an unsupported format. Re-create it with a standard zip"
+                    " tool."
+                )
+                % {"member": _show(current.filename), "error": str(error)},
                 path=archive,
             ) from error
         except OSError as error:
             extraction.undo()
             assert current is not None  # as above
             raise ImportRefusal(
-                f"member {_show(current.filename)} cannot be written"
-                f" ({error.strerror or error}); the archive is refused.",
+                _("member %(member)s cannot be written (%(error)s); the archive is refused.")
+                % {"member": _show(current.filename), "error": str(error.strerror or error)},
                 path=archive,
             ) from error
         except BaseException:
@@ -387,17 +441,30 @@ def find_dataset(paths: Iterable[Path], *, archive: str | os.PathLike = "") -> P
         return _show(os.path.relpath(p, root) if root else str(p))
 
     if not candidates:
-        found = ", ".join(shown(p) for p in files[:10]) or "no files"
-        more = f" and {len(files) - 10} more" if len(files) > 10 else ""
+        found = ", ".join(shown(p) for p in files[:10]) or _("no files")
+        if len(files) > 10:
+            found = _("%(names)s and %(count)s more") % {
+                "names": found,
+                "count": len(files) - 10,
+            }
         raise ImportRefusal(
-            "the archive holds no dataset: expected one .shp (with its .dbf and .shx), .gpkg,"
-            f" .geojson, .fgb or .csv, found {found}{more}.",
+            _(
+                "the archive holds no dataset: expected one .shp (with its .dbf and .shx), .gpkg,"
+                " .geojson, .fgb or .csv, found %(found)s."
+            )
+            % {"found": found},
             path=archive,
         )
     if len(candidates) > 1:
         raise ImportRefusal(
-            f"the archive holds {len(candidates)} datasets"
-            f" ({', '.join(shown(p) for p in candidates)}); upload one dataset per archive.",
+            _(
+                "the archive holds %(count)s datasets"
+                " (%(datasets)s); upload one dataset per archive."
+            )
+            % {
+                "count": len(candidates),
+                "datasets": ", ".join(shown(p) for p in candidates),
+            },
             path=archive,
         )
     dataset = candidates[0]
@@ -405,9 +472,12 @@ def find_dataset(paths: Iterable[Path], *, archive: str | os.PathLike = "") -> P
         missing = missing_shapefile_parts(dataset, files)
         if missing:
             raise ImportRefusal(
-                f"the Shapefile {shown(dataset)} is missing {' and '.join(missing)} (a"
-                " Shapefile is several files with the same name; put them all in the"
-                " archive, next to the .shp).",
+                _(
+                    "the Shapefile %(shapefile)s is missing %(missing)s (a"
+                    " Shapefile is several files with the same name; put them all in the"
+                    " archive, next to the .shp)."
+                )
+                % {"shapefile": shown(dataset), "missing": named_together(missing)},
                 path=archive,
             )
     return dataset
@@ -422,3 +492,12 @@ def missing_shapefile_parts(shapefile: Path, files: Iterable[Path]) -> list[str]
         for suffix in _SHAPEFILE_PARTS
         if (shapefile.parent, shapefile.stem, suffix) not in present
     ]
+
+
+def named_together(names: list[str]) -> str:
+    """``names`` in one phrase of the active language: "a", "a and b" (a Shapefile misses at
+    most its two parts)."""
+    text = names[0]
+    for name in names[1:]:
+        text = _("%(first)s and %(second)s") % {"first": text, "second": name}
+    return text

@@ -1,4 +1,5 @@
-"""Deciding and applying the coordinate reference system of an input file. No Django imports.
+"""Deciding and applying the coordinate reference system of an input file. No Django imports
+but gettext, which renders the refusals in the active language.
 
 An import reads a file, asks :func:`resolve_crs` which CRS its coordinates are in, removes a
 Chinese web-map offset with :func:`remove_offset` if there is one, and then transforms from
@@ -26,6 +27,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import shapely
+from django.utils.translation import gettext as _
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
@@ -110,14 +112,23 @@ ALLOWED_EPSG: frozenset[int] = frozenset(
 )
 
 # The geodetic datums named above; a file in one of them gets a refusal that says what to do.
-_LOCAL_CHINESE_DATUMS = {4214: "Beijing 1954", 4610: "Xian 1980"}
+# Their names in the active language, as messages give them.
+_LOCAL_CHINESE_DATUMS: dict[int, Callable[[], str]] = {
+    4214: lambda: _("Beijing 1954"),
+    4610: lambda: _("Xian 1980"),
+}
 
 # pyproj's own default: high enough that a .prj written by ArcGIS for a standard CRS matches
 # (confidence 100 for WGS 84, CGCS2000 and the Gauss-Krüger zones), low enough to tolerate
 # WKT flavours that differ only in names.
 _MIN_CONFIDENCE = 70
 
-_EXAMPLES = "EPSG:4490 for CGCS2000 longitude/latitude, EPSG:4548 for CGCS2000 Gauss-Krüger CM 117E"
+
+def _examples() -> str:
+    """Codes to give as examples in messages, in the active language."""
+    return _(
+        "EPSG:4490 for CGCS2000 longitude/latitude, EPSG:4548 for CGCS2000 Gauss-Krüger CM 117E"
+    )
 
 
 @dataclass(frozen=True)
@@ -237,12 +248,15 @@ def _describe_declared(crs: CRS) -> str:
     name = crs.name or "unnamed"
     if name.lower() not in {"unknown", "unnamed", ""}:
         return _show(name, 120)
+    # Only this module's own stand-in is translated; a name from the file is shown as it is.
+    if not crs.name:
+        name = _("unnamed")
     details = []
     operation = crs.coordinate_operation
     if operation is not None and operation.method_name:
         details.append(operation.method_name)
     if crs.ellipsoid is not None and crs.ellipsoid.name:
-        details.append(f"ellipsoid {crs.ellipsoid.name}")
+        details.append(_("ellipsoid %(name)s") % {"name": crs.ellipsoid.name})
     return _show(name) + (f" ({', '.join(details)})" if details else "")
 
 
@@ -252,11 +266,21 @@ def _local_datum_advice(crs: CRS | None) -> str:
     datum = _LOCAL_CHINESE_DATUMS.get(crs.geodetic_crs.to_epsg() or -1)
     if datum is None:
         return ""
-    return (
-        f" {datum} coordinates need the local transformation parameters from the surveying"
+    return _(
+        "%(datum)s coordinates need the local transformation parameters from the surveying"
         " authority; convert the file to CGCS2000 (for example EPSG:4490 or the CGCS2000"
         " Gauss-Krüger zone) with them first."
-    )
+    ) % {"datum": datum()}
+
+
+def _with_local_datum_advice(message: str, crs: CRS | None) -> str:
+    """``message``, followed by :func:`_local_datum_advice` when there is any."""
+    advice = _local_datum_advice(crs)
+    if not advice:
+        return message
+    # Translators: a refusal followed by the advice for a file in a local Chinese datum
+    # (the separator between two sentences).
+    return _("%(message)s %(advice)s") % {"message": message, "advice": advice}
 
 
 def _parse_override(override: str, path: str) -> SourceCrs:
@@ -267,10 +291,16 @@ def _parse_override(override: str, path: str) -> SourceCrs:
     match = _EPSG_TEXT.fullmatch(text)
     if match is None:
         raise ImportRefusal(
-            f"{WORDING.get().crs_given(_show(override))} is not understood:"
-            f" {WORDING.get().crs_asked('EPSG:NNNN')} with an integer EPSG code (for example"
-            f" {_EXAMPLES}), or gcj02 / bd09 for Chinese web-map coordinates (Amap/Tencent,"
-            " Baidu).",
+            _(
+                "%(given)s is not understood: %(asked)s with an integer EPSG code (for example"
+                " %(examples)s), or gcj02 / bd09 for Chinese web-map coordinates (Amap/Tencent,"
+                " Baidu)."
+            )
+            % {
+                "given": WORDING.get().crs_given(_show(override)),
+                "asked": WORDING.get().crs_asked("EPSG:NNNN"),
+                "examples": _examples(),
+            },
             path=path,
         )
     code = int(match.group(1))
@@ -279,16 +309,20 @@ def _parse_override(override: str, path: str) -> SourceCrs:
     crs = _crs_or_none(code)
     if crs is None:
         raise ImportRefusal(
-            f"{WORDING.get().crs_given(f'EPSG:{code}')} is not a known EPSG code; check the"
-            " code (for example"
-            f" {_EXAMPLES}).",
+            _("%(given)s is not a known EPSG code; check the code (for example %(examples)s).")
+            % {"given": WORDING.get().crs_given(f"EPSG:{code}"), "examples": _examples()},
             path=path,
         )
     raise ImportRefusal(
-        f"{WORDING.get().crs_given(_epsg_label(code))} is not among the coordinate systems"
-        " this import accepts;"
-        f" reproject the file to an accepted one first (for example {_EXAMPLES}, or the"
-        " WGS 84 UTM zone)." + _local_datum_advice(crs),
+        _with_local_datum_advice(
+            _(
+                "%(given)s is not among the coordinate systems this import accepts; reproject"
+                " the file to an accepted one first (for example %(examples)s, or the WGS 84"
+                " UTM zone)."
+            )
+            % {"given": WORDING.get().crs_given(_epsg_label(code)), "examples": _examples()},
+            crs,
+        ),
         path=path,
     )
 
@@ -298,27 +332,51 @@ def _declared_source(declared, path: str) -> SourceCrs:
         crs = _as_pyproj(declared)
     except CRSError as error:
         raise ImportRefusal(
-            f"the file's coordinate system cannot be read ({error});"
-            f" {WORDING.get().crs_asked('EPSG:NNNN')} with the EPSG code of its coordinates"
-            f" (for example {_EXAMPLES}).",
+            _(
+                "the file's coordinate system cannot be read (%(error)s); %(asked)s with the"
+                " EPSG code of its coordinates (for example %(examples)s)."
+            )
+            % {
+                "error": error,
+                "asked": WORDING.get().crs_asked("EPSG:NNNN"),
+                "examples": _examples(),
+            },
             path=path,
         ) from error
     code = identify_epsg(crs)
     if code is None:
         raise ImportRefusal(
-            f"the file declares the coordinate system {_describe_declared(crs)},"
-            " which cannot be matched to an EPSG code; if you know the file's EPSG code,"
-            f" {WORDING.get().crs_asked('EPSG:NNNN')} (for example {_EXAMPLES}), or reproject"
-            " the file to one first." + _local_datum_advice(crs),
+            _with_local_datum_advice(
+                _(
+                    "the file declares the coordinate system %(crs)s, which cannot be matched to"
+                    " an EPSG code; if you know the file's EPSG code, %(asked)s (for example"
+                    " %(examples)s), or reproject the file to one first."
+                )
+                % {
+                    "crs": _describe_declared(crs),
+                    "asked": WORDING.get().crs_asked("EPSG:NNNN"),
+                    "examples": _examples(),
+                },
+                crs,
+            ),
             path=path,
         )
     if code not in ALLOWED_EPSG:
         raise ImportRefusal(
-            f"the file declares {_epsg_label(code)}, which is not among the coordinate systems"
-            f" this import accepts; reproject the file to an accepted one first (for example"
-            f" {_EXAMPLES}, or the WGS 84 UTM zone), or"
-            f" {WORDING.get().crs_asked('EPSG:NNNN')} if the declaration is wrong."
-            + _local_datum_advice(crs),
+            _with_local_datum_advice(
+                _(
+                    "the file declares %(crs)s, which is not among the coordinate systems this"
+                    " import accepts; reproject the file to an accepted one first (for example"
+                    " %(examples)s, or the WGS 84 UTM zone), or %(asked)s if the declaration is"
+                    " wrong."
+                )
+                % {
+                    "crs": _epsg_label(code),
+                    "examples": _examples(),
+                    "asked": WORDING.get().crs_asked("EPSG:NNNN"),
+                },
+                crs,
+            ),
             path=path,
         )
     return SourceCrs(code)
@@ -355,10 +413,12 @@ def resolve_crs(*, declared, override: str | None, path: str | os.PathLike) -> S
         return _parse_override(override, path)
     if declared is None:
         raise ImportRefusal(
-            "the file declares no coordinate reference system (a Shapefile needs its .prj);"
-            f" {WORDING.get().crs_asked('EPSG:NNNN')} with the EPSG code of its coordinates"
-            f" (for example {_EXAMPLES}), or gcj02 / bd09 for Chinese web-map coordinates"
-            " (Amap/Tencent, Baidu).",
+            _(
+                "the file declares no coordinate reference system (a Shapefile needs its .prj);"
+                " %(asked)s with the EPSG code of its coordinates (for example %(examples)s), or"
+                " gcj02 / bd09 for Chinese web-map coordinates (Amap/Tencent, Baidu)."
+            )
+            % {"asked": WORDING.get().crs_asked("EPSG:NNNN"), "examples": _examples()},
             path=path,
         )
     return _declared_source(declared, path)
@@ -523,7 +583,7 @@ def _fixed_point_inverse(
     is below the tolerance (degrees) or after ``_MAX_ITERATIONS``.
     """
     lon, lat = start_lon.copy(), start_lat.copy()
-    for _ in range(_MAX_ITERATIONS):
+    for _iteration in range(_MAX_ITERATIONS):
         f_lon, f_lat = forward(lon, lat)
         r_lon = f_lon - target_lon
         r_lat = f_lat - target_lat

@@ -3,6 +3,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 
 class ImportRefusal(Exception):
     """A whole file is refused (unreadable, unknown CRS, unsafe archive...): nothing is written.
@@ -31,10 +33,12 @@ COMMAND_OPTIONS = OptionWording(
     crs_given=lambda value: f"--crs {value}",
     column_asked=lambda field: 'give a --mapping file such as {"' + field + '": "your column"}',
 )
+# The page's wording is rendered in the active language (the user's); each phrase is set into
+# a refusal that is translated as a whole (crs.py, pipeline.py).
 FORM_FIELDS = OptionWording(
-    crs_asked=lambda value: f"enter {value} in the form's CRS field",
-    crs_given=lambda value: f"the CRS {value}",
-    column_asked=lambda field: f"name its column {field!r} in the file",
+    crs_asked=lambda value: _("enter %(value)s in the form's CRS field") % {"value": value},
+    crs_given=lambda value: _("the CRS %(value)s") % {"value": value},
+    column_asked=lambda field: _("name its column %(field)s in the file") % {"field": repr(field)},
 )
 # The wording in use: the command's, unless a caller (the upload page) says otherwise.
 WORDING: ContextVar[OptionWording] = ContextVar("import_option_wording", default=COMMAND_OPTIONS)

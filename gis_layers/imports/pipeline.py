@@ -11,6 +11,7 @@ import pathlib
 from collections.abc import Callable
 
 from django.db import DataError, IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
 
 from gis_layers.imports.crs import resolve_crs
 from gis_layers.imports.errors import WORDING, ImportRefusal
@@ -52,8 +53,10 @@ def resolve_columns(
         if wanted is not None:
             if wanted not in fields:
                 raise ImportRefusal(
-                    f"the mapping names column {wanted!r} for {target.name}, but the file has "
-                    f"{fields}",
+                    _(
+                        "the mapping names column %(column)s for %(field)s, but the file has %(fields)s"
+                    )
+                    % {"column": repr(wanted), "field": target.name, "fields": fields},
                     path=path,
                 )
             columns[target.name] = wanted
@@ -65,8 +68,12 @@ def resolve_columns(
             columns[target.name] = found
         elif target.required:
             raise ImportRefusal(
-                f"no column for the required field {target.name!r} (looked for"
-                f" {', '.join(target.aliases)}); {WORDING.get().column_asked(target.name)}",
+                _("no column for the required field %(field)s (looked for %(aliases)s); %(asked)s")
+                % {
+                    "field": repr(target.name),
+                    "aliases": ", ".join(target.aliases),
+                    "asked": WORDING.get().column_asked(target.name),
+                },
                 path=path,
             )
     return columns
@@ -90,10 +97,12 @@ def read_mapping(path: pathlib.Path | None) -> dict[str, str] | None:
     try:
         mapping = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
-        raise ImportRefusal(f"cannot read the mapping ({error})", path=str(path)) from error
+        raise ImportRefusal(
+            _("cannot read the mapping (%(error)s)") % {"error": error}, path=str(path)
+        ) from error
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
         raise ImportRefusal(
-            'the mapping must be a JSON object {"field": "column", ...}', path=str(path)
+            _('the mapping must be a JSON object {"field": "column", ...}'), path=str(path)
         )
     return mapping
 
@@ -117,7 +126,8 @@ def _refused_by_the_database(path: pathlib.Path):
     except (IntegrityError, DataError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ImportRefusal(
-            f"the database refused the data ({first}): nothing written", path=str(path)
+            _("the database refused the data (%(error)s): nothing written") % {"error": first},
+            path=str(path),
         ) from error
 
 
@@ -151,10 +161,11 @@ def run_import(
     """
     if kind_name not in WRITABLE_KINDS:
         raise ImportRefusal(
-            f"importing {kind_name!r} is not supported; one of {', '.join(WRITABLE_KINDS)}"
+            _("importing %(kind)s is not supported; one of %(kinds)s")
+            % {"kind": repr(kind_name), "kinds": ", ".join(WRITABLE_KINDS)}
         )
     if grid_m is not None and (kind_name != "population" or not 10 <= grid_m <= 10_000):
-        raise ImportRefusal("--grid applies to population polygons, in metres from 10 to 10,000")
+        raise ImportRefusal(_("--grid applies to population polygons, in metres from 10 to 10,000"))
     kind = KINDS[kind_name]
     path = pathlib.Path(path)
     with open_source(path, layer=layer, kind_geometry=kind.geometry[0]) as source:
@@ -170,10 +181,12 @@ def run_import(
         )
         if source_crs.offset:
             report.notes.append(
-                f"coordinates converted from {source_crs.offset.upper()} to CGCS2000"
+                _("coordinates converted from %(offset)s to CGCS2000")
+                % {"offset": source_crs.offset.upper()}
             )
         report.notes += [
-            f"column {column!r} left out: {column} is read from column {columns[column]!r}"
+            _("column %(column)s left out: %(field)s is read from column %(source)s")
+            % {"column": repr(column), "field": column, "source": repr(columns[column])}
             for column in overruled
         ]
         on_total(source.feature_count)
@@ -223,11 +236,12 @@ def run_import(
             if grid_m is not None and not report.rejected:
                 if source.is_raster:
                     raise ImportRefusal(
-                        "--grid is for population polygons; a raster is a grid already"
+                        _("--grid is for population polygons; a raster is a grid already")
                     )
                 cells = regrid_population(cell_m=grid_m)
                 report.notes.append(
-                    f"{report.accepted} polygons spread by area onto {cells} cells of {grid_m:g} m"
+                    _("%(polygons)s polygons spread by area onto %(cells)s cells of %(size)s m")
+                    % {"polygons": report.accepted, "cells": cells, "size": f"{grid_m:g}"}
                 )
             if report.rejected or dry_run:
                 transaction.set_rollback(True)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from django.db import connection
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gis_layers.imports.staging import STAGING
 from gis_layers.imports.validation import Finding
@@ -28,6 +30,12 @@ COORDINATE_DECIMALS = 6  # about 0.1 m in degrees: finer than a drawn outline sh
 # A row's colour by what the check made of it, on the page's map and in the report's; the
 # worst first.
 CHECK_COLOURS = {"rejected": "#c0392b", "repaired": "#e08e0b", "accepted": "#2c7bb6"}
+# What the check made of a row, in the reader's language.
+CHECK_STATUS_NAMES = {
+    "rejected": gettext_lazy("rejected"),
+    "repaired": gettext_lazy("repaired"),
+    "accepted": gettext_lazy("accepted"),
+}
 SVG_WIDTH, SVG_HEIGHT, SVG_MARGIN = 800, 500, 12  # pixels
 
 
@@ -93,7 +101,11 @@ class MapPreview:
         for feature in self.in_drawing_order():
             row = feature["properties"]
             shape = shapely.transform(shapely.geometry.shape(feature["geometry"]), to_pixels)
-            title = "\n".join([f"row {row['row']}: {row['status']}", *row["reasons"]])
+            status = _("row %(row)s: %(status)s") % {
+                "row": row["row"],
+                "status": CHECK_STATUS_NAMES[row["status"]],
+            }
+            title = "\n".join([status, *row["reasons"]])
             drawn.append(
                 f"<g class='check-{row['status']}'><title>{html.escape(title)}</title>"
                 f"{shape.svg(1.0, CHECK_COLOURS[row['status']], 0.6)}</g>"
@@ -229,7 +241,7 @@ def _staged_rows(
 def _feature(row: int, geojson: str, status: str, reasons: list[str]) -> dict:
     shown = reasons[:REASONS_SHOWN]
     if len(reasons) > REASONS_SHOWN:
-        shown.append(f"… {len(reasons) - REASONS_SHOWN} more in the report")
+        shown.append(_("… %(count)s more in the report") % {"count": len(reasons) - REASONS_SHOWN})
     return {
         "type": "Feature",
         "geometry": json.loads(geojson),

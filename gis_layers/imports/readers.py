@@ -18,8 +18,14 @@ import pyarrow
 import pyogrio
 import pyproj
 import shapely
+from django.utils.translation import gettext as _
 
-from gis_layers.imports.archives import extract_zip, find_dataset, missing_shapefile_parts
+from gis_layers.imports.archives import (
+    extract_zip,
+    find_dataset,
+    missing_shapefile_parts,
+    named_together,
+)
 from gis_layers.imports.errors import ImportRefusal
 
 # Column names GDAL's CSV driver looks for coordinates and WKT under (English and Chinese).
@@ -64,18 +70,23 @@ def _shown(head: bytes) -> str:
     """The file's first bytes as a reader can take them in: its text where it is text, else
     the bytes in hexadecimal."""
     if not head:
-        return "nothing: the file is empty"
+        return _("nothing: the file is empty")
     text = head[:20].decode("utf-8", errors="replace")
     if text.isprintable():
-        return f"the text '{text}'"
-    return "the bytes " + head[:20].hex(" ")
+        return _("the text '%(text)s'") % {"text": text}
+    return _("the bytes %(bytes)s") % {"bytes": head[:20].hex(" ")}
 
 
-def _starting_with(*magics: bytes, expected: str) -> Callable[[bytes], str | None]:
+def _starting_with(*magics: bytes, expected: Callable[[], str]) -> Callable[[bytes], str | None]:
+    """``expected``: what the format starts with, in the active language."""
+
     def problem(head: bytes) -> str | None:
         if head.startswith(magics):
             return None
-        return f"{expected}, and this file starts with {_shown(head)}"
+        return _("%(expected)s, and this file starts with %(start)s") % {
+            "expected": expected(),
+            "start": _shown(head),
+        }
 
     return problem
 
@@ -87,14 +98,16 @@ def _text_after_bom(head: bytes) -> bytes:
 def _geojson_problem(head: bytes) -> str | None:
     if _text_after_bom(head).startswith(b"{"):
         return None
-    return f"GeoJSON is JSON text starting with '{{', and this file starts with {_shown(head)}"
+    return _("GeoJSON is JSON text starting with '{', and this file starts with %(start)s") % {
+        "start": _shown(head)
+    }
 
 
 def _csv_problem(head: bytes) -> str | None:
     if b"<OGRVRTDataSource" in head:
-        return "it holds an OGR VRT definition ('<OGRVRTDataSource'), not rows of values"
+        return _("it holds an OGR VRT definition ('<OGRVRTDataSource'), not rows of values")
     if _text_after_bom(head).startswith(b"<"):
-        return "it is markup (it starts with '<'), not rows of values"
+        return _("it is markup (it starts with '<'), not rows of values")
     return None
 
 
@@ -102,18 +115,20 @@ def _osm_pbf_problem(head: bytes) -> str | None:
     # A 4-byte block length, then the block's header: field 1 (0x0a), 9 bytes, "OSMHeader".
     if head[4:15] == b"\x0a\x09OSMHeader":
         return None
-    return f"an OSM PBF file starts with an 'OSMHeader' block, and this file starts with {_shown(head)}"
+    return _(
+        "an OSM PBF file starts with an 'OSMHeader' block, and this file starts with %(start)s"
+    ) % {"start": _shown(head)}
 
 
 @dataclass(frozen=True)
 class Format:
-    """What a file's suffix promises: the format (as messages name it), the GDAL driver that
-    must read it, what is wrong with the file's first bytes for it (None: nothing), the
-    prefix that makes GDAL use that driver alone, for the formats that have one, and whether
-    the file states how many features it holds (a FlatGeobuf in its header, a GeoPackage in
-    gpkg_ogr_contents): reading must then find them all."""
+    """What a file's suffix promises: the format (as messages name it, in the active
+    language), the GDAL driver that must read it, what is wrong with the file's first bytes
+    for it (None: nothing), the prefix that makes GDAL use that driver alone, for the formats
+    that have one, and whether the file states how many features it holds (a FlatGeobuf in
+    its header, a GeoPackage in gpkg_ogr_contents): reading must then find them all."""
 
-    name: str
+    name: Callable[[], str]
     driver: str
     problem: Callable[[bytes], str | None]
     driver_prefix: str = ""
@@ -123,39 +138,45 @@ class Format:
 
 FORMATS = {
     ".gpkg": Format(
-        "a GeoPackage",
+        lambda: _("a GeoPackage"),
         "GPKG",
-        _starting_with(b"SQLite format 3\x00", expected="a GeoPackage is an SQLite database"),
+        _starting_with(
+            b"SQLite format 3\x00", expected=lambda: _("a GeoPackage is an SQLite database")
+        ),
         declares_feature_count=True,
     ),
     ".shp": Format(
-        "a Shapefile",
+        lambda: _("a Shapefile"),
         "ESRI Shapefile",
         _starting_with(
-            (9994).to_bytes(4, "big"), expected="a .shp file starts with the file code 9994"
+            (9994).to_bytes(4, "big"),
+            expected=lambda: _("a .shp file starts with the file code 9994"),
         ),
     ),
     ".fgb": Format(
+        # FlatGeobuf, GeoJSON and CSV go by these names in every language.
+        lambda: "FlatGeobuf",
         "FlatGeobuf",
-        "FlatGeobuf",
-        _starting_with(b"fgb\x03", expected="FlatGeobuf starts with the bytes 'fgb\\x03'"),
+        _starting_with(
+            b"fgb\x03", expected=lambda: _("FlatGeobuf starts with the bytes 'fgb\\x03'")
+        ),
         declares_feature_count=True,
     ),
-    ".geojson": Format("GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
-    ".json": Format("GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
-    ".csv": Format("CSV", "CSV", _csv_problem, driver_prefix="CSV:"),
-    ".pbf": Format("an OSM PBF file", "OSM", _osm_pbf_problem),
+    ".geojson": Format(lambda: "GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
+    ".json": Format(lambda: "GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
+    ".csv": Format(lambda: "CSV", "CSV", _csv_problem, driver_prefix="CSV:"),
+    ".pbf": Format(lambda: _("an OSM PBF file"), "OSM", _osm_pbf_problem),
     **dict.fromkeys(
         (".tif", ".tiff"),
         Format(
-            "a GeoTIFF",
+            lambda: _("a GeoTIFF"),
             "GTiff",
             _starting_with(
                 b"II*\x00",
                 b"MM\x00*",
                 b"II+\x00",
                 b"MM\x00+",
-                expected="a TIFF starts with II* or MM*",
+                expected=lambda: _("a TIFF starts with II* or MM*"),
             ),
             is_raster=True,
         ),
@@ -170,7 +191,11 @@ def check_content(dataset: pathlib.Path, file_format: Format, *, path: pathlib.P
         head = handle.read(HEAD_BYTES)
     problem = file_format.problem(head)
     if problem is not None:
-        raise ImportRefusal(f"{dataset.name} is not {file_format.name}: {problem}", path=str(path))
+        raise ImportRefusal(
+            _("%(file)s is not %(format)s: %(problem)s")
+            % {"file": dataset.name, "format": file_format.name(), "problem": problem},
+            path=str(path),
+        )
 
 
 def _check_driver(
@@ -178,7 +203,8 @@ def _check_driver(
 ) -> None:
     if info.get("driver") != file_format.driver:
         raise ImportRefusal(
-            f"{dataset.name} is not {file_format.name}: GDAL reads it as {info.get('driver')}",
+            _("%(file)s is not %(format)s: GDAL reads it as %(driver)s")
+            % {"file": dataset.name, "format": file_format.name(), "driver": info.get("driver")},
             path=str(path),
         )
 
@@ -285,11 +311,13 @@ def detect_encoding(dataset: pathlib.Path, *, path: pathlib.Path) -> str | None:
             if failures[encoding] is None:
                 return encoding
     where = ", ".join(
-        f"{ENCODING_NAMES[encoding]} fails at byte {offset}"
+        _("%(encoding)s fails at byte %(offset)s")
+        % {"encoding": ENCODING_NAMES[encoding], "offset": offset}
         for encoding, offset in failures.items()
     )
     raise ImportRefusal(
-        f"the text of {text_file.name} is neither UTF-8 nor GBK ({where}); convert the file to UTF-8",
+        _("the text of %(file)s is neither UTF-8 nor GBK (%(where)s); convert the file to UTF-8")
+        % {"file": text_file.name, "where": where},
         path=str(path),
     )
 
@@ -324,7 +352,7 @@ def _as_utf8(
 def open_source(path: pathlib.Path, *, layer: str | None, kind_geometry: str) -> Iterator[Source]:
     """Open ``path`` (extracting a zip safely first) and describe it; refuse what cannot be read."""
     if not path.exists():
-        raise ImportRefusal("no such file", path=str(path))
+        raise ImportRefusal(_("no such file"), path=str(path))
     with tempfile.TemporaryDirectory(prefix="landledger-import-") as scratch:
         dataset = path
         if path.suffix.lower() == ".zip":
@@ -333,8 +361,11 @@ def open_source(path: pathlib.Path, *, layer: str | None, kind_geometry: str) ->
         file_format = FORMATS.get(suffix)
         if file_format is None:
             raise ImportRefusal(
-                f"unknown format {suffix!r}; give a .gpkg, .shp (or zipped), .geojson, .fgb, .csv, "
-                ".osm.pbf or .tif file",
+                _(
+                    "unknown format %(suffix)s; give a .gpkg, .shp (or zipped), .geojson, .fgb,"
+                    " .csv, .osm.pbf or .tif file"
+                )
+                % {"suffix": repr(suffix)},
                 path=str(path),
             )
         # Before anything opens it: GDAL would choose its driver by the content.
@@ -346,8 +377,14 @@ def open_source(path: pathlib.Path, *, layer: str | None, kind_geometry: str) ->
             missing = missing_shapefile_parts(dataset, dataset.parent.iterdir())
             if missing:
                 raise ImportRefusal(
-                    f"the Shapefile {dataset.name} is missing {' and '.join(missing)} (a Shapefile "
-                    "is several files with the same name; keep them together, next to the .shp)",
+                    _(
+                        "the Shapefile %(file)s is missing %(missing)s (a Shapefile is several"
+                        " files with the same name; keep them together, next to the .shp)"
+                    )
+                    % {
+                        "file": dataset.name,
+                        "missing": named_together(missing),
+                    },
                     path=str(path),
                 )
         if suffix == ".pbf" and layer is None:
@@ -360,21 +397,30 @@ def open_source(path: pathlib.Path, *, layer: str | None, kind_geometry: str) ->
             info = pyogrio.read_info(gdal_name, layer=layer, **open_options)
         except pyogrio.errors.DataLayerError as error:
             if layer is None:
-                raise ImportRefusal(f"GDAL cannot read it ({error})", path=str(path)) from error
-            layers = [name for name, _ in pyogrio.list_layers(gdal_name)]
+                raise ImportRefusal(
+                    _("GDAL cannot read it (%(error)s)") % {"error": error}, path=str(path)
+                ) from error
+            layers = [name for name, _geometry_type in pyogrio.list_layers(gdal_name)]
             raise ImportRefusal(
-                f"no layer {layer!r}; the file has {layers}", path=str(path)
+                _("no layer %(layer)s; the file has %(layers)s")
+                % {"layer": repr(layer), "layers": layers},
+                path=str(path),
             ) from error
         except IndexError as error:
             # pyogrio's answer when GDAL opens the file but finds no layer in it to default
             # to, as in a FlatGeobuf cut short within its header.
             raise ImportRefusal(
-                f"GDAL finds no layer of features in {dataset.name}: the file is empty, cut "
-                "short or damaged",
+                _(
+                    "GDAL finds no layer of features in %(file)s: the file is empty, cut short"
+                    " or damaged"
+                )
+                % {"file": dataset.name},
                 path=str(path),
             ) from error
         except READ_ERRORS as error:
-            raise ImportRefusal(f"GDAL cannot read it ({error})", path=str(path)) from error
+            raise ImportRefusal(
+                _("GDAL cannot read it (%(error)s)") % {"error": error}, path=str(path)
+            ) from error
         _check_driver(info, dataset, file_format, path=path)
         crs = pyproj.CRS.from_user_input(info["crs"]) if info.get("crs") else None
         yield Source(
@@ -451,8 +497,11 @@ def _check_all_read(source: Source, *, read: int) -> None:
     error, and the features after the cut would be silently left out."""
     if source.feature_count_is_declared and read < source.feature_count:
         raise ImportRefusal(
-            f"{source.dataset.name} declares {source.feature_count} features but only {read} "
-            "could be read: the file is cut short or damaged",
+            _(
+                "%(file)s declares %(declared)s features but only %(read)s could be read: the"
+                " file is cut short or damaged"
+            )
+            % {"file": source.dataset.name, "declared": source.feature_count, "read": read},
             path=str(source.path),
         )
 
@@ -461,8 +510,11 @@ def _unreadable(source: Source, first_row: int, error: Exception) -> ImportRefus
     """The refusal of a file that stops being readable part way: a damaged file, or a value
     that is not what its column's type says (text that is not UTF-8 in a GeoPackage)."""
     return ImportRefusal(
-        f"cannot read {source.dataset.name} from row {first_row} on ({error}); the file is "
-        "damaged or holds values its format does not allow",
+        _(
+            "cannot read %(file)s from row %(row)s on (%(error)s); the file is damaged or holds"
+            " values its format does not allow"
+        )
+        % {"file": source.dataset.name, "row": first_row, "error": error},
         path=str(source.path),
     )
 
@@ -476,7 +528,9 @@ def _raster_source(path: pathlib.Path, dataset: pathlib.Path, file_format: Forma
             crs = pyproj.CRS.from_user_input(raster.crs.to_wkt()) if raster.crs else None
             count = raster.width * raster.height
     except rasterio.errors.RasterioIOError as error:
-        raise ImportRefusal(f"rasterio cannot read it ({error})", path=str(path)) from error
+        raise ImportRefusal(
+            _("rasterio cannot read it (%(error)s)") % {"error": error}, path=str(path)
+        ) from error
     return Source(
         path=path,
         dataset=dataset,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from gis_layers.imports.preview import CHECK_COLOURS, MapPreview
+from gis_layers.imports.preview import CHECK_COLOURS, CHECK_STATUS_NAMES, MapPreview
 from gis_layers.imports.validation import Finding
 
 
@@ -39,8 +39,8 @@ class ImportReport:
         return not self.rejected and not self.dry_run
 
     def summary(self) -> str:
-        """A few lines on the whole file, in the active language (the upload page's user's;
-        the command and the report files speak English, as the reasons do)."""
+        """A few lines on the whole file, in the active language: the upload page's user's,
+        English on the command line (as the reasons, which are worded as they are found)."""
         rejected_rows = len({finding.row for finding in self.rejected})
         inserted, updated = self.written.get("inserted", 0), self.written.get("updated", 0)
         if self.dry_run:
@@ -85,12 +85,9 @@ class ImportReport:
         ]
 
     def write(self, base: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
-        """Write ``base``.csv and ``base``.html, in English like their reasons and columns;
-        returns their paths."""
-        with translation.override("en"):
-            return self._write(base)
-
-    def _write(self, base: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+        """Write ``base``.csv and ``base``.html; returns their paths. Both speak the active
+        language, as the reasons do. The CSV's column names and its actions (rejected,
+        repaired) stay English whatever the language: they are keys a program may read."""
         base.parent.mkdir(parents=True, exist_ok=True)
         csv_path, html_path = base.with_suffix(".csv"), base.with_suffix(".html")
         with csv_path.open("w", newline="", encoding="utf-8") as handle:
@@ -99,16 +96,22 @@ class ImportReport:
             writer.writerows(self.rows())
         body = "".join(
             f"<tr class='{html.escape(row['action'])}'><td>{row['row']}</td><td>{html.escape(row['field'])}</td>"
-            f"<td>{html.escape(row['action'])}</td><td>{html.escape(row['reason'])}</td></tr>"
+            f"<td>{html.escape(CHECK_STATUS_NAMES[row['action']])}</td><td>{html.escape(row['reason'])}</td></tr>"
             for row in self.rows()
         )
+        title = _("Import report: %(file)s") % {"file": self.file}
+        headings = "".join(
+            f"<th>{html.escape(heading)}</th>"
+            for heading in (_("Row"), _("Field"), _("Action"), _("Reason"))
+        )
         html_path.write_text(
-            "<!doctype html><meta charset='utf-8'><title>Import report</title>"
+            f"<!doctype html><html lang='{translation.get_language() or 'en'}'>"
+            f"<meta charset='utf-8'><title>{html.escape(title)}</title>"
             "<style>body{font-family:system-ui,sans-serif}td,th{padding:.2rem .5rem;border-bottom:1px solid #ddd}"
             ".rejected td{color:#a00}.key{display:inline-block;width:.8rem;height:.8rem;margin:0 .2rem 0 .8rem}</style>"
-            f"<h1>Import report: {html.escape(self.file)}</h1><pre>{html.escape(self.summary())}</pre>"
+            f"<h1>{html.escape(title)}</h1><pre>{html.escape(self.summary())}</pre>"
             f"{self._map_html()}"
-            f"<table><tr><th>row</th><th>field</th><th>action</th><th>reason</th></tr>{body}</table>",
+            f"<table><tr>{headings}</tr>{body}</table>",
             encoding="utf-8",
         )
         return csv_path, html_path
@@ -119,16 +122,25 @@ class ImportReport:
             return ""
         counts = self.preview.drawn_by_status
         key = "".join(
-            f"<span class='key' style='background:{colour}'></span>{counts[status]} {status}"
+            f"<span class='key' style='background:{colour}'></span>{counts[status]}"
+            f" {html.escape(CHECK_STATUS_NAMES[status])}"
             for status, colour in CHECK_COLOURS.items()
         )
-        drawn = f"{self.preview.drawn} of the {self.preview.with_geometry} rows with a geometry"
+        figures = {"drawn": self.preview.drawn, "rows": self.preview.with_geometry}
         if self.preview.drawn < self.preview.with_geometry:
-            drawn += ", those named below first"
-        unreadable = self.preview.without_geometry
-        if unreadable:
-            drawn += f"; {unreadable} rejected row(s) have no geometry that could be drawn"
+            drawn = _(
+                "Drawn: %(drawn)s of the %(rows)s rows with a geometry, those named below first."
+            )
+        else:
+            drawn = _("Drawn: %(drawn)s of the %(rows)s rows with a geometry.")
+        caption = [drawn % figures]
+        if self.preview.without_geometry:
+            caption.append(
+                _("%(rows)s rejected row(s) have no geometry that could be drawn.")
+                % {"rows": self.preview.without_geometry}
+            )
+        caption.append(_("Point at a row for its reasons."))
         return (
-            f"<figure id='map'>{picture}<figcaption>{key}. Drawn: {drawn}. "
-            "Point at a row for its reasons.</figcaption></figure>"
+            f"<figure id='map'>{picture}<figcaption>{key}. "
+            f"{html.escape(' '.join(caption))}</figcaption></figure>"
         )

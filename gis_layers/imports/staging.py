@@ -8,6 +8,7 @@ import numpy as np
 import shapely
 from django.conf import settings
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from gis_layers.imports.schema import LayerKind
 from gis_layers.imports.validation import Finding
@@ -70,7 +71,10 @@ def check_staged(
         f"SELECT row, key, first_row FROM (SELECT row, key, min(row) OVER (PARTITION BY key) AS first_row "
         f"FROM {STAGING}) s WHERE row <> first_row ORDER BY row",
         field=kind.key,
-        reason=lambda key, first: f"duplicate of row {first} ({kind.key} {key!r})",
+        reason=lambda key, first: (
+            _("duplicate of row %(first)s (%(field)s %(key)s)")
+            % {"first": first, "field": kind.key, "key": repr(key)}
+        ),
     )
     if kind.name == "parcels":
         findings += _parcel_findings()
@@ -85,7 +89,10 @@ def check_staged(
             "AND NOT EXISTS (SELECT 1 FROM registry_party p JOIN registry_agency a ON a.party_id = p.id "
             "WHERE p.name = s.attrs->>'parent') ORDER BY s.row",
             field="parent",
-            reason=lambda parent: f"no agency named {parent!r} in the file or the register",
+            reason=lambda parent: (
+                _("no agency named %(parent)s in the file or the register")
+                % {"parent": repr(parent)}
+            ),
         )
     if kind.name == "zoning":
         # A place under two planned uses at once is a mistake in the plan data.
@@ -95,7 +102,10 @@ def check_staged(
             "SELECT 1 FROM gis_layers_planneduseclass c WHERE c.code = left(s.attrs->>'planned_use', 4)) "
             "ORDER BY s.row",
             field="planned_use",
-            reason=lambda code: f"{code!r} is not a class of the 2023 用地用海 classification",
+            reason=lambda code: (
+                _("%(code)s is not a class of the 2023 用地用海 classification")
+                % {"code": repr(code)}
+            ),
         )
     return findings
 
@@ -107,7 +117,10 @@ def _overlaps_within_the_file() -> list[Finding]:
         "WHERE ST_Area(ST_Intersection(a.geom, b.geom)::geography) > %s ORDER BY b.row",
         [settings.LANDLEDGER_OVERLAP_TOLERANCE_M2],
         field="geometry",
-        reason=lambda other, shared: f"overlaps row {other} of the same file by {shared:.1f} m²",
+        reason=lambda other, shared: (
+            _("overlaps row %(other)s of the same file by %(shared)s m²")
+            % {"other": other, "shared": f"{shared:.1f}"}
+        ),
     )
 
 
@@ -117,7 +130,9 @@ def _parcel_findings() -> list[Finding]:
         f"SELECT s.row, left(s.key, 6) FROM {STAGING} s "
         "LEFT JOIN registry_district d ON d.code = left(s.key, 6) WHERE d.id IS NULL ORDER BY s.row",
         field="unit_code",
-        reason=lambda code: f"no district with division code {code} in the register",
+        reason=lambda code: (
+            _("no district with division code %(code)s in the register") % {"code": code}
+        ),
     )
     findings += _findings(
         f"SELECT s.row, p.unit_code FROM {STAGING} s JOIN registry_parcel p ON p.unit_code = s.key "
@@ -126,7 +141,8 @@ def _parcel_findings() -> list[Finding]:
         "AND (NOT ST_Equals(p.geom, s.geom) OR p.land_use_id <> s.attrs->>'land_use') ORDER BY s.row",
         field="geometry",
         reason=lambda code: (
-            f"parcel {code} has registered rights: change it through a registration act"
+            _("parcel %(code)s has registered rights: change it through a registration act")
+            % {"code": code}
         ),
     )
     findings += _findings(
@@ -135,8 +151,8 @@ def _parcel_findings() -> list[Finding]:
         f"WHERE p.valid_to IS NOT NULL AND {PARCEL_CHANGED} ORDER BY s.row",
         field="unit_code",
         reason=lambda code, retired: (
-            f"parcel {code} was retired on {retired.isoformat()}; "
-            "an import does not change retired parcels"
+            _("parcel %(code)s was retired on %(date)s; an import does not change retired parcels")
+            % {"code": code, "date": retired.isoformat()}
         ),
     )
     findings += _findings(
@@ -147,7 +163,10 @@ def _parcel_findings() -> list[Finding]:
         "AND ST_Area(ST_Intersection(s.geom, p.geom)::geography) > %s ORDER BY s.row",
         [tolerance],
         field="geometry",
-        reason=lambda code, shared: f"overlaps current parcel {code} by {shared:.1f} m²",
+        reason=lambda code, shared: (
+            _("overlaps current parcel %(code)s by %(shared)s m²")
+            % {"code": code, "shared": f"{shared:.1f}"}
+        ),
     )
     findings += _overlaps_within_the_file()
     return findings
@@ -170,9 +189,9 @@ def _agencies_above_clearance(clearance: int) -> list[Finding]:
         [clearance, clearance],
         field="clearance",
         reason=lambda given, stored: (
-            f"clearance {given} is above your own"
+            _("clearance %(given)s is above your own") % {"given": given}
             if given > clearance
-            else "the agency's clearance is above your own: you may not change it"
+            else _("the agency's clearance is above your own: you may not change it")
         ),
     )
 
@@ -189,14 +208,16 @@ def _shelters_above_clearance(source_prefix: str, clearance: int) -> list[Findin
         "WHERE s.key = 'id:' || t.id AND t.classification <= %s)) ORDER BY s.row",
         [source_prefix, clearance, clearance],
         field="source_id",
-        reason=lambda key: f"no shelter {key} you are cleared to change",
+        reason=lambda key: _("no shelter %(key)s you are cleared to change") % {"key": key},
     )
     findings += _findings(
         f"SELECT s.row, (s.attrs->>'classification')::int FROM {STAGING} s "
         "WHERE (s.attrs->>'classification')::int > %s ORDER BY s.row",
         [clearance],
         field="classification",
-        reason=lambda level: f"classification {level} is above your clearance",
+        reason=lambda level: (
+            _("classification %(level)s is above your clearance") % {"level": level}
+        ),
     )
     return findings
 

@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from django.utils.translation import gettext as _
 
 from gis_layers.analysis.geometry import polygonal_part
 from gis_layers.imports.crs import SourceCrs, remove_offset, storage_transformer
@@ -115,14 +116,20 @@ def _number(value, field: str, *, integer: bool = False, minimum: float | None =
     try:
         number = float(text)
     except ValueError as error:
-        raise RowRejected(field, f"{text!r} is not a number") from error
+        raise RowRejected(field, _("%(value)s is not a number") % {"value": repr(text)}) from error
     if not math.isfinite(number):
-        raise RowRejected(field, f"{text!r} is not a finite number")
+        raise RowRejected(field, _("%(value)s is not a finite number") % {"value": repr(text)})
     if minimum is not None and number < minimum:
-        raise RowRejected(field, f"{number:g} is below {minimum:g}")
+        raise RowRejected(
+            field,
+            _("%(number)s is below %(minimum)s")
+            % {"number": f"{number:g}", "minimum": f"{minimum:g}"},
+        )
     if integer:
         if number != int(number):
-            raise RowRejected(field, f"{number:g} is not a whole number")
+            raise RowRejected(
+                field, _("%(number)s is not a whole number") % {"number": f"{number:g}"}
+            )
         return int(number)
     return number
 
@@ -136,7 +143,12 @@ def _choice(value, field: str, choices: dict, *, default=None):
         return default
     if text not in choices:
         raise RowRejected(
-            field, f"{_text(value)!r} is not one of {sorted(set(map(str, choices.values())))}"
+            field,
+            _("%(value)s is not one of %(choices)s")
+            % {
+                "value": repr(_text(value)),
+                "choices": str(sorted(set(map(str, choices.values())))),
+            },
         )
     return choices[text]
 
@@ -148,7 +160,9 @@ def _date(value, field: str) -> str | None:
     try:
         return datetime.date.fromisoformat(text[:10]).isoformat()
     except ValueError as error:
-        raise RowRejected(field, f"{text!r} is not a date YYYY-MM-DD") from error
+        raise RowRejected(
+            field, _("%(value)s is not a date YYYY-MM-DD") % {"value": repr(text)}
+        ) from error
 
 
 def _start_date(value) -> str | None:
@@ -157,7 +171,8 @@ def _start_date(value) -> str | None:
     start = _date(value, "valid_from")
     if start is not None and start > datetime.date.today().isoformat():
         raise RowRejected(
-            "valid_from", f"{start} is after today: the register holds what is in force"
+            "valid_from",
+            _("%(date)s is after today: the register holds what is in force") % {"date": start},
         )
     return start
 
@@ -176,11 +191,13 @@ def _stratum(row: dict) -> dict:
     if (bottom is None) != (top is None):
         missing = "elevation_top_m" if top is None else "elevation_bottom_m"
         raise RowRejected(
-            missing, "a stratified unit gives both elevations of its layer, bottom and top"
+            missing, _("a stratified unit gives both elevations of its layer, bottom and top")
         )
     if bottom is not None and top <= bottom:
         raise RowRejected(
-            "elevation_top_m", f"{top:g} m is not above the bottom of the layer, {bottom:g} m"
+            "elevation_top_m",
+            _("%(top)s m is not above the bottom of the layer, %(bottom)s m")
+            % {"top": f"{top:g}", "bottom": f"{bottom:g}"},
         )
     return {**stratum, "elevation_bottom_m": bottom, "elevation_top_m": top}
 
@@ -194,7 +211,7 @@ def attributes_of(
     :func:`parcel_attributes`.)"""
     for target in kind.targets:
         if target.required and _text(row.get(target.name)) == "":
-            raise RowRejected(target.name, "required field is empty")
+            raise RowRejected(target.name, _("required field is empty"))
     if kind.name == "buildings":
         try:
             use = _choice(row.get("use"), "use", BUILDING_USES, default="other")
@@ -202,7 +219,9 @@ def attributes_of(
             # A use is not worth refusing the building for, but nothing changes silently.
             use = "other"
             if repaired is not None:
-                repaired.append(("use", f"use {unknown}: recorded as other"))
+                repaired.append(
+                    ("use", _("use %(problem)s: recorded as other") % {"problem": str(unknown)})
+                )
         return {
             "name": _text(row.get("name")),
             "address": _text(row.get("address")),
@@ -266,7 +285,9 @@ def attributes_of(
         code = _text(row["planned_use"])
         if not code.isdigit() or len(code) not in (2, 4, 6):
             raise RowRejected(
-                "planned_use", f"{code!r} is not a 用地用海 class code (2, 4 or 6 digits)"
+                "planned_use",
+                _("%(code)s is not a 用地用海 class code (2, 4 or 6 digits)")
+                % {"code": repr(code)},
             )
         return {
             "planned_use": code,
@@ -309,7 +330,7 @@ def parcel_attributes(
     for position in range(count):
         empty = next((name for name in required if texts[name][position] == ""), None)
         if empty is not None:
-            results.append(RowRejected(empty, "required field is empty"))
+            results.append(RowRejected(empty, _("required field is empty")))
             continue
         code_problem = code_problems[position]
         if code_problem is not None:
@@ -318,7 +339,11 @@ def parcel_attributes(
         land_use = land_uses[position]
         if land_use not in land_use_codes:
             results.append(
-                RowRejected("land_use", f"{land_use!r} is not a GB/T 21010-2017 second-level class")
+                RowRejected(
+                    "land_use",
+                    _("%(code)s is not a GB/T 21010-2017 second-level class")
+                    % {"code": repr(land_use)},
+                )
             )
             continue
         try:
@@ -393,21 +418,15 @@ def check_chunk(
         has_z = shapely.has_z(geometries[present])
         flattened = np.flatnonzero(present)[has_z]
         geometries[flattened] = shapely.force_2d(geometries[flattened])
-        for position in flattened:
-            findings.append(
-                Finding(
-                    int(rows[position]), "geometry", "repaired", "3-D geometry flattened to 2-D"
-                )
-            )
-        for position in _empty_holes_dropped(geometries, np.flatnonzero(present)):
-            findings.append(
-                Finding(
-                    int(rows[position]),
-                    "geometry",
-                    "repaired",
-                    "interior ring without points dropped",
-                )
-            )
+        if flattened.size:
+            reason = _("3-D geometry flattened to 2-D")
+            for position in flattened:
+                findings.append(Finding(int(rows[position]), "geometry", "repaired", reason))
+        emptied = _empty_holes_dropped(geometries, np.flatnonzero(present))
+        if emptied:
+            reason = _("interior ring without points dropped")
+            for position in emptied:
+                findings.append(Finding(int(rows[position]), "geometry", "repaired", reason))
     if source_crs.offset:
         geometries[finite] = remove_offset(geometries[finite], source_crs.offset)
     transformer = storage_transformer(source_crs.epsg)
@@ -543,10 +562,13 @@ def _checked_geometries(
     for position in np.flatnonzero(checked & ~present).tolist():
         problems[position] = (
             "rejected",
-            "no geometry, or one that cannot be read (a ring that does not close, too few points)",
+            _(
+                "no geometry, or one that cannot be read (a ring that does not close, "
+                "too few points)"
+            ),
         )
     for position in np.flatnonzero(checked & present & ~finite).tolist():
-        problems[position] = ("rejected", "coordinates are NaN or infinite")
+        problems[position] = ("rejected", _("coordinates are NaN or infinite"))
     ready = np.full(len(geometries), None, dtype=object)
     candidates = np.flatnonzero(checked & present & finite)
     wanted = np.isin(
@@ -559,7 +581,11 @@ def _checked_geometries(
         if coerced is None:
             problems[position] = (
                 "rejected",
-                f"expected {' or '.join(kind.geometry)}, got {geometries[position].geom_type}",
+                _("expected %(expected)s, got %(got)s")
+                % {
+                    "expected": " or ".join(kind.geometry),
+                    "got": geometries[position].geom_type,
+                },
             )
         ready[position] = coerced
     candidates = candidates[shapely.is_geometry(ready[candidates])]
@@ -575,7 +601,11 @@ def _checked_geometries(
     for position in candidates[~in_range].tolist():
         problems[position] = (
             "rejected",
-            f"outside longitude/latitude after transformation from EPSG:{source_crs.epsg}: is the CRS right?",
+            _(
+                "outside longitude/latitude after transformation from EPSG:%(epsg)s: "
+                "is the CRS right?"
+            )
+            % {"epsg": source_crs.epsg},
         )
         ready[position] = None
     candidates = candidates[in_range]
@@ -596,8 +626,12 @@ def _repaired(geometry, *, kind: LayerKind, repair_invalid: bool):
             polygonal_part(shapely.make_valid(geometry)) if repair_invalid and polygonal else None
         )
     except shapely.errors.GEOSException as error:
-        return None, ("rejected", f"invalid geometry: {reason}; it cannot be repaired ({error})")
+        return None, (
+            "rejected",
+            _("invalid geometry: %(reason)s; it cannot be repaired (%(error)s)")
+            % {"reason": reason, "error": str(error)},
+        )
     repaired = _coerce_type(repaired, kind.geometry) if repaired is not None else None
     if repaired is None:
-        return None, ("rejected", f"invalid geometry: {reason}")
-    return repaired, ("repaired", f"invalid geometry repaired: {reason}")
+        return None, ("rejected", _("invalid geometry: %(reason)s") % {"reason": reason})
+    return repaired, ("repaired", _("invalid geometry repaired: %(reason)s") % {"reason": reason})

@@ -7,7 +7,6 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
-from types import SimpleNamespace
 
 import geopandas as gpd
 import pytest
@@ -17,13 +16,6 @@ from gis_layers.imports.archives import extract_zip, find_dataset
 from gis_layers.imports.errors import ImportRefusal
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture
-def settings():
-    """Stands in for pytest-django's fixture, which tests/conftest.py's autouse fixtures ask
-    for, so that this module also runs with ``-p no:django``; nothing here reads settings."""
-    return SimpleNamespace(PASSWORD_HASHERS=[])
 
 
 # --------------------------------------------------------------------------------------------

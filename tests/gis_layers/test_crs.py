@@ -1,7 +1,6 @@
 """Deciding a file's CRS, and the GCJ-02 / BD-09 offsets. Plain Python: no database."""
 
 import math
-from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
@@ -29,14 +28,6 @@ from gis_layers.imports.crs import (
     wgs84_to_gcj02,
 )
 from gis_layers.imports.errors import ImportRefusal
-
-
-@pytest.fixture
-def settings():
-    """Stands in for pytest-django's fixture, which tests/conftest.py's autouse fixtures ask
-    for, so that this module also runs with ``-p no:django``; nothing here reads settings."""
-    return SimpleNamespace(PASSWORD_HASHERS=[])
-
 
 # --------------------------------------------------------------------------------------------
 # A second implementation, scalar and written straight from the published formulas, that the

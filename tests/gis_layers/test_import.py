@@ -533,7 +533,24 @@ def test_the_command_says_when_each_stage_after_reading_begins(tmp_path):
 def test_the_command_speaks_english_whatever_the_sites_language(tmp_path, settings):
     settings.LANGUAGE_CODE = "zh-hans"
     path = tmp_path / "survey.gpkg"
-    squares(2).to_file(path)
-    output = imported("parcels", path, dry_run=True, report=tmp_path / "report")
-    assert "2 read, 2 accepted, 0 rejected, 0 repaired" in output
-    assert "nothing written (dry run)" in output
+    frame = squares(2)
+    frame.loc[1, "land_use"] = "9999"
+    frame.to_file(path)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 row\\(s\\) rejected"):
+        call_command(
+            "import_layer",
+            "parcels",
+            str(path),
+            dry_run=True,
+            report=tmp_path / "report",
+            stdout=out,
+            stderr=io.StringIO(),
+        )
+    assert "2 read, 1 accepted, 1 rejected, 0 repaired" in out.getvalue()
+    assert "'9999' is not a GB/T 21010-2017 second-level class" in out.getvalue()
+    assert "second-level class" in (tmp_path / "report.csv").read_text()
+    assert "<th>Reason</th>" in (tmp_path / "report.html").read_text()
+    frame.to_file(tmp_path / "noprj.shp")
+    (tmp_path / "noprj.prj").unlink()
+    refused("parcels", tmp_path / "noprj.shp", "declares no coordinate reference system")

@@ -1,6 +1,7 @@
 """Uploading a layer in the web app: checked first with the same report, imported only on
 confirmation, by the roles allowed to, with unsafe archives and oversized files refused."""
 
+import csv
 import io
 import itertools
 import os
@@ -266,12 +267,40 @@ def test_progress_that_cannot_be_written_does_not_stop_the_work(client, tmp_path
     assert asked.status_code == 200 and asked.json()["stage"] is None
 
 
-def test_the_page_speaks_chinese_and_the_report_files_english(client, tmp_path, settings):
+def test_the_page_and_its_report_files_speak_the_users_chinese(client, tmp_path, settings):
     settings.LANGUAGE_CODE = "zh-hans"  # the users' default
     page = checked_with_a_bad_land_use(client, tmp_path)
     assert "读取 2 行，接受 1，拒收 1，修复 0" in page and "未写入任何内容（试运行）" in page
     assert "<td>已拒收</td>" in page
+    assert "&#x27;9999&#x27; 不是 GB/T 21010-2017 二级类" in page
     token = re.search(r"/layers/import/([0-9a-f]{32})/report\.html", page).group(1)
-    report = client.get(f"/layers/import/{token}/report.html")
-    text = b"".join(report.streaming_content).decode()
-    assert "2 read, 1 accepted, 1 rejected, 0 repaired" in text and "读取" not in text
+
+    def report(suffix: str) -> str:
+        response = client.get(f"/layers/import/{token}/report.{suffix}")
+        return b"".join(response.streaming_content).decode()
+
+    html = report("html")
+    assert "导入报告：bad.gpkg" in html and "读取 2 行，接受 1，拒收 1，修复 0" in html
+    assert "<th>原因</th>" in html and "&#x27;9999&#x27; 不是 GB/T 21010-2017 二级类" in html
+    # The CSV's column names and actions are keys for programs; its reasons are for people.
+    rows = list(csv.DictReader(io.StringIO(report("csv"))))
+    assert [(row["row"], row["field"], row["action"]) for row in rows] == [
+        ("2", "land_use", "rejected")
+    ]
+    assert rows[0]["reason"] == "'9999' 不是 GB/T 21010-2017 二级类"
+
+
+def test_a_refusal_of_the_whole_file_speaks_the_users_chinese(client, tmp_path, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    as_role(client, Role.REGISTRAR)
+    shapefile = tmp_path / "noprj.shp"
+    squares(2).to_file(shapefile)
+    shapefile.with_suffix(".prj").unlink()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for part in tmp_path.glob("noprj.*"):
+            bundle.write(part, part.name)
+    page = upload(client, SimpleUploadedFile("noprj.zip", buffer.getvalue())).content.decode()
+    assert "文件未声明坐标参考系（Shapefile 需要其 .prj 文件）" in page
+    assert "表单的" in page  # the form's field to fill in, not the command's option
+    assert "--crs" not in page
