@@ -29,6 +29,7 @@ from gis_layers.imports.errors import FORM_FIELDS, ImportRefusal, worded_for
 from gis_layers.imports.pipeline import WRITABLE_KINDS, run_import
 from gis_layers.imports.preview import CHECK_COLOURS, CHECK_STATUS_NAMES
 from gis_layers.imports.progress import ProgressFile, ProgressState
+from gis_layers.imports.schema import KIND_LABELS
 from gis_layers.maps import import_check_map
 from gis_layers.selectors import current_parcels_within
 
@@ -68,7 +69,7 @@ def _require_an_import_role(user) -> None:
 
 class UploadForm(forms.Form):
     kind = forms.ChoiceField(
-        label=gettext_lazy("Layer"), choices=[(kind, kind) for kind in WRITABLE_KINDS]
+        label=gettext_lazy("Layer"), choices=[(kind, KIND_LABELS[kind]) for kind in WRITABLE_KINDS]
     )
     file = forms.FileField(label=gettext_lazy("File"))
     layer = forms.CharField(

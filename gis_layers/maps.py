@@ -248,6 +248,8 @@ def space_map(
 
 # The register's parcels beside a checked file's rows.
 CURRENT_PARCEL_COLOUR = "#555555"
+
+
 def _escaped(values: dict) -> dict:
     """``values`` made safe for HTML: folium's tooltips and popups write them into the page
     as markup, and these come from an uploaded file."""

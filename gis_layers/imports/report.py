@@ -10,6 +10,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from gis_layers.imports.preview import CHECK_COLOURS, CHECK_STATUS_NAMES, MapPreview
+from gis_layers.imports.schema import KIND_LABELS
 from gis_layers.imports.validation import Finding
 
 
@@ -65,7 +66,7 @@ class ImportReport:
         }
         lines = [
             _("%(file)s: %(kind)s, CRS %(crs)s")
-            % {"file": self.file, "kind": self.kind, "crs": self.source_crs},
+            % {"file": self.file, "kind": KIND_LABELS[self.kind], "crs": self.source_crs},
             f"  {counts}",
             *["  " + _("note: %(note)s") % {"note": note} for note in self.notes],
             f"  {outcome}",

@@ -3,6 +3,8 @@
 
 from dataclasses import dataclass
 
+from django.utils.translation import pgettext_lazy
+
 
 @dataclass(frozen=True)
 class Target:
@@ -164,4 +166,15 @@ KINDS: dict[str, LayerKind] = {
             Target("below_division", ("below_division", "below_div", "处级以下")),
         ),
     ),
+}
+
+# The kinds as people read them, in the active language (the names above are the keys).
+KIND_LABELS = {
+    "parcels": pgettext_lazy("layer kind", "parcels"),
+    "buildings": pgettext_lazy("layer kind", "buildings"),
+    "shelters": pgettext_lazy("layer kind", "shelters"),
+    "roads": pgettext_lazy("layer kind", "roads"),
+    "population": pgettext_lazy("layer kind", "population"),
+    "zoning": pgettext_lazy("layer kind", "zoning"),
+    "agencies": pgettext_lazy("layer kind", "agencies"),
 }

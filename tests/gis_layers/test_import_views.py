@@ -270,6 +270,7 @@ def test_progress_that_cannot_be_written_does_not_stop_the_work(client, tmp_path
 def test_the_page_and_its_report_files_speak_the_users_chinese(client, tmp_path, settings):
     settings.LANGUAGE_CODE = "zh-hans"  # the users' default
     page = checked_with_a_bad_land_use(client, tmp_path)
+    assert "bad.gpkg：宗地，坐标系 EPSG:4490" in page
     assert "读取 2 行，接受 1，拒收 1，修复 0" in page and "未写入任何内容（试运行）" in page
     assert "<td>已拒收</td>" in page
     assert "&#x27;9999&#x27; 不是 GB/T 21010-2017 二级类" in page
