@@ -32,6 +32,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import Case, Count, F, Func, OuterRef, Subquery, Value, When, Window
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from gis_layers.models import PopulationCell, RoadSegment, ZoningArea
 from registry.models import (
@@ -110,8 +111,8 @@ def format_of(path: pathlib.Path) -> Format:
         if name.endswith(fmt.suffix) and len(name) > len(fmt.suffix):
             return fmt
     raise ExportRefusal(
-        f"{path.name}: the format is taken from the file name's suffix; use one of "
-        f"{ACCEPTED_SUFFIXES}"
+        _("%(name)s: the format is taken from the file name's suffix; use one of %(suffixes)s")
+        % {"name": path.name, "suffixes": ACCEPTED_SUFFIXES}
     )
 
 
@@ -401,7 +402,8 @@ def layer_of(kind: str) -> Layer:
         return LAYERS[kind]
     except KeyError:
         raise ExportRefusal(
-            f"unknown kind {kind!r}; export one of {', '.join(KIND_NAMES)}"
+            _("unknown kind %(kind)s; export one of %(kinds)s")
+            % {"kind": repr(kind), "kinds": ", ".join(KIND_NAMES)}
         ) from None
 
 
@@ -669,11 +671,18 @@ def export_layer(
     path = pathlib.Path(path)
     fmt = format_of(path)
     if not path.parent.is_dir():
-        raise ExportRefusal(f"{path}: the directory {path.parent} does not exist")
+        raise ExportRefusal(
+            _("%(path)s: the directory %(directory)s does not exist")
+            % {"path": path, "directory": path.parent}
+        )
     if chunk_size < 1:
-        raise ExportRefusal(f"the chunk size must be at least 1, not {chunk_size}")
+        raise ExportRefusal(
+            _("the chunk size must be at least 1, not %(size)s") % {"size": chunk_size}
+        )
     if user is not None and not user.has_perm(layer.permission):
-        raise PermissionDenied(f"{user.get_username()} may not export {kind}")
+        raise PermissionDenied(
+            _("%(user)s may not export %(kind)s") % {"user": user.get_username(), "kind": kind}
+        )
     notes = []
     if not layer.temporal and as_of is not None:
         notes.append(f"{kind} have no legal interval: exported as they are now, not as of {as_of}")
@@ -714,7 +723,10 @@ def export_layer(
                 )
                 target.replace(path)
     except OSError as error:
-        raise ExportRefusal(f"{path}: cannot be written ({error.strerror or error})") from error
+        raise ExportRefusal(
+            _("%(path)s: cannot be written (%(error)s)")
+            % {"path": path, "error": error.strerror or error}
+        ) from error
     if tally.cut_values:
         notes.append(
             f"{tally.cut_values} text value(s) longer than {DBF_TEXT_BYTES} bytes were cut "

@@ -97,7 +97,7 @@ class ImportReport:
             writer.writerows(self.rows())
         body = "".join(
             f"<tr class='{html.escape(row['action'])}'><td>{row['row']}</td><td>{html.escape(row['field'])}</td>"
-            f"<td>{html.escape(CHECK_STATUS_NAMES[row['action']])}</td><td>{html.escape(row['reason'])}</td></tr>"
+            f"<td>{html.escape(str(CHECK_STATUS_NAMES[row['action']]))}</td><td>{html.escape(row['reason'])}</td></tr>"
             for row in self.rows()
         )
         title = _("Import report: %(file)s") % {"file": self.file}
@@ -124,7 +124,7 @@ class ImportReport:
         counts = self.preview.drawn_by_status
         key = "".join(
             f"<span class='key' style='background:{colour}'></span>{counts[status]}"
-            f" {html.escape(CHECK_STATUS_NAMES[status])}"
+            f" {html.escape(str(CHECK_STATUS_NAMES[status]))}"
             for status, colour in CHECK_COLOURS.items()
         )
         figures = {"drawn": self.preview.drawn, "rows": self.preview.with_geometry}

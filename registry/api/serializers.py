@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
@@ -95,7 +96,7 @@ class PointQuerySerializer(AsOfQuerySerializer):
         # NaN passes the range checks (every comparison with it is false): refuse it here.
         for name in ("lon", "lat"):
             if not math.isfinite(attrs[name]):
-                raise serializers.ValidationError({name: ["must be a finite number"]})
+                raise serializers.ValidationError({name: [_("must be a finite number")]})
         return attrs
 
 
@@ -506,9 +507,11 @@ class SourceInputSerializer(serializers.Serializer):
         try:
             content = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError) as error:
-            raise serializers.ValidationError(f"is not valid base64 ({error})") from error
+            raise serializers.ValidationError(
+                _("is not valid base64 (%(error)s)") % {"error": error}
+            ) from error
         if not content:
-            raise serializers.ValidationError("the document is empty")
+            raise serializers.ValidationError(_("the document is empty"))
         return content
 
 
@@ -545,20 +548,20 @@ class LodgeActSerializer(serializers.Serializer):
 
     def validate_titles(self, ids: list[int]) -> list[Title]:
         if len(set(ids)) != len(ids):
-            raise serializers.ValidationError("a title is listed twice")
+            raise serializers.ValidationError(_("a title is listed twice"))
         candidates: QuerySet[Title] = self.context["titles"]
         found = {title.pk: title for title in candidates.filter(pk__in=ids)}
         missing = [pk for pk in ids if pk not in found]
         if missing:
-            raise serializers.ValidationError(f"unknown title id(s) {missing}")
+            raise serializers.ValidationError(_("unknown title id(s) %(ids)s") % {"ids": missing})
         # The client's order is kept: the first title decides the registration office.
         return [found[pk] for pk in ids]
 
     def validate_payload(self, value: Any) -> dict:
         if not isinstance(value, dict):
-            raise serializers.ValidationError("must be a JSON object")
+            raise serializers.ValidationError(_("must be a JSON object"))
         if _contains_nul(value):
-            raise serializers.ValidationError("contains the character U+0000, which is refused")
+            raise serializers.ValidationError(_("contains the character U+0000, which is refused"))
         return value
 
     def validate_sources(self, value: list[dict]) -> list[Source]:
@@ -582,7 +585,12 @@ class LodgeActSerializer(serializers.Serializer):
                 title_id = None
             if title_id is None or title_id not in title_ids:
                 raise serializers.ValidationError(
-                    {"based_on_versions": [f"{key!r} is not the id of one of the act's titles"]}
+                    {
+                        "based_on_versions": [
+                            _("%(key)s is not the id of one of the act's titles")
+                            % {"key": repr(key)}
+                        ]
+                    }
                 )
             versions[title_id] = version
         data["based_on_versions"] = versions

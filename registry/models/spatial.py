@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import Exact
+from django.utils.translation import gettext as _
 
 from registry.codes import validate_land_use_code_format, validate_unit_code
 from registry.models.geometry import GeodesicArea, geometry_guards
@@ -115,12 +116,17 @@ def _check_geometry(field: str, geometry) -> None:
     if geometry is None:
         return
     if geometry.empty:
-        raise ValidationError({field: "The geometry is empty."})
+        raise ValidationError({field: _("The geometry is empty.")})
     if not geometry.valid:
-        raise ValidationError({field: f"The geometry is not valid: {geometry.valid_reason}."})
+        raise ValidationError(
+            {field: _("The geometry is not valid: %(reason)s.") % {"reason": geometry.valid_reason}}
+        )
     if geometry.srid is None:
         raise ValidationError(
-            {field: f"The geometry has no SRID; give its CRS so it can become EPSG:{STORAGE_SRID}."}
+            {
+                field: _("The geometry has no SRID; give its CRS so it can become EPSG:%(srid)s.")
+                % {"srid": STORAGE_SRID}
+            }
         )
 
 

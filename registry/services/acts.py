@@ -54,6 +54,7 @@ from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon
 from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from registry.errors import ConflictError, InvalidApplication, NotAllowed, RuleViolation, WrongState
 from registry.models import (
@@ -138,7 +139,12 @@ class Shape(NamedTuple):
         may = ", ".join(f"'{key}'" for key in self.optional)
         if not may:
             return quoted
-        return f"{quoted} and optionally {may}" if quoted else f"at most {may}"
+        if quoted:
+            return _("%(required)s and optionally %(optional)s") % {
+                "required": quoted,
+                "optional": may,
+            }
+        return _("at most %(optional)s") % {"optional": may}
 
 
 _CHANGE_SHAPES = [Shape(("right", "changes")), Shape(("land_use",), ("override_reason",))]
@@ -211,9 +217,10 @@ def operating_system_account() -> str:
         return f"uid {os.getuid()}"
 
 
-def _require(user, permission: str, step: str) -> None:
+def _require(user, permission: str, refusal: str) -> None:
+    """``refusal``: what the user may not do, naming them as ``%(user)s``."""
     if not user.has_perm(permission):
-        raise NotAllowed(f"{user.get_username()} may not {step} registration acts")
+        raise NotAllowed(refusal % {"user": user.get_username()})
 
 
 def _column_maximum(model, field_name: str) -> int:
@@ -241,9 +248,17 @@ def _whole_number(value, *, what: str, title: str, maximum: int) -> int:
         except InvalidOperation:
             pass
     if number is None or not number.is_finite() or number != number.to_integral_value():
-        raise InvalidApplication(f"{what} must be a whole number, not {value!r}", title=title)
+        raise InvalidApplication(
+            _("%(what)s must be a whole number, not %(value)s")
+            % {"what": what, "value": repr(value)},
+            title=title,
+        )
     if not 1 <= number <= maximum:
-        raise InvalidApplication(f"{what} must be from 1 to {maximum}, not {value!r}", title=title)
+        raise InvalidApplication(
+            _("%(what)s must be from 1 to %(maximum)s, not %(value)s")
+            % {"what": what, "maximum": maximum, "value": repr(value)},
+            title=title,
+        )
     return int(number)
 
 
@@ -258,13 +273,19 @@ def _text(value, *, what: str, title: str, max_length: int | None = None) -> str
     if value is None:
         return ""
     if not isinstance(value, str | int | float | Decimal) or isinstance(value, bool):
-        raise InvalidApplication(f"{what} must be a text, not {value!r}", title=title)
+        raise InvalidApplication(
+            _("%(what)s must be a text, not %(value)s") % {"what": what, "value": repr(value)},
+            title=title,
+        )
     text = str(value)
     if "\x00" in text:
-        raise InvalidApplication(f"{what} contains a NUL character (U+0000)", title=title)
+        raise InvalidApplication(
+            _("%(what)s contains a NUL character (U+0000)") % {"what": what}, title=title
+        )
     if max_length is not None and len(text) > max_length:
         raise InvalidApplication(
-            f"{what} is {len(text)} characters long, more than the {max_length} it may have",
+            _("%(what)s is %(length)s characters long, more than the %(max_length)s it may have")
+            % {"what": what, "length": len(text), "max_length": max_length},
             title=title,
         )
     return text
@@ -276,19 +297,26 @@ def _holders(
     """Validated (party id, parts) pairs and the denominator; the parts must add up to it."""
     raw = payload.get(field)
     if not isinstance(raw, list) or not raw:
-        raise InvalidApplication(f"'{field}' must list at least one holder", title=title)
+        raise InvalidApplication(
+            _("'%(field)s' must list at least one holder") % {"field": field}, title=title
+        )
     most_parts = _column_maximum(RightHolder, "share_parts")
     pairs = []
     for number, item in enumerate(raw, start=1):
         if not isinstance(item, dict) or "party" not in item:
             raise InvalidApplication(
-                f"'{field}' entry {number} needs a party id and its whole-number parts",
+                _("'%(field)s' entry %(number)s needs a party id and its whole-number parts")
+                % {"field": field, "number": number},
                 title=title,
             )
-        party = _identifier(item["party"], what=f"'{field}' entry {number}: party", title=title)
+        party = _identifier(
+            item["party"],
+            what=_("'%(field)s' entry %(number)s: party") % {"field": field, "number": number},
+            title=title,
+        )
         parts = _whole_number(
             item.get("parts", 1),
-            what=f"'{field}' entry {number}: parts",
+            what=_("'%(field)s' entry %(number)s: parts") % {"field": field, "number": number},
             title=title,
             maximum=most_parts,
         )
@@ -299,21 +327,24 @@ def _holders(
         title=title,
         maximum=_column_maximum(Right, "share_denominator"),
     )
-    if len({party for party, _ in pairs}) != len(pairs):
-        raise InvalidApplication("a party is listed twice among the holders", title=title)
-    total = sum(parts for _, parts in pairs)
+    if len({party for party, _parts in pairs}) != len(pairs):
+        raise InvalidApplication(_("a party is listed twice among the holders"), title=title)
+    total = sum(parts for _party, parts in pairs)
     if total != denominator:
         raise RuleViolation(
-            f"holders' shares add up to {total}/{denominator}, not 1",
+            _("holders' shares add up to %(total)s/%(denominator)s, not 1")
+            % {"total": total, "denominator": denominator},
             title=title,
             rule="shares_sum_to_one",
         )
     known = set(
-        Party.objects.filter(pk__in=[party for party, _ in pairs]).values_list("pk", flat=True)
+        Party.objects.filter(pk__in=[party for party, _parts in pairs]).values_list("pk", flat=True)
     )
-    missing = [party for party, _ in pairs if party not in known]
+    missing = [party for party, _parts in pairs if party not in known]
     if missing:
-        raise InvalidApplication(f"unknown party id(s) {missing}", title=title)
+        raise InvalidApplication(
+            _("unknown party id(s) %(missing)s") % {"missing": missing}, title=title
+        )
     return pairs, denominator
 
 
@@ -324,7 +355,9 @@ def _date(value, *, field: str, title: str) -> datetime.date | None:
         return datetime.date.fromisoformat(str(value))
     except ValueError as error:
         raise InvalidApplication(
-            f"'{field}' must be a date YYYY-MM-DD, not {value!r}", title=title
+            _("'%(field)s' must be a date YYYY-MM-DD, not %(value)s")
+            % {"field": field, "value": repr(value)},
+            title=title,
         ) from error
 
 
@@ -337,26 +370,32 @@ def _amount(value, *, title: str) -> Decimal | None:
         amount = Decimal(str(value).strip())
     except InvalidOperation as error:
         raise InvalidApplication(
-            f"'amount' must be a number, not {value!r}", title=title
+            _("'amount' must be a number, not %(value)s") % {"value": repr(value)}, title=title
         ) from error
     if not amount.is_finite():
-        raise InvalidApplication(f"'amount' must be a finite number, not {value!r}", title=title)
+        raise InvalidApplication(
+            _("'amount' must be a finite number, not %(value)s") % {"value": repr(value)},
+            title=title,
+        )
     field = Right._meta.get_field("amount")
     limit = Decimal(10) ** (field.max_digits - field.decimal_places)
     if abs(amount) >= limit:
         raise InvalidApplication(
-            f"'amount' must be less than {limit:,}, not {value!r}", title=title
+            _("'amount' must be less than %(limit)s, not %(value)s")
+            % {"limit": f"{limit:,}", "value": repr(value)},
+            title=title,
         )
     fen = Decimal(1).scaleb(-field.decimal_places)
     if amount != amount.quantize(fen):
         raise InvalidApplication(
-            f"'amount' is in yuan with at most {field.decimal_places} decimals, not {value!r}",
+            _("'amount' is in yuan with at most %(places)s decimals, not %(value)s")
+            % {"places": field.decimal_places, "value": repr(value)},
             title=title,
         )
     amount = amount.quantize(fen)
     if amount <= 0:
         raise RuleViolation(
-            "a mortgage secures a positive amount", title=title, rule="mortgage_amount"
+            _("a mortgage secures a positive amount"), title=title, rule="mortgage_amount"
         )
     return amount
 
@@ -366,7 +405,8 @@ def _land_use_class(value, *, where: str, title: str) -> str:
     code = "" if value is None else str(value)
     if not LandUseClass.objects.filter(code=code, parent__isnull=False).exists():
         raise InvalidApplication(
-            f"{where}: {code!r} is not a GB/T 21010-2017 second-level land-use class",
+            _("%(where)s: %(code)s is not a GB/T 21010-2017 second-level land-use class")
+            % {"where": where, "code": repr(code)},
             title=title,
         )
     return code
@@ -383,13 +423,10 @@ def _current(title: Title, kinds=None):
     return rights.filter(kind__in=kinds) if kinds is not None else rights
 
 
-def _refuse_if_seized(title: Title, doing: str) -> None:
+def _refuse_if_seized(title: Title, refusal: str) -> None:
+    """``refusal``: the whole message, saying what the seizure forbids."""
     if _current(title, [RightKind.SEIZURE]).exists():
-        raise RuleViolation(
-            f"the title is seized (查封): no {doing} until the seizure is lifted",
-            title=str(title),
-            rule="seized",
-        )
+        raise RuleViolation(refusal, title=str(title), rule="seized")
 
 
 def _refuse_if_frozen(right: Right, act: RegistrationAct) -> None:
@@ -397,14 +434,27 @@ def _refuse_if_frozen(right: Right, act: RegistrationAct) -> None:
     if right.kind in FROZEN_BY_SEIZURE:
         _refuse_if_seized(
             right.title,
-            f"{act.get_act_type_display()} of right {right.pk} ({right.get_kind_display()})",
+            _(
+                "the title is seized (查封): no %(act)s of right %(right)s (%(kind)s) until the "
+                "seizure is lifted"
+            )
+            % {
+                "act": act.get_act_type_display(),
+                "right": right.pk,
+                "kind": right.get_kind_display(),
+            },
         )
 
 
 def _mortgages_described(mortgages) -> str:
     return "; ".join(
-        f"mortgage {mortgage.pk} (rank {mortgage.rank}, {mortgage.amount:,} yuan, held by "
-        f"{', '.join(mortgage.holders.order_by('name').values_list('name', flat=True))})"
+        _("mortgage %(mortgage)s (rank %(rank)s, %(amount)s yuan, held by %(holders)s)")
+        % {
+            "mortgage": mortgage.pk,
+            "rank": mortgage.rank,
+            "amount": f"{mortgage.amount:,}",
+            "holders": ", ".join(mortgage.holders.order_by("name").values_list("name", flat=True)),
+        }
         for mortgage in mortgages
     )
 
@@ -416,8 +466,15 @@ def _refuse_mortgages_left_without_right(right: Right) -> None:
     mortgages = list(_current(right.title, [RightKind.MORTGAGE]).order_by("rank"))
     if right.kind in EXCLUSIVE_KINDS and mortgages:
         raise RuleViolation(
-            f"right {right.pk} ({right.get_kind_display()}) secures "
-            f"{_mortgages_described(mortgages)}: cancel the mortgage before the right",
+            _(
+                "right %(right)s (%(kind)s) secures %(mortgages)s: cancel the mortgage before "
+                "the right"
+            )
+            % {
+                "right": right.pk,
+                "kind": right.get_kind_display(),
+                "mortgages": _mortgages_described(mortgages),
+            },
             title=str(right.title),
             rule="right_secures_mortgage",
         )
@@ -425,14 +482,19 @@ def _refuse_mortgages_left_without_right(right: Right) -> None:
 
 def _right_of(act: RegistrationAct, title: Title) -> Right:
     right_id = _identifier(
-        act.payload.get("right"), what="'right' (the id of a right on the title)", title=str(title)
+        act.payload.get("right"),
+        what=_("'right' (the id of a right on the title)"),
+        title=str(title),
     )
     right = Right.objects.filter(pk=right_id, title=title).first()
     if right is None:
-        raise InvalidApplication(f"right {right_id} is not on this title", title=str(title))
+        raise InvalidApplication(
+            _("right %(right)s is not on this title") % {"right": right_id}, title=str(title)
+        )
     if right.valid_to is not None:
         raise RuleViolation(
-            f"right {right_id} ({right.get_kind_display()}) is no longer current",
+            _("right %(right)s (%(kind)s) is no longer current")
+            % {"right": right_id, "kind": right.get_kind_display()},
             title=str(title),
             rule="right_not_current",
         )
@@ -457,8 +519,8 @@ def _create_right(*, act, title, kind, holders, denominator, **attributes) -> Ri
 def _end_right(right: Right, act: RegistrationAct) -> None:
     if act.effective_date < right.valid_from:
         raise RuleViolation(
-            f"the act takes effect on {act.effective_date}, before right {right.pk} began "
-            f"({right.valid_from})",
+            _("the act takes effect on %(date)s, before right %(right)s began (%(start)s)")
+            % {"date": act.effective_date, "right": right.pk, "start": right.valid_from},
             title=str(right.title),
             rule="effective_before_right",
         )
@@ -499,8 +561,12 @@ def _right_attributes(spec: dict, *, kind: str, title: str) -> dict:
     for field, owner in ATTRIBUTE_OF_ONE_KIND.items():
         if kind != owner and spec.get(field) not in (None, ""):
             raise InvalidApplication(
-                f"'{field}' is given, but a {RightKind(kind).label} has none (only a "
-                f"{RightKind(owner).label} has)",
+                _("'%(field)s' is given, but a %(kind)s has none (only a %(owner)s has)")
+                % {
+                    "field": field,
+                    "kind": RightKind(kind).label,
+                    "owner": RightKind(owner).label,
+                },
                 title=title,
             )
     attributes = {
@@ -515,16 +581,16 @@ def _right_attributes(spec: dict, *, kind: str, title: str) -> dict:
         "granted",
     ):
         raise InvalidApplication(
-            "a land-use right is 'allocated' (划拨) or 'granted' (出让)", title=title
+            _("a land-use right is 'allocated' (划拨) or 'granted' (出让)"), title=title
         )
     if attributes["land_use_right_type"] == "granted" and attributes["term_end"] is None:
-        raise InvalidApplication("a granted land-use right needs its term_end", title=title)
+        raise InvalidApplication(_("a granted land-use right needs its term_end"), title=title)
     if kind == RightKind.MORTGAGE:
         if attributes["amount"] is None:
-            raise InvalidApplication("a mortgage needs its amount", title=title)
+            raise InvalidApplication(_("a mortgage needs its amount"), title=title)
         attributes["rank"] = _whole_number(
             spec.get("rank"),
-            what="a mortgage's 'rank'",
+            what=_("a mortgage's 'rank'"),
             title=title,
             maximum=_column_maximum(Right, "rank"),
         )
@@ -535,7 +601,7 @@ def _refuse_taken_rank(title: Title, rank: int, *, excluding: int | None = None)
     taken = _current(title, [RightKind.MORTGAGE]).filter(rank=rank).exclude(pk=excluding)
     if taken.exists():
         raise RuleViolation(
-            f"a current mortgage of rank {rank} is already registered",
+            _("a current mortgage of rank %(rank)s is already registered") % {"rank": rank},
             title=str(title),
             rule="mortgage_rank_taken",
         )
@@ -555,11 +621,23 @@ def _refuse_overlapping_exclusive_right(title: Title, kind: str, start: datetime
         .first()
     )
     if overlapping is not None:
-        until = f"until {overlapping.valid_to}" if overlapping.valid_to else "and is current"
+        until = (
+            _("until %(date)s") % {"date": overlapping.valid_to}
+            if overlapping.valid_to
+            else _("and is current")
+        )
         raise RuleViolation(
-            f"a {RightKind(kind).label} (right {overlapping.pk}) is registered from "
-            f"{overlapping.valid_from} {until}: another from {start} would be in force on the "
-            "same days",
+            _(
+                "a %(kind)s (right %(right)s) is registered from %(start)s %(until)s: another "
+                "from %(new)s would be in force on the same days"
+            )
+            % {
+                "kind": RightKind(kind).label,
+                "right": overlapping.pk,
+                "start": overlapping.valid_from,
+                "until": until,
+                "new": start,
+            },
             title=str(title),
             rule="already_registered",
         )
@@ -571,7 +649,8 @@ def _register_first(act, titles):
     kind = spec.get("kind")
     if kind not in KINDS_BY_FIRST_REGISTRATION:
         raise InvalidApplication(
-            f"a first registration registers one of {KINDS_BY_FIRST_REGISTRATION}, not {kind!r}",
+            _("a first registration registers one of %(kinds)s, not %(kind)s")
+            % {"kinds": str(KINDS_BY_FIRST_REGISTRATION), "kind": repr(kind)},
             title=str(title),
         )
     holders, denominator = _holders(spec, title=str(title))
@@ -579,7 +658,9 @@ def _register_first(act, titles):
     if kind in EXCLUSIVE_KINDS:
         _refuse_overlapping_exclusive_right(title, kind, act.effective_date)
     if kind == RightKind.MORTGAGE:
-        _refuse_if_seized(title, "mortgage")
+        _refuse_if_seized(
+            title, _("the title is seized (查封): no mortgage until the seizure is lifted")
+        )
         _refuse_taken_rank(title, attributes["rank"])
     _create_right(
         act=act, title=title, kind=kind, holders=holders, denominator=denominator, **attributes
@@ -591,17 +672,22 @@ def _register_transfer(act, titles):
     right = _right_of(act, title)
     if right.kind not in TRANSFERABLE_KINDS:
         raise RuleViolation(
-            f"a {right.get_kind_display()} is not transferred by transfer registration",
+            _("a %(kind)s is not transferred by transfer registration")
+            % {"kind": right.get_kind_display()},
             title=str(title),
             rule="not_transferable",
         )
-    _refuse_if_seized(title, "transfer")
+    _refuse_if_seized(
+        title, _("the title is seized (查封): no transfer until the seizure is lifted")
+    )
     current = set(right.shares.values_list("party_id", flat=True))
     listed = act.payload["transferors"]
     if not isinstance(listed, list):
-        raise InvalidApplication("'transferors' must list party ids", title=str(title))
+        raise InvalidApplication(_("'transferors' must list party ids"), title=str(title))
     transferors = {
-        _identifier(party, what=f"'transferors' entry {number}", title=str(title))
+        _identifier(
+            party, what=_("'transferors' entry %(number)s") % {"number": number}, title=str(title)
+        )
         for number, party in enumerate(listed, start=1)
     }
     if transferors != current:
@@ -609,7 +695,7 @@ def _register_transfer(act, titles):
             sorted(Party.objects.filter(pk__in=current).values_list("name", flat=True))
         )
         raise RuleViolation(
-            f"a transfer must come from the current holders ({names})",
+            _("a transfer must come from the current holders (%(names)s)") % {"names": names},
             title=str(title),
             rule="transfer_from_current_holder",
         )
@@ -650,13 +736,18 @@ def _register_change_of_use(act, title) -> None:
     parcel = _parcel_title(title)
     code = _land_use_class(act.payload["land_use"], where="'land_use'", title=str(title))
     if code == parcel.land_use_id:
-        raise InvalidApplication(f"the parcel's use is already {code}", title=str(title))
+        raise InvalidApplication(
+            _("the parcel's use is already %(code)s") % {"code": code}, title=str(title)
+        )
     verdict = plan_verdict(parcel=parcel, land_use=code)
     override = str(act.payload.get("override_reason") or "").strip()
     if verdict.conforms is False and not override:
         raise RuleViolation(
-            f"use {code} does not conform to the plan, which gives {verdict.planned} for "
-            f"{verdict.share:.0%} of the parcel; give an override reason to register it anyway",
+            _(
+                "use %(code)s does not conform to the plan, which gives %(planned)s for "
+                "%(share)s of the parcel; give an override reason to register it anyway"
+            )
+            % {"code": code, "planned": verdict.planned, "share": f"{verdict.share:.0%}"},
             title=str(title),
             rule="not_conforming_to_plan",
         )
@@ -730,10 +821,10 @@ def _register_restriction(act, titles):
 def _parcel_title(title: Title) -> Parcel:
     parcel = title.parcel
     if parcel is None:
-        raise InvalidApplication("splits and merges are of parcels", title=str(title))
+        raise InvalidApplication(_("splits and merges are of parcels"), title=str(title))
     if not title.is_open or parcel.valid_to is not None:
         raise RuleViolation(
-            "the parcel is already retired", title=str(title), rule="parcel_retired"
+            _("the parcel is already retired"), title=str(title), rule="parcel_retired"
         )
     return parcel
 
@@ -759,7 +850,10 @@ def _next_unit_codes(template: str, count: int) -> list[str]:
         )
         highest = cursor.fetchone()[0] or 0
     if highest + count > 99999:
-        raise RuleViolation(f"subzone {subzone} has no parcel numbers left", rule="no_unit_codes")
+        raise RuleViolation(
+            _("subzone %(subzone)s has no parcel numbers left") % {"subzone": subzone},
+            rule="no_unit_codes",
+        )
     return [
         f"{template[:14]}{number:05d}W00000000"
         for number in range(highest + 1, highest + 1 + count)
@@ -784,7 +878,8 @@ def _retire_parcel(parcel: Parcel, title: Title, act) -> list[Right]:
     """Retire a parent parcel and end its current rights; returns the rights it had."""
     if act.effective_date <= parcel.valid_from:
         raise RuleViolation(
-            f"the act takes effect on {act.effective_date}, not after the parcel began",
+            _("the act takes effect on %(date)s, not after the parcel began")
+            % {"date": act.effective_date},
             title=str(title),
             rule="effective_before_parcel",
         )
@@ -801,19 +896,23 @@ def _retire_parcel(parcel: Parcel, title: Title, act) -> list[Right]:
 def _children_geometries(act, title) -> list[tuple[MultiPolygon, str, str]]:
     children = act.payload.get("children")
     if not isinstance(children, list) or len(children) < 2:
-        raise InvalidApplication("a split needs at least two children", title=str(title))
+        raise InvalidApplication(_("a split needs at least two children"), title=str(title))
     result = []
     for number, child in enumerate(children, start=1):
         try:
             geometry = GEOSGeometry(str(child["geometry"]))
         except (KeyError, TypeError, ValueError, GEOSException) as error:
             raise InvalidApplication(
-                f"child {number}: 'geometry' is not a readable geometry", title=str(title)
+                _("child %(number)s: 'geometry' is not a readable geometry") % {"number": number},
+                title=str(title),
             ) from error
         if geometry.srid not in (None, 4326, STORAGE_SRID):
             raise InvalidApplication(
-                f"child {number}: give the geometry in EPSG:{STORAGE_SRID} longitude/latitude, "
-                f"not EPSG:{geometry.srid}",
+                _(
+                    "child %(number)s: give the geometry in EPSG:%(srid)s longitude/latitude, "
+                    "not EPSG:%(given)s"
+                )
+                % {"number": number, "srid": STORAGE_SRID, "given": geometry.srid},
                 title=str(title),
             )
         # GeoJSON reads as EPSG:4326; its coordinates are taken as CGCS2000 longitude/latitude.
@@ -822,16 +921,23 @@ def _children_geometries(act, title) -> list[tuple[MultiPolygon, str, str]]:
             geometry = MultiPolygon(geometry, srid=geometry.srid)
         if not isinstance(geometry, MultiPolygon) or geometry.empty or not geometry.valid:
             raise InvalidApplication(
-                f"child {number}: the geometry must be a valid, non-empty polygon "
-                f"({geometry.valid_reason if not geometry.valid else geometry.geom_type})",
+                _("child %(number)s: the geometry must be a valid, non-empty polygon (%(why)s)")
+                % {
+                    "number": number,
+                    "why": geometry.valid_reason if not geometry.valid else geometry.geom_type,
+                },
                 title=str(title),
             )
         land_use = _land_use_class(
             child.get("land_use") or title.parcel.land_use_id,
-            where=f"child {number}: 'land_use'",
+            where=_("child %(number)s: 'land_use'") % {"number": number},
             title=str(title),
         )
-        name = _parcel_name(child.get("name"), what=f"child {number}: 'name'", title=str(title))
+        name = _parcel_name(
+            child.get("name"),
+            what=_("child %(number)s: 'name'") % {"number": number},
+            title=str(title),
+        )
         result.append((geometry, land_use, name))
     return result
 
@@ -857,9 +963,12 @@ def _refuse_split_if_mortgaged(title: Title) -> None:
     mortgages = list(_current(title, [RightKind.MORTGAGE]).order_by("rank"))
     if mortgages:
         raise RuleViolation(
-            f"{_mortgages_described(mortgages)} is registered on the parcel, and a split "
-            "would give each child the whole amount: cancel the mortgage first, then register "
-            "each child's share of it as its own mortgage",
+            _(
+                "%(mortgages)s is registered on the parcel, and a split would give each child "
+                "the whole amount: cancel the mortgage first, then register each child's share "
+                "of it as its own mortgage"
+            )
+            % {"mortgages": _mortgages_described(mortgages)},
             title=str(title),
             rule="mortgaged",
         )
@@ -868,22 +977,30 @@ def _refuse_split_if_mortgaged(title: Title) -> None:
 def _register_split(act, titles):
     (title,) = titles
     parent = _parcel_title(title)
-    _refuse_if_seized(title, "split")
+    _refuse_if_seized(title, _("the title is seized (查封): no split until the seizure is lifted"))
     _refuse_split_if_mortgaged(title)
     children = _children_geometries(act, title)
     tolerance = settings.LANDLEDGER_OVERLAP_TOLERANCE_M2
     union = children[0][0]
-    for geometry, _, _ in children[1:]:
+    for geometry, _land_use, _name in children[1:]:
         union = union.union(geometry)
     parent_area = _area_m2(parent.geom)
-    children_area = sum(_area_m2(geometry) for geometry, _, _ in children)
+    children_area = sum(_area_m2(geometry) for geometry, _land_use, _name in children)
     gap_or_excess = (
         _area_m2(parent.geom.sym_difference(union)) if not union.equals(parent.geom) else 0.0
     )
     if abs(parent_area - children_area) > tolerance or gap_or_excess > tolerance:
         raise RuleViolation(
-            f"the children must cover exactly the parent: parent {parent_area:.1f} m², children "
-            f"{children_area:.1f} m², {gap_or_excess:.1f} m² differ (tolerance {tolerance} m²)",
+            _(
+                "the children must cover exactly the parent: parent %(parent)s m², children "
+                "%(children)s m², %(difference)s m² differ (tolerance %(tolerance)s m²)"
+            )
+            % {
+                "parent": f"{parent_area:.1f}",
+                "children": f"{children_area:.1f}",
+                "difference": f"{gap_or_excess:.1f}",
+                "tolerance": tolerance,
+            },
             title=str(title),
             rule="children_cover_parent",
         )
@@ -913,7 +1030,7 @@ def _holding(right: Right) -> dict[int, Fraction]:
 
 def _holding_described(right: Right | None) -> str:
     if right is None:
-        return "none"
+        return _("none")
     return ", ".join(
         f"{share.party.name} {share.share_parts}/{right.share_denominator}"
         for share in right.shares.select_related("party").order_by("party__name")
@@ -923,7 +1040,7 @@ def _holding_described(right: Right | None) -> str:
 def _shown(value) -> str:
     """A term of a right as a message shows it: a date as it is written, a text quoted."""
     if value is None or value == "":
-        return "none"
+        return _("none")
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -948,8 +1065,17 @@ def _refuse_differing_exclusive_rights(titles: list[Title]) -> None:
             name = RightKind(kind).label
             if (mine is None or theirs is None) or _holding(mine) != _holding(theirs):
                 raise RuleViolation(
-                    f"the {name} of {first} is held by {_holding_described(mine)}, of {other} "
-                    f"by {_holding_described(theirs)}: parcels held differently cannot be merged",
+                    _(
+                        "the %(kind)s of %(first)s is held by %(mine)s, of %(other)s by "
+                        "%(theirs)s: parcels held differently cannot be merged"
+                    )
+                    % {
+                        "kind": name,
+                        "first": first,
+                        "mine": _holding_described(mine),
+                        "other": other,
+                        "theirs": _holding_described(theirs),
+                    },
                     title=label,
                     rule="holders_differ",
                 )
@@ -957,8 +1083,18 @@ def _refuse_differing_exclusive_rights(titles: list[Title]) -> None:
                 ours, others = getattr(mine, term), getattr(theirs, term)
                 if ours != others:
                     raise RuleViolation(
-                        f"the {name} of {first} has {term} {_shown(ours)}, of {other} "
-                        f"{_shown(others)}: parcels held on different terms cannot be merged",
+                        _(
+                            "the %(kind)s of %(first)s has %(term)s %(ours)s, of %(other)s "
+                            "%(others)s: parcels held on different terms cannot be merged"
+                        )
+                        % {
+                            "kind": name,
+                            "first": first,
+                            "term": term,
+                            "ours": _shown(ours),
+                            "other": other,
+                            "others": _shown(others),
+                        },
                         title=label,
                         rule="terms_differ",
                     )
@@ -969,13 +1105,17 @@ def _register_merge(act, titles):
     label = ", ".join(str(title) for title in titles)
     if len({parent.district_id for parent in parents}) != 1:
         raise RuleViolation(
-            "the parcels lie in different districts", title=label, rule="parents_in_one_district"
+            _("the parcels lie in different districts"),
+            title=label,
+            rule="parents_in_one_district",
         )
     for title in titles:
         if _current(title, RESTRICTIONS_BLOCKING_MERGE).exists():
             raise RuleViolation(
-                "a mortgage, seizure, objection or advance notice is registered; "
-                "cancel it before merging",
+                _(
+                    "a mortgage, seizure, objection or advance notice is registered; "
+                    "cancel it before merging"
+                ),
                 title=str(title),
                 rule="restricted",
             )
@@ -985,7 +1125,9 @@ def _register_merge(act, titles):
         union = union.union(parent.geom)
     if union.geom_type != "Polygon" and union.num_geom != 1:
         raise RuleViolation(
-            "the parcels do not form one connected area", title=label, rule="parents_not_adjacent"
+            _("the parcels do not form one connected area"),
+            title=label,
+            rule="parents_not_adjacent",
         )
     union = MultiPolygon(union, srid=STORAGE_SRID) if union.geom_type == "Polygon" else union
     land_use = _land_use_class(
@@ -1020,7 +1162,7 @@ def _allocation_entries(act, title) -> list[tuple[int, list[int]]]:
     entries = act.payload.get("allocations")
     if not isinstance(entries, list) or not entries:
         raise InvalidApplication(
-            "'allocations' must list at least one agency and its blocks", title=str(title)
+            _("'allocations' must list at least one agency and its blocks"), title=str(title)
         )
     parsed = []
     for number, entry in enumerate(entries, start=1):
@@ -1030,22 +1172,28 @@ def _allocation_entries(act, title) -> list[tuple[int, list[int]]]:
             or not isinstance(entry.get("blocks", []), list)
         ):
             raise InvalidApplication(
-                f"allocation {number}: needs an agency's party id and a list of block ids",
+                _("allocation %(number)s: needs an agency's party id and a list of block ids")
+                % {"number": number},
                 title=str(title),
             )
-        where = f"allocation {number}"
-        party = _identifier(entry["party"], what=f"{where}: 'party'", title=str(title))
+        party = _identifier(
+            entry["party"],
+            what=_("allocation %(number)s: 'party'") % {"number": number},
+            title=str(title),
+        )
         blocks = [
-            _identifier(block, what=f"{where}: block", title=str(title))
+            _identifier(
+                block, what=_("allocation %(number)s: block") % {"number": number}, title=str(title)
+            )
             for block in entry.get("blocks", [])
         ]
         parsed.append((party, blocks))
-    parties = [party for party, _ in parsed]
+    parties = [party for party, _blocks in parsed]
     if len(set(parties)) != len(parties):
-        raise InvalidApplication("an agency is listed twice", title=str(title))
-    listed = [block for _, blocks in parsed for block in blocks]
+        raise InvalidApplication(_("an agency is listed twice"), title=str(title))
+    listed = [block for _party, blocks in parsed for block in blocks]
     if len(set(listed)) != len(listed):
-        raise InvalidApplication("a block is given to two agencies", title=str(title))
+        raise InvalidApplication(_("a block is given to two agencies"), title=str(title))
     return parsed
 
 
@@ -1071,7 +1219,8 @@ def _with_blocks_hidden_from_lodger(payload: dict, title: Title, lodger) -> dict
     if named:
         # In the words used for a block that does not exist: the refusal gives nothing away.
         raise InvalidApplication(
-            f"block {named[0]} is not a space block of this building", title=str(title)
+            _("block %(block)s is not a space block of this building") % {"block": named[0]},
+            title=str(title),
         )
     return {**payload, "hidden_from_lodger": hidden}
 
@@ -1083,7 +1232,7 @@ def _blocks_hidden_from_lodger(act, title) -> set[int]:
     if not isinstance(hidden, list) or not all(
         isinstance(block, int) and not isinstance(block, bool) for block in hidden
     ):
-        raise InvalidApplication("'hidden_from_lodger' must list block ids", title=str(title))
+        raise InvalidApplication(_("'hidden_from_lodger' must list block ids"), title=str(title))
     return set(hidden)
 
 
@@ -1093,25 +1242,33 @@ def _register_allocation(act, titles):
     (see :mod:`registry.models.space`)."""
     (title,) = titles
     if title.building_id is None:
-        raise InvalidApplication("use allocations are of space in a building", title=str(title))
+        raise InvalidApplication(_("use allocations are of space in a building"), title=str(title))
     building = title.building
     entries = _allocation_entries(act, title)
     description = _text(act.payload.get("description"), what="'description'", title=str(title))
     hidden = _blocks_hidden_from_lodger(act, title)
-    agencies = Agency.objects.select_related("party").in_bulk([party for party, _ in entries])
-    wanted = [block for _, blocks in entries for block in blocks]
+    agencies = Agency.objects.select_related("party").in_bulk([party for party, _blocks in entries])
+    wanted = [block for _party, blocks in entries for block in blocks]
     blocks = SpaceBlock.objects.in_bulk(wanted)
     for party, block_ids in entries:
         agency = agencies.get(party)
         if agency is None:
             raise InvalidApplication(
-                f"party {party} is not an agency: office space is allocated to agencies",
+                _("party %(party)s is not an agency: office space is allocated to agencies")
+                % {"party": party},
                 title=str(title),
             )
         if block_ids and building.premises_classification > agency.clearance:
             raise RuleViolation(
-                f"{agency} is cleared to level {agency.clearance}, the premises are classified "
-                f"{building.premises_classification}",
+                _(
+                    "%(agency)s is cleared to level %(clearance)s, the premises are classified "
+                    "%(classification)s"
+                )
+                % {
+                    "agency": agency,
+                    "clearance": f"{agency.clearance}",
+                    "classification": f"{building.premises_classification}",
+                },
                 title=str(title),
                 rule="premises_above_clearance",
             )
@@ -1120,19 +1277,24 @@ def _register_allocation(act, titles):
             # A hidden block is refused in the words used for one that does not exist.
             if block is None or block.building_id != building.pk or block_id in hidden:
                 raise InvalidApplication(
-                    f"block {block_id} is not a space block of this building", title=str(title)
+                    _("block %(block)s is not a space block of this building")
+                    % {"block": block_id},
+                    title=str(title),
                 )
             if block.valid_to is not None:
                 raise RuleViolation(
-                    f"block {block.label} is retired", title=str(title), rule="block_retired"
+                    _("block %(block)s is retired") % {"block": block.label},
+                    title=str(title),
+                    rule="block_retired",
                 )
             if block.area_m2 is None:
                 raise RuleViolation(
-                    f"block {block.label} has no surveyed area; survey it before allocating it",
+                    _("block %(block)s has no surveyed area; survey it before allocating it")
+                    % {"block": block.label},
                     title=str(title),
                     rule="block_without_area",
                 )
-    listed_parties = [party for party, _ in entries]
+    listed_parties = [party for party, _blocks in entries]
     ending = list(
         _current(title, [RightKind.USE_ALLOCATION]).filter(shares__party_id__in=listed_parties)
     )
@@ -1149,8 +1311,15 @@ def _register_allocation(act, titles):
     if held_elsewhere is not None:
         holder = ", ".join(held_elsewhere.right.holders.values_list("name", flat=True))
         raise RuleViolation(
-            f"block {held_elsewhere.block.label} is allocated to {holder} "
-            f"(right {held_elsewhere.right_id}); list that agency too to move it",
+            _(
+                "block %(block)s is allocated to %(holder)s (right %(right)s); list that agency "
+                "too to move it"
+            )
+            % {
+                "block": held_elsewhere.block.label,
+                "holder": holder,
+                "right": held_elsewhere.right_id,
+            },
             title=str(title),
             rule="block_already_allocated",
         )
@@ -1212,7 +1381,7 @@ def _issue_certificates(act, entry) -> list[Certificate]:
         kind = CERTIFICATE_KIND_OF_RIGHT.get(right.kind)
         if kind is None:
             continue
-        sequence, _ = CertificateSequence.objects.get_or_create(
+        sequence, _created = CertificateSequence.objects.get_or_create(
             office=act.office, year=year, kind=kind
         )
         # The row lock makes numbers come one after another, without gaps, across sessions.
@@ -1244,16 +1413,27 @@ def _issue_certificates(act, entry) -> list[Certificate]:
 def title_of(unit) -> Title:
     """The title of a parcel, building or shelter, opened (without rights) if it has none."""
     field = {"Parcel": "parcel", "Building": "building", "Shelter": "shelter"}[type(unit).__name__]
-    title, _ = Title.objects.get_or_create(**{field: unit})
+    title, _created = Title.objects.get_or_create(**{field: unit})
     return title
 
 
 def _refuse_wrong_shape(keys, shapes: list[Shape], *, what: str, title: str) -> None:
     if not any(shape.fits(keys) for shape in shapes):
-        expected = " or ".join(str(shape) for shape in shapes)
-        raise InvalidApplication(
-            f"{what} holds {expected}, not {sorted(keys) or 'nothing'}", title=title
-        )
+        expected = str(shapes[0])
+        for shape in shapes[1:]:
+            expected = _("%(expected)s or %(shape)s") % {"expected": expected, "shape": str(shape)}
+        if keys:
+            message = _("%(what)s holds %(expected)s, not %(keys)s") % {
+                "what": what,
+                "expected": expected,
+                "keys": sorted(keys),
+            }
+        else:
+            message = _("%(what)s holds %(expected)s, not nothing") % {
+                "what": what,
+                "expected": expected,
+            }
+        raise InvalidApplication(message, title=title)
 
 
 def _check_application(act_type: str, titles: list[Title], payload) -> None:
@@ -1261,33 +1441,40 @@ def _check_application(act_type: str, titles: list[Title], payload) -> None:
     the number of titles the act type concerns, and the keys of its payload (the values
     are read and checked at approval, against the register as it then is)."""
     if not titles:
-        raise InvalidApplication("an act concerns at least one title")
+        raise InvalidApplication(_("an act concerns at least one title"))
     label = ", ".join(str(title) for title in titles)
     name = ActType(act_type).label
     if len({title.pk for title in titles}) != len(titles):
-        raise InvalidApplication("a title is listed twice", title=label)
+        raise InvalidApplication(_("a title is listed twice"), title=label)
     if act_type == ActType.MERGE:
         if len(titles) < 2:
-            raise InvalidApplication("a merge needs at least two parcels", title=label)
+            raise InvalidApplication(_("a merge needs at least two parcels"), title=label)
     elif len(titles) != 1:
-        raise InvalidApplication(f"a {name} concerns one title, not {len(titles)}", title=label)
+        raise InvalidApplication(
+            _("a %(act)s concerns one title, not %(count)s") % {"act": name, "count": len(titles)},
+            title=label,
+        )
     if not isinstance(payload, dict):
-        raise InvalidApplication("the application's details must be an object", title=label)
-    _refuse_wrong_shape(payload, PAYLOAD_SHAPES[act_type], what=f"a {name}", title=label)
+        raise InvalidApplication(_("the application's details must be an object"), title=label)
+    _refuse_wrong_shape(
+        payload, PAYLOAD_SHAPES[act_type], what=_("a %(act)s") % {"act": name}, title=label
+    )
     if act_type == ActType.FIRST:
         if not isinstance(payload["right"], dict):
-            raise InvalidApplication("'right' must describe the right to register", title=label)
+            raise InvalidApplication(_("'right' must describe the right to register"), title=label)
         _refuse_wrong_shape(payload["right"], [RIGHT_SPEC_SHAPE], what="'right'", title=label)
     if "changes" in payload:
         changes = payload["changes"]
         allowed = CORRECTABLE_FIELDS if act_type == ActType.CORRECTION else CHANGEABLE_FIELDS
         if not isinstance(changes, dict) or not changes or set(changes) - allowed:
             raise InvalidApplication(
-                f"'changes' of a {name} must change some of {sorted(allowed)}", title=label
+                _("'changes' of a %(act)s must change some of %(allowed)s")
+                % {"act": name, "allowed": sorted(allowed)},
+                title=label,
             )
         if "share_denominator" in changes and "holders" not in changes:
             raise InvalidApplication(
-                "'share_denominator' is corrected together with the 'holders' it divides",
+                _("'share_denominator' is corrected together with the 'holders' it divides"),
                 title=label,
             )
 
@@ -1319,16 +1506,22 @@ def lodge_act(
 ) -> RegistrationAct:
     """Lodge an application on ``titles``, as seen at ``based_on_versions`` (title id →
     version; the current versions when omitted)."""
-    _require(lodged_by, "registry.lodge_act", "lodge")
+    _require(lodged_by, "registry.lodge_act", _("%(user)s may not lodge registration acts"))
     if act_type not in ActType.values:
-        raise InvalidApplication(f"unknown act type {act_type!r}; one of {ActType.values}")
+        raise InvalidApplication(
+            _("unknown act type %(act_type)s; one of %(act_types)s")
+            % {"act_type": repr(act_type), "act_types": ActType.values}
+        )
     _check_application(act_type, titles, payload)
     if effective_date > timezone.localdate():
         # The register shows what is in force today as its current state (map, search,
         # certificates): an act dated ahead would show parcels and holders not yet in force.
         raise InvalidApplication(
-            f"the act takes effect on {effective_date}, after today ({timezone.localdate()}): "
-            "lodge it on or after the day it takes effect"
+            _(
+                "the act takes effect on %(date)s, after today (%(today)s): "
+                "lodge it on or after the day it takes effect"
+            )
+            % {"date": effective_date, "today": timezone.localdate()}
         )
     if act_type == ActType.ALLOCATION:
         payload = _with_blocks_hidden_from_lodger(payload, titles[0], lodged_by)
@@ -1344,13 +1537,16 @@ def lodge_act(
         for title in titles:
             if versions[title.pk] != current[title.pk]:
                 raise ConflictError(
-                    f"the title is at version {current[title.pk]}, the application was "
-                    f"prepared on version {versions[title.pk]}; reload it",
+                    _(
+                        "the title is at version %(current)s, the application was prepared on "
+                        "version %(based_on)s; reload it"
+                    )
+                    % {"current": current[title.pk], "based_on": versions[title.pk]},
                     title=str(title),
                 )
             if not title.is_open:
                 raise RuleViolation(
-                    "the title is closed (its unit was split, merged or retired)",
+                    _("the title is closed (its unit was split, merged or retired)"),
                     title=str(title),
                     rule="title_closed",
                 )
@@ -1401,18 +1597,22 @@ def _office_of(title: Title) -> District:
     )
     if parcel is None:
         raise InvalidApplication(
-            "the unit sits on no parcel, so no registration office is known", title=str(title)
+            _("the unit sits on no parcel, so no registration office is known"),
+            title=str(title),
         )
     return parcel.district
 
 
 def examine_act(*, act: RegistrationAct, examiner, note: str = "") -> RegistrationAct:
-    _require(examiner, "registry.lodge_act", "examine")
+    _require(examiner, "registry.lodge_act", _("%(user)s may not examine registration acts"))
     with transaction.atomic(durable=True):
         _name_app_user(examiner)
         act = RegistrationAct.objects.select_for_update().get(pk=act.pk)
         if act.status != ActStatus.LODGED:
-            raise WrongState(f"act {act.number} is {act.get_status_display()}, not lodged")
+            raise WrongState(
+                _("act %(number)s is %(status)s, not lodged")
+                % {"number": act.number, "status": act.get_status_display()}
+            )
         act.status = ActStatus.EXAMINED
         act.examined_by = examiner
         act.examined_at = timezone.now()
@@ -1423,15 +1623,21 @@ def examine_act(*, act: RegistrationAct, examiner, note: str = "") -> Registrati
 
 
 def _decidable(act_pk: int, decider) -> RegistrationAct:
-    _require(decider, "registry.decide_act", "approve or reject")
+    _require(
+        decider,
+        "registry.decide_act",
+        _("%(user)s may not approve or reject registration acts"),
+    )
     act = RegistrationAct.objects.select_for_update().get(pk=act_pk)
     if act.status != ActStatus.EXAMINED:
         raise WrongState(
-            f"act {act.number} is {act.get_status_display()}; only examined acts are decided"
+            _("act %(number)s is %(status)s; only examined acts are decided")
+            % {"number": act.number, "status": act.get_status_display()}
         )
     if act.examined_by_id == decider.pk:
         raise NotAllowed(
-            f"{decider.get_username()} examined act {act.number} and cannot also decide it",
+            _("%(user)s examined act %(number)s and cannot also decide it")
+            % {"user": decider.get_username(), "number": act.number},
             rule="examiner_cannot_approve",
         )
     return act
@@ -1439,7 +1645,7 @@ def _decidable(act_pk: int, decider) -> RegistrationAct:
 
 def reject_act(*, act: RegistrationAct, decider, reason: str) -> RegistrationAct:
     if not reason.strip():
-        raise InvalidApplication("a rejection needs its reason")
+        raise InvalidApplication(_("a rejection needs its reason"))
     with transaction.atomic(durable=True):
         _name_app_user(decider)
         act = _decidable(act.pk, decider)
@@ -1470,8 +1676,15 @@ def approve_act(*, act: RegistrationAct, approver) -> RegistrationAct:
         for title in titles:
             if title.version != based_on[title.pk]:
                 raise ConflictError(
-                    f"the title changed since act {act.number} was lodged (now version "
-                    f"{title.version}, lodged on version {based_on[title.pk]}); lodge it again",
+                    _(
+                        "the title changed since act %(number)s was lodged (now version "
+                        "%(version)s, lodged on version %(based_on)s); lodge it again"
+                    )
+                    % {
+                        "number": act.number,
+                        "version": title.version,
+                        "based_on": based_on[title.pk],
+                    },
                     title=str(title),
                 )
         # As at lodging: an act lodged before these checks existed is refused here.

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from registry.models import JournalEntry, ParcelLineage, RegistrationAct, RightKind
 
@@ -40,7 +41,7 @@ def _parcel_digests(parcel_ids: list[int]) -> list[dict]:
         )
         return [
             {"id": pk, "unit_code": code, "geom_sha256": digest, "valid_from": _iso(start)}
-            for pk, code, digest, start, _ in cursor.fetchall()
+            for pk, code, digest, start, _end in cursor.fetchall()
         ]
 
 
@@ -95,7 +96,7 @@ def serialize_act(act: RegistrationAct) -> dict:
         # What was asked, as lodged (a change of use, a split's children...): never changed after.
         "application": act.payload,
         "lineage": sorted([parent, child] for parent, child in lineage),
-        "parcels_created": _parcel_digests(sorted({child for _, child in lineage})),
+        "parcels_created": _parcel_digests(sorted({child for _parent, child in lineage})),
         "sources": sorted(
             [source.kind, source.file_name, source.sha256] for source in act.sources.all()
         ),
@@ -146,17 +147,20 @@ def verify_journal(*, progress=None) -> JournalCheck:
             progress()
         problem = ""
         if entry.position != checked:
-            problem = f"position {entry.position} where {checked} was expected (a gap)"
+            problem = _("position %(position)s where %(expected)s was expected (a gap)") % {
+                "position": entry.position,
+                "expected": checked,
+            }
         elif entry.previous_hash != expected_previous:
-            problem = "previous_hash does not match the hash of the entry before it"
+            problem = _("previous_hash does not match the hash of the entry before it")
         elif chain_hash(entry.previous_hash, entry.payload) != entry.entry_hash:
-            problem = "entry_hash does not match its payload"
+            problem = _("entry_hash does not match its payload")
         elif entry.payload != canonical_json(
             {"position": entry.position, **serialize_act(entry.act)}
         ):
-            problem = (
-                f"the register's rows for act {entry.act.number} differ from the sealed payload"
-            )
+            problem = _("the register's rows for act %(act)s differ from the sealed payload") % {
+                "act": entry.act.number
+            }
         if problem:
             return JournalCheck(checked, entry.position, problem)
         expected_previous = entry.entry_hash

@@ -4,6 +4,7 @@ import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from registry.errors import InvalidApplication, NotAllowed
 from registry.models import Condition, Shelter, ShelterInspection
@@ -29,20 +30,28 @@ def record_inspection(
     """
     label = shelter.name
     if not user.has_perm("registry.add_shelterinspection"):
-        raise NotAllowed(f"{user.get_username()} may not record shelter inspections", title=label)
+        raise NotAllowed(
+            _("%(user)s may not record shelter inspections") % {"user": user.get_username()},
+            title=label,
+        )
     if shelter.classification > clearance_of(user=user):
-        raise NotAllowed("no such shelter")
+        raise NotAllowed(_("no such shelter"))
     if inspected_on > timezone.localdate():
-        raise InvalidApplication(f"inspection date {inspected_on} is in the future", title=label)
+        raise InvalidApplication(
+            _("inspection date %(date)s is in the future") % {"date": inspected_on}, title=label
+        )
     if inspected_on < shelter.valid_from:
         raise InvalidApplication(
-            f"inspection date {inspected_on} is before the shelter existed ({shelter.valid_from})",
+            _("inspection date %(date)s is before the shelter existed (%(valid_from)s)")
+            % {"date": inspected_on, "valid_from": shelter.valid_from},
             title=label,
         )
     if condition not in Condition.values:
-        raise InvalidApplication(f"unknown condition {condition!r}", title=label)
+        raise InvalidApplication(
+            _("unknown condition %(condition)s") % {"condition": repr(condition)}, title=label
+        )
     if not inspector.strip():
-        raise InvalidApplication("name the inspector", title=label)
+        raise InvalidApplication(_("name the inspector"), title=label)
     shelter = Shelter.objects.select_for_update().get(pk=shelter.pk)
     inspection = ShelterInspection.objects.create(
         shelter=shelter,

@@ -348,6 +348,23 @@ def test_refusal_is_shown_with_the_rule_and_the_title_and_changes_nothing(client
     )
 
 
+def test_a_refusal_speaks_the_users_chinese(client, owned_title, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    title, seller = owned_title
+    logged_in(client, Role.REGISTRAR)
+    lodge_transfer(client, title, seller, party("Buyer"), transferors=[party("Stranger").pk])
+    act = RegistrationAct.objects.get(act_titles__title=title, act_type="transfer")
+    client.post(f"/registry/acts/{act.pk}/", {"action": "examine"})
+    logged_in(client, Role.SUPERVISOR)
+    page = client.post(
+        f"/registry/acts/{act.pk}/", {"action": "approve"}, follow=True
+    ).content.decode()
+    assert f"{title.parcel.unit_code}: 转让人必须是现权利人（Seller Agency）" in page
+    logged_in(client, Role.REGISTRAR)  # a form prepared on an old version: a conflict
+    stale = lodge_transfer(client, title, seller, party("Buyer"), based_on_version=0)
+    assert "请重新加载" in stale.content.decode()
+
+
 def test_stale_form_is_refused_as_a_conflict(client, owned_title):
     title, seller = owned_title
     logged_in(client, Role.REGISTRAR)
