@@ -1,28 +1,33 @@
 """Uploading a layer: the file is checked (a dry run) and its report shown; only when the
 user confirms is it imported, all or nothing. Views are thin: they check the role, keep the
 upload, and call :func:`run_import`. The full report of the check, and then of the import,
-can be downloaded by the user who uploaded the file, for a day."""
+can be downloaded by the user who uploaded the file, for a day.
+
+A page with script sends the file ahead (:func:`send`), showing its bytes going, and the form
+then names the file sent instead of carrying it; without script the form carries the file."""
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import pathlib
 import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from gis_layers.imports.errors import FORM_FIELDS, ImportRefusal, worded_for
@@ -67,11 +72,43 @@ def _require_an_import_role(user) -> None:
         raise PermissionDenied
 
 
-class UploadForm(forms.Form):
+def _too_large() -> str:
+    return _("The file is larger than %(mb)d MB.") % {
+        "mb": settings.LANDLEDGER_UPLOAD_MAX_BYTES // 2**20
+    }
+
+
+class FileForm(forms.Form):
+    """A file to import: within the size limit, of a format the import reads."""
+
+    file = forms.FileField(label=gettext_lazy("File"))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload is None:  # the upload form's file, where it names a file sent ahead
+            return None
+        if upload.size > settings.LANDLEDGER_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(_too_large())
+        name = pathlib.PurePath(upload.name.replace("\\", "/")).name
+        if not name.lower().endswith(UPLOAD_SUFFIXES):
+            raise forms.ValidationError(
+                _("Give one of: %(suffixes)s.") % {"suffixes": ", ".join(UPLOAD_SUFFIXES)}
+            )
+        # Only letters, digits, dots, dashes and underscores reach the disk: never a path.
+        upload.safe_name = re.sub(r"[^\w.\-]", "_", name)[-120:]
+        return upload
+
+
+class UploadForm(FileForm):
+    """What to import and how: the file itself, or the token of the file the page sent
+    ahead (``sent``), which must be the user's own and still waiting."""
+
+    field_order = ["kind", "file"]
     kind = forms.ChoiceField(
         label=gettext_lazy("Layer"), choices=[(kind, KIND_LABELS[kind]) for kind in WRITABLE_KINDS]
     )
-    file = forms.FileField(label=gettext_lazy("File"))
+    file = forms.FileField(label=gettext_lazy("File"), required=False)
+    sent = forms.CharField(required=False, widget=forms.HiddenInput)
     layer = forms.CharField(
         label=gettext_lazy("Layer in the file (GeoPackage, OSM)"), required=False
     )
@@ -85,21 +122,36 @@ class UploadForm(forms.Form):
         choices=[("repair", gettext_lazy("repair")), ("reject", gettext_lazy("reject"))],
     )
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > settings.LANDLEDGER_UPLOAD_MAX_BYTES:
-            raise forms.ValidationError(
-                _("The file is larger than %(mb)d MB.")
-                % {"mb": settings.LANDLEDGER_UPLOAD_MAX_BYTES // 2**20}
-            )
-        name = pathlib.PurePath(upload.name.replace("\\", "/")).name
-        if not name.lower().endswith(UPLOAD_SUFFIXES):
-            raise forms.ValidationError(
-                _("Give one of: %(suffixes)s.") % {"suffixes": ", ".join(UPLOAD_SUFFIXES)}
-            )
-        # Only letters, digits, dots, dashes and underscores reach the disk: never a path.
-        upload.safe_name = re.sub(r"[^\w.\-]", "_", name)[-120:]
-        return upload
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def sending_sentences(self) -> dict[str, str]:
+        """The words of the page's script while it sends the file ahead, in the active
+        language, by the name of the form's data attribute that carries each; the script
+        fills in the values named ``%(name)s``, ``%(name)d`` or ``%(name)02d``."""
+        return {
+            "sending": _(
+                "Sending the file: %(sent)s of %(total)s MB, %(rate)s MB a second, about "
+                "%(left)s left."
+            ),
+            "send-failed": _("The file could not be sent: %(why)s"),
+            "connection-lost": _("the connection to the server was lost."),
+            "seconds": _("%(seconds)d s"),
+            "minutes": _("%(minutes)d min %(seconds)02d s"),
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("sent"):
+            cleaned["sent_path"] = _sent_file(self.user, cleaned["sent"])
+            if cleaned["sent_path"] is None:
+                raise forms.ValidationError(
+                    _("The file sent ahead is no longer waiting; choose it again.")
+                )
+        elif cleaned.get("file") is None and "file" not in self.errors:
+            self.add_error("file", forms.Field.default_error_messages["required"])
+        return cleaned
 
 
 # Room for the form's other fields and the multipart boundaries around the file.
@@ -111,6 +163,12 @@ def _declared_size(request) -> int:
         return int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return 0
+
+
+def _too_large_to_read(request) -> bool:
+    """Whether the request says it is larger than any upload may be: refused before Django
+    reads the body, so that an oversized upload never reaches the disk."""
+    return _declared_size(request) > settings.LANDLEDGER_UPLOAD_MAX_BYTES + UPLOAD_FORM_OVERHEAD
 
 
 def _uploads_root() -> pathlib.Path:
@@ -174,6 +232,16 @@ def _progress_of(request) -> Iterator[dict]:
         recorder.remove()
 
 
+def _sent_file(user, token: str) -> pathlib.Path | None:
+    """The file ``user`` sent ahead as ``token``, or None: another user's token, or a file no
+    longer waiting, finds nothing under this user's folder."""
+    if not TOKEN.fullmatch(token):
+        return None
+    folder = _pending_dir(user, token)
+    files = list(folder.iterdir()) if folder.is_dir() else []
+    return files[0] if len(files) == 1 else None
+
+
 def _keep(upload, user) -> tuple[str, pathlib.Path]:
     token = secrets.token_hex(16)
     folder = _pending_dir(user, token)
@@ -217,17 +285,40 @@ def _report_context(report, *, token: str, user) -> dict:
     return context
 
 
+def _refusing_oversized_bodies(too_large: Callable[[HttpRequest], HttpResponse]):
+    """An upload view that answers ``too_large(request)`` to a body declared larger than any
+    upload may be, before anything reads it. Django's CSRF check reads a POST's body (for
+    its token field): it would stream the whole upload to a temporary file first. So the
+    size is checked here, and the CSRF token right after, as the middleware would have."""
+
+    def decorator(view):
+        protected = csrf_protect(view)
+
+        @csrf_exempt
+        @functools.wraps(view)
+        def checked(request, *args, **kwargs):
+            if request.method == "POST" and _too_large_to_read(request):
+                return too_large(request)
+            return protected(request, *args, **kwargs)
+
+        return checked
+
+    return decorator
+
+
+def _upload_page_too_large(request) -> HttpResponse:
+    messages.error(request, _too_large())
+    form = UploadForm(user=request.user)
+    return render(request, "gis_layers/import.html", {"form": form}, status=413)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
+@_refusing_oversized_bodies(_upload_page_too_large)
 def upload(request):
     """Step 1: upload and check (nothing is written)."""
     _require_an_import_role(request.user)
-    if _declared_size(request) > settings.LANDLEDGER_UPLOAD_MAX_BYTES + UPLOAD_FORM_OVERHEAD:
-        # Refused before Django reads the body: an oversized upload never reaches the disk.
-        limit_mb = settings.LANDLEDGER_UPLOAD_MAX_BYTES // 2**20
-        messages.error(request, _("The file is larger than %(mb)d MB.") % {"mb": limit_mb})
-        return render(request, "gis_layers/import.html", {"form": UploadForm()}, status=413)
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
     context = {"form": form}
     if request.method == "POST" and form.is_valid():
         kind = form.cleaned_data["kind"]
@@ -236,7 +327,11 @@ def upload(request):
         # Each new upload first deletes the pending uploads and reports, anyone's, that have
         # waited longer than PENDING_LIFETIME: nothing else ever would.
         _delete_expired_uploads()
-        token, path = _keep(form.cleaned_data["file"], request.user)
+        if form.cleaned_data.get("sent_path"):
+            path = form.cleaned_data["sent_path"]
+            token = path.parent.name
+        else:
+            token, path = _keep(form.cleaned_data["file"], request.user)
         options = {
             "kind_name": kind,
             "layer": form.cleaned_data["layer"] or None,
@@ -274,6 +369,22 @@ def upload(request):
                 file_name=path.name,
             )
     return render(request, "gis_layers/import.html", context)
+
+
+@login_required
+@require_POST
+@_refusing_oversized_bodies(lambda request: JsonResponse({"error": _too_large()}, status=413))
+def send(request):
+    """Step 0, for a page with script: the file alone, sent ahead of the form so that the page
+    can show how much of it has gone (a browser tells a script that, not a form). Answers
+    the token (``sent``) that the form then names instead of the file, or the ``error``."""
+    _require_an_import_role(request.user)
+    form = FileForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return JsonResponse({"error": " ".join(form.errors["file"])}, status=400)
+    _delete_expired_uploads()
+    token, _path = _keep(form.cleaned_data["file"], request.user)
+    return JsonResponse({"sent": token})
 
 
 @login_required
@@ -319,7 +430,7 @@ def confirm(request, token: str):
         request,
         "gis_layers/import.html",
         {
-            "form": UploadForm(),
+            "form": UploadForm(user=request.user),
             **_report_context(report, token=token, user=request.user),
             "file_name": path.name,
             "done": True,

@@ -7,6 +7,7 @@ urlpatterns = [
     path("export/", views.export, name="export"),
     path("import/", import_views.upload, name="import"),
     path("import/progress/", import_views.progress, name="import_progress"),
+    path("import/send/", import_views.send, name="import_send"),
     path("import/<str:token>/", import_views.confirm, name="import_confirm"),
     path(
         "import/<str:token>/report.<str:report_format>",

@@ -1,6 +1,8 @@
 """A registrar uploads a survey in Chromium, reads the check's report, confirms it; an
 auditor downloads a layer."""
 
+import re
+
 import pyogrio
 import pytest
 from playwright.sync_api import expect
@@ -11,6 +13,7 @@ from tests.e2e.test_login_and_admin import screenshot
 from tests.gis_layers.test_import import squares
 
 pytestmark = pytest.mark.e2e
+MB = 1024 * 1024
 
 
 def test_upload_is_checked_then_imported_on_confirmation(page, tmp_path, settings):
@@ -81,17 +84,31 @@ def test_a_check_shows_how_far_it_has_got_while_it_runs(page, tmp_path, settings
     page.goto("/layers/import/")
     page.evaluate(RECORD_PROGRESS)
     page.set_input_files("#id_file", str(path))
+    # The file's bytes go out at 4 MB a second, so that the page can show them going.
+    network = page.context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 4 * MB},
+    )
     page.click("#upload-form button[type=submit]")
     expect(page.locator("#import-summary")).to_contain_text(
         "60000 read, 60000 accepted", timeout=120_000
     )
     seen = page.evaluate("() => JSON.parse(sessionStorage.getItem('progress-seen'))")
+    sending = [state for state in seen if state["stage"] == "sending"]
+    totals = {
+        float(total) for state in sending for total in re.findall(r"of ([\d.]+) MB", state["text"])
+    }
+    assert totals and all(abs(total - path.stat().st_size / MB) < 0.06 for total in totals), seen
+    assert all(0 < state["value"] <= 1 for state in sending), seen
+    assert "MB a second, about" in sending[-1]["text"]
     reading = [state for state in seen if state["stage"] == "reading"]
     counted = [state for state in reading if "of 60,000" in state["text"]]
     assert counted and all(0 < state["value"] <= 1 for state in counted), seen
     assert "a second, about" in counted[-1]["text"]
     stages = [state["stage"] for state in seen]
-    assert stages == sorted(stages, key=["reading", "checking"].index), seen
+    assert stages == sorted(stages, key=["sending", "reading", "checking"].index), seen
     # A stage of single statements has no count: its bar only says the work goes on.
     assert all(state["value"] is None for state in seen if state["stage"] == "checking")
     assert page.external_requests == [] and page.console_errors == []
@@ -143,3 +160,29 @@ def test_auditor_downloads_a_geopackage_of_parcels(page, tmp_path):
         pyogrio.read_info(target)["features"]
         == Parcel.objects.filter(valid_to__isnull=True).count()
     )
+
+
+def test_a_file_the_server_will_not_take_is_said_so_and_the_form_is_free_again(
+    page, tmp_path, settings
+):
+    settings.LANDLEDGER_BASEMAP_URL = ""  # plain mode: the check's map needs nothing outside
+    path = tmp_path / "notes.txt"
+    path.write_text("not a layer")
+    log_in(page, "registrar")
+    page.goto("/layers/import/")
+    page.set_input_files("#id_file", str(path))
+    page.click("#upload-form button[type=submit]")
+    refusal = page.locator(".import-progress[data-stage=failed]")
+    expect(refusal).to_contain_text("The file could not be sent: Give one of: .gpkg")
+    expect(page.locator("#upload-form button[type=submit]")).to_be_enabled()
+    expect(page.locator("#upload-form .busy-note")).to_have_count(0)
+    # Another file, chosen and sent, is checked as usual; the refusal gives way.
+    survey = tmp_path / "survey.gpkg"
+    frame = squares(1, start=801)
+    frame.geometry = frame.translate(0, -0.01)  # clear of the surveys the other tests import
+    frame.to_file(survey)
+    page.set_input_files("#id_file", str(survey))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#import-summary")).to_contain_text("1 read, 1 accepted")
+    expect(page.locator(".import-progress[data-stage=failed]")).to_have_count(0)
+    assert page.external_requests == []

@@ -11,6 +11,7 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from gis_layers import import_views
 from gis_layers.imports.progress import ProgressFile
@@ -305,3 +306,85 @@ def test_a_refusal_of_the_whole_file_speaks_the_users_chinese(client, tmp_path, 
     assert "文件未声明坐标参考系（Shapefile 需要其 .prj 文件）" in page
     assert "表单的" in page  # the form's field to fill in, not the command's option
     assert "--crs" not in page
+
+
+def send(client, file):
+    """The file alone, as the page sends it ahead of the form."""
+    return client.post("/layers/import/send/", {"file": file})
+
+
+def test_a_file_sent_ahead_is_checked_and_imported_as_the_form_names_it(client, tmp_path):
+    as_role(client, Role.REGISTRAR)
+    sent = send(client, gpkg_upload(tmp_path))
+    assert sent.status_code == 200
+    token = sent.json()["sent"]
+    page = upload(client, "", sent=token).content.decode()
+    assert "survey.gpkg: parcels" in page and "3 read, 3 accepted, 0 rejected" in page
+    # The file the check read waits for confirmation under the same token: nothing is copied.
+    assert f"/layers/import/{token}/" in page
+    done = client.post(f"/layers/import/{token}/", follow=True).content.decode()
+    assert "3 inserted" in done
+    assert Parcel.objects.filter(unit_code__startswith="990101009009").count() == 3
+    # Imported, the file is gone: naming it again finds nothing.
+    again = upload(client, "", sent=token).content.decode()
+    assert "no longer waiting" in again and "read," not in again
+
+
+def test_a_file_sent_ahead_is_only_its_senders(client, tmp_path):
+    as_role(client, Role.REGISTRAR)
+    token = send(client, gpkg_upload(tmp_path)).json()["sent"]
+    client.force_login(user(Role.REGISTRAR, "another-registrar"))
+    page = upload(client, "", sent=token).content.decode()
+    assert "no longer waiting" in page and "read," not in page
+    for malformed in ("../../etc", "0" * 31, "X" * 32):
+        assert "no longer waiting" in upload(client, "", sent=malformed).content.decode()
+    assert "This field is required." in upload(client, "").content.decode()
+
+
+def test_sending_ahead_is_refused_as_the_form_would_be(client, tmp_path, settings):
+    settings.LANDLEDGER_UPLOAD_DIR = str(tmp_path / "uploads")
+    assert send(client, gpkg_upload(tmp_path)).status_code == 302  # to the login page
+    as_role(client, Role.PLANNER)
+    assert send(client, gpkg_upload(tmp_path)).status_code == 403
+    as_role(client, Role.REGISTRAR)
+    unknown = send(client, SimpleUploadedFile("x.exe", b"MZ"))
+    assert unknown.status_code == 400 and "Give one of" in unknown.json()["error"]
+    survey = gpkg_upload(tmp_path)
+    settings.LANDLEDGER_UPLOAD_MAX_BYTES = survey.size - 1  # the request within its margin
+    larger = send(client, survey)
+    assert larger.status_code == 400 and "larger than" in larger.json()["error"]
+    # Declared larger than any upload may be: refused before the body is read.
+    declared = client.post(
+        "/layers/import/send/",
+        data=b"",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(10**9),
+    )
+    assert declared.status_code == 413 and "larger than" in declared.json()["error"]
+    assert not any(path.is_file() for path in (tmp_path / "uploads").rglob("*"))
+
+
+class UnreadableBody(io.RawIOBase):
+    def read(self, size=-1):
+        raise AssertionError("the request's body was read")
+
+
+def test_a_body_declared_too_large_is_refused_before_anything_reads_it(tmp_path, settings):
+    settings.LANDLEDGER_UPLOAD_DIR = str(tmp_path / "uploads")
+    # The CSRF check enforced, as in the browser: it reads a POST's body for its token.
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user(Role.REGISTRAR, "upload-unread"))
+    for url in ("/layers/import/", "/layers/import/send/"):
+        refused = browser.post(
+            url,
+            CONTENT_TYPE="multipart/form-data; boundary=x",
+            CONTENT_LENGTH=str(settings.LANDLEDGER_UPLOAD_MAX_BYTES * 2),
+            **{"wsgi.input": UnreadableBody()},
+        )
+        assert refused.status_code == 413
+        limit_mb = settings.LANDLEDGER_UPLOAD_MAX_BYTES // 2**20
+        assert f"larger than {limit_mb} MB" in refused.content.decode()
+        # Within the limit, the CSRF check still applies.
+        forged = browser.post(url, {"kind": "parcels", "file": gpkg_upload(tmp_path)})
+        assert forged.status_code == 403
+    assert not any(path.is_file() for path in (tmp_path / "uploads").rglob("*"))
