@@ -501,6 +501,13 @@ def test_lodging_on_a_stale_version_is_a_409():
     assert response.status_code == 409
     assert response.json()["rule"] == "stale_version"
     assert f"prepared on version {title.version - 1}" in response.json()["message"]
+    # The message in the language the client asks for; the rule is the same key.
+    client = logged_in(Role.REGISTRAR)
+    chinese = client.post(
+        "/api/acts/", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).json()
+    assert chinese["rule"] == "stale_version"
+    assert f"申请依据的是第 {title.version - 1} 版" in chinese["message"]
 
 
 def test_transfer_from_a_non_holder_is_a_400_naming_the_rule_and_the_holders():
