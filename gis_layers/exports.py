@@ -32,7 +32,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import Case, Count, F, Func, OuterRef, Subquery, Value, When, Window
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gis_layers.models import PopulationCell, RoadSegment, ZoningArea
 from registry.models import (
@@ -75,7 +77,7 @@ class Format:
     key: str  # as chosen on the web form, e.g. "shp.zip"
     suffix: str  # the file name ends with it (any case)
     driver: str  # GDAL driver
-    label: str
+    label: str | Promise  # as the export form names it, in the reader's language
     content_type: str
     layer_options: dict[str, str] = field(default_factory=dict)
 
@@ -90,12 +92,14 @@ FORMATS: dict[str, Format] = {
         Format("gpkg", ".gpkg", "GPKG", "GeoPackage", "application/geopackage+sqlite3"),
         Format("geojson", ".geojson", "GeoJSON", "GeoJSON", "application/geo+json"),
         Format("fgb", ".fgb", "FlatGeobuf", "FlatGeobuf", "application/octet-stream"),
-        Format("csv", ".csv", "CSV", "CSV (geometry as WKT)", "text/csv; charset=utf-8"),
+        Format(
+            "csv", ".csv", "CSV", gettext_lazy("CSV (geometry as WKT)"), "text/csv; charset=utf-8"
+        ),
         Format(
             "shp.zip",
             ".shp.zip",
             "ESRI Shapefile",
-            "zipped ESRI Shapefile",
+            gettext_lazy("zipped ESRI Shapefile"),
             "application/zip",
             {"ENCODING": "UTF-8"},
         ),

@@ -34,6 +34,7 @@ from gis_layers.exports import (
     in_force_date,
     rows_to_export,
 )
+from gis_layers.imports.schema import KIND_LABELS
 from gis_layers.models import CoverageRun
 from gis_layers.tiles import LAYERS as TILE_LAYERS
 from gis_layers.tiles import (
@@ -52,7 +53,7 @@ FEATURE_NUMBER = re.compile(r"[0-9]{1,18}")  # a positive bigint
 class ExportForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("Layer"),
-        choices=[(kind, kind) for kind in KIND_NAMES],
+        choices=[(kind, KIND_LABELS[kind]) for kind in KIND_NAMES],
         error_messages={
             "invalid_choice": format_lazy(
                 "{} {}.", _("Unknown layer “%(value)s”: choose one of"), ", ".join(KIND_NAMES)
@@ -61,7 +62,9 @@ class ExportForm(forms.Form):
     )
     format = forms.ChoiceField(
         label=_("Format"),
-        choices=[(fmt.key, f"{fmt.label} ({fmt.suffix})") for fmt in FORMATS.values()],
+        choices=[
+            (fmt.key, format_lazy("{} ({})", fmt.label, fmt.suffix)) for fmt in FORMATS.values()
+        ],
         error_messages={
             "invalid_choice": format_lazy(
                 "{} {}.", _("Unknown format “%(value)s”: choose one of"), ACCEPTED_SUFFIXES

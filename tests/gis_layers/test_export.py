@@ -407,6 +407,13 @@ def test_command_refuses_bad_input_with_a_message(demo, tmp_path, args, message)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_command_speaks_english_whatever_the_sites_language(demo, tmp_path, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    with pytest.raises(CommandError, match="use one of .gpkg, .geojson"):
+        run("parcels", tmp_path / "parcels.xlsx")
+    assert ", zipped ESRI Shapefile, " in run("parcels", tmp_path / "parcels.shp.zip")
+
+
 def test_command_refuses_a_user_without_the_view_permission(demo, tmp_path):
     registrar = user(Role.REGISTRAR, "export-registrar")
     with pytest.raises(CommandError, match="export-registrar may not export population"):
@@ -439,6 +446,13 @@ def test_the_page_shows_the_form(client):
     assert page.status_code == 200
     for name in ("kind", "format", "as_of"):
         assert f'name="{name}"' in page.content.decode()
+
+
+def test_the_page_names_layers_and_formats_in_the_readers_language(client, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    page = logged_in(client, Role.PLANNER).get(URL).content.decode()
+    assert '<option value="parcels">宗地</option>' in page
+    assert "压缩的 ESRI Shapefile (.shp.zip)" in page
 
 
 def test_a_user_who_may_view_no_layer_is_refused(client, django_user_model):

@@ -482,6 +482,7 @@ def test_pages_speak_chinese_by_default(client, owned_title, settings):
     home = client.get("/").content.decode()
     current = Parcel.objects.filter(valid_to__isnull=True).count()
     assert "维护人防工程台账" in home and f"现有宗地 {current} 宗" in home
+    assert "人口格网为合成数据" in home  # the footer's note on the demo's data
     english = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f"{current} current parcels" in english
 

@@ -4,7 +4,7 @@ import pathlib
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from config.terminal import progress_bar
 from gis_layers.exports import (
@@ -58,6 +58,7 @@ class Command(BaseCommand):
             help=f"rows read and written at a time (default: {DEFAULT_CHUNK})",
         )
 
+    @no_translations  # the command speaks English, whatever the site's language
     def handle(self, *args, kind, path, as_of, user, chunk_size, **options):
         exporter = None
         if user is not None:

@@ -87,7 +87,7 @@ class Command(BaseCommand):
             elapsed = tqdm.format_interval(time.monotonic() - started)
             self.stderr.write(f"{STAGE_LINES[stage]} (after {elapsed})", style_func=str)
 
-    @no_translations  # the command speaks English, as the reasons do
+    @no_translations  # the command speaks English, whatever the site's language
     def handle(
         self,
         *args,

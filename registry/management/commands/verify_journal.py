@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from config.terminal import progress_bar
 from registry.models import JournalEntry
@@ -11,6 +11,7 @@ class Command(BaseCommand):
         "else non-zero naming the first bad entry."
     )
 
+    @no_translations  # the command speaks English, whatever the site's language
     def handle(self, *args, **options):
         with progress_bar(
             self.stderr,
