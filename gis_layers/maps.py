@@ -7,10 +7,13 @@ import json
 import re
 
 import folium
+from branca.element import MacroElement
 from django.conf import settings
 from django.templatetags.static import static
+from django.utils import translation
 from django.utils.translation import gettext as _
 from folium.plugins import Fullscreen, MeasureControl
+from folium.template import Template
 
 from config.security import allow_inline_script
 from gis_layers.imports.preview import CHECK_COLOURS, CHECK_STATUS_NAMES, MapPreview
@@ -41,16 +44,34 @@ def _local(map_element, js: dict[str, str], css: dict[str, str]) -> None:
     map_element.default_css = [(name, static(VENDOR + path)) for name, path in css.items()]
 
 
+class _ZoomAndScale(MacroElement):
+    """Leaflet's zoom buttons titled in the reader's language, and a scale bar in metres
+    alone: folium's own are titled in English and add feet and miles."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        L.control.zoom({{ this.zoom_titles|tojson }}).addTo({{ this._parent.get_name() }});
+        L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "ZoomAndScale"
+        self.zoom_titles = {"zoomInTitle": _("Zoom in"), "zoomOutTitle": _("Zoom out")}
+
+
 def _base_map(*, location, zoom: int, prefer_canvas: bool) -> folium.Map:
     """A folium map on Leaflet from our static files, with the configured basemap if any."""
     figure_map = folium.Map(
         location=location,
         zoom_start=zoom,
         tiles=None,
-        control_scale=True,
+        zoom_control=False,
         prefer_canvas=prefer_canvas,
         max_zoom=MAX_ZOOM,
     )
+    _ZoomAndScale().add_to(figure_map)
     _local(
         figure_map,
         {"leaflet": "leaflet-1.9.4/leaflet.js"},
@@ -102,17 +123,29 @@ def planner_map(*, config: dict) -> dict[str, str]:
     ``config`` is handed to map.js (layers the user may see, URLs, dates, land-use names).
     """
     figure_map = _base_map(location=config["centre"], zoom=config["zoom"], prefer_canvas=True)
-    fullscreen = Fullscreen(position="topleft")
+    fullscreen = Fullscreen(
+        position="topleft", title=_("Full screen"), title_cancel=_("Leave full screen")
+    )
     _local(
         fullscreen,
         {"Control.Fullscreen.js": "leaflet.fullscreen-3.0.2/Control.FullScreen.js"},
         {"Control.FullScreen.css": "leaflet.fullscreen-3.0.2/Control.FullScreen.css"},
     )
     fullscreen.add_to(figure_map)
-    measure = MeasureControl(primary_length_unit="meters", primary_area_unit="sqmeters")
+    measure = MeasureControl(
+        primary_length_unit="meters",
+        secondary_length_unit="kilometers",
+        primary_area_unit="sqmeters",
+        secondary_area_unit="hectares",
+    )
+    # The plugin's words come built in: its Chinese build for Chinese readers.
+    chinese = translation.get_language().startswith("zh")
     _local(
         measure,
-        {"leaflet_measure_js": "leaflet-measure-3.1.0/leaflet-measure.js"},
+        {
+            "leaflet_measure_js": "leaflet-measure-3.1.0/leaflet-measure"
+            + (".cn.js" if chinese else ".js")
+        },
         {"leaflet_measure_css": "leaflet-measure-3.1.0/leaflet-measure.css"},
     )
     measure.add_to(figure_map)

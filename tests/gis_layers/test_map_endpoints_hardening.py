@@ -116,6 +116,22 @@ def test_the_change_view_legend_speaks_chinese_where_the_page_does():
     assert [label for _key, label in legend["items"]] == ["新增宗地", "注销宗地", "已转移"]
 
 
+@pytest.mark.parametrize(
+    ("language", "zoom_in", "measure_build"),
+    [("zh-hans", "放大", "leaflet-measure.cn.js"), ("en", "Zoom in", "leaflet-measure.js")],
+)
+def test_the_maps_own_controls_speak_the_pages_language(
+    planner_client, language, zoom_in, measure_build
+):
+    page = planner_client.get("/map/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    titles = json.loads(re.search(r"L\.control\.zoom\((\{.*?\})\)", page).group(1))
+    assert titles["zoomInTitle"] == zoom_in
+    assert f"leaflet-measure-3.1.0/{measure_build}" in page
+    # Metres alone: no feet or miles on the scale bar or the measure tool.
+    assert "L.control.scale({imperial: false})" in page
+    assert '"secondaryLengthUnit": "kilometers"' in page
+
+
 # --- 2. no title_id in parcel tiles --------------------------------------------------------
 
 
