@@ -190,16 +190,20 @@ def popup(request, layer: str, fid: int):
     """What a click on a feature shows: only what the user's role may see."""
     if layer not in POPUP_LAYERS:
         return _refusal(
-            404, f"no popup for the layer {layer!r}; layers with popups: {', '.join(POPUP_LAYERS)}"
+            404,
+            _("no popup for the layer %(layer)s; layers with popups: %(layers)s")
+            % {"layer": repr(layer), "layers": ", ".join(POPUP_LAYERS)},
         )
     if not request.user.has_perm(TILE_LAYERS[layer].permission):
         # As if there were no such layer: the role may not know what it holds.
-        return _refusal(404, f"your role may not see the {layer} layer")
+        return _refusal(404, _("your role may not see the %(layer)s layer") % {"layer": layer})
     text = request.GET.get("as_of") or ""
     try:
         on = datetime.date.fromisoformat(text) if text else datetime.date.today()
     except ValueError:
-        return _refusal(400, f"as_of={text!r} is not a date; give it as YYYY-MM-DD")
+        return _refusal(
+            400, _("as_of=%(text)s is not a date; give it as YYYY-MM-DD") % {"text": repr(text)}
+        )
     context = {"layer": layer, "on": on}
     if layer == "parcels":
         parcel = Parcel.objects.select_related("land_use", "district").filter(pk=fid).first()
@@ -226,7 +230,9 @@ def popup(request, layer: str, fid: int):
     elif layer == "zoning":
         context["zone"] = ZoningArea.objects.filter(pk=fid).first()
     if not any(context.get(key) for key in ("parcel", "building", "shelter", "zone")):
-        return _refusal(404, f"no feature {fid} in the {layer} layer")
+        return _refusal(
+            404, _("no feature %(fid)s in the %(layer)s layer") % {"fid": fid, "layer": layer}
+        )
     return render(request, "gis_layers/popup.html", context)
 
 

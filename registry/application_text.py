@@ -74,7 +74,10 @@ def application_rows(payload) -> list[tuple[int, str, str]]:
             return ", ".join(str(item) for item in value)
         text = "" if value is None else str(value)
         if len(text) > LONGEST_SHOWN:
-            return f"{text[: LONGEST_SHOWN // 2]}… ({len(text):,} characters)"
+            return _("%(start)s… (%(length)s characters)") % {
+                "start": text[: LONGEST_SHOWN // 2],
+                "length": f"{len(text):,}",
+            }
         return text
 
     rows: list[tuple[int, str, str]] = []

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.contrib.gis.geos import GEOSGeometry, LinearRing, MultiPolygon, Polygon
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 METRES_PER_DEGREE = 111_320.0
 MARGIN = 0.12
@@ -78,7 +79,7 @@ def outline_svg(geometry: GEOSGeometry, *, size_px: int = 240, neighbours=()) ->
     )
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" class="parcel-outline" width="{size}" '
-        'height="{size}" viewBox="0 0 {size} {size}" role="img" aria-label="parcel outline">'
+        'height="{size}" viewBox="0 0 {size} {size}" role="img" aria-label="{label}">'
         '<rect width="100%" height="100%" fill="#fbfbf8" stroke="#ccd"/>{context}'
         '<path d="{d}" fill="#f3d9a4" fill-opacity="0.8" stroke="#8a4b08" stroke-width="2" '
         'fill-rule="evenodd"/>'
@@ -86,6 +87,7 @@ def outline_svg(geometry: GEOSGeometry, *, size_px: int = 240, neighbours=()) ->
         '<text x="8" y="{ty}" font-size="10" fill="#333">{bar} m</text>'
         '<text x="{nx}" y="14" font-size="11" fill="#333">N ↑</text></svg>',
         size=size_px,
+        label=_("parcel outline"),
         context=context,
         d=_svg_path(drawing.rings),
         y=size_px - 8,
