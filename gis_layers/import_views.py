@@ -126,6 +126,12 @@ class UploadForm(FileForm):
         super().__init__(*args, **kwargs)
         self.user = user
 
+    @property
+    def max_bytes(self) -> int:
+        """The largest file the server takes, for the page's script to refuse a larger one
+        before sending it."""
+        return settings.LANDLEDGER_UPLOAD_MAX_BYTES
+
     def sending_sentences(self) -> dict[str, str]:
         """The words of the page's script while it sends the file ahead, in the active
         language, by the name of the form's data attribute that carries each; the script
@@ -137,6 +143,8 @@ class UploadForm(FileForm):
             ),
             "send-failed": _("The file could not be sent: %(why)s"),
             "connection-lost": _("the connection to the server was lost."),
+            # Said before sending a file the server would refuse by its size.
+            "too-large": _too_large(),
             "seconds": _("%(seconds)d s"),
             "minutes": _("%(minutes)d min %(seconds)02d s"),
         }

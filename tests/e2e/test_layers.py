@@ -166,14 +166,28 @@ def test_a_file_the_server_will_not_take_is_said_so_and_the_form_is_free_again(
     page, tmp_path, settings
 ):
     settings.LANDLEDGER_BASEMAP_URL = ""  # plain mode: the check's map needs nothing outside
-    path = tmp_path / "notes.txt"
-    path.write_text("not a layer")
+    settings.LANDLEDGER_UPLOAD_MAX_BYTES = MB
     log_in(page, "registrar")
     page.goto("/layers/import/")
-    page.set_input_files("#id_file", str(path))
+    sent = []
+    page.on(
+        "request", lambda request: sent.append(request.url) if "/send/" in request.url else None
+    )
+    # Larger than the server takes: refused at once, nothing sent.
+    large = tmp_path / "large.gpkg"
+    large.write_bytes(bytes(2 * MB))
+    page.set_input_files("#id_file", str(large))
     page.click("#upload-form button[type=submit]")
     refusal = page.locator(".import-progress[data-stage=failed]")
+    expect(refusal).to_contain_text("The file could not be sent: The file is larger than 1 MB.")
+    assert sent == []
+    # Of a kind the server does not take: refused by the server.
+    path = tmp_path / "notes.txt"
+    path.write_text("not a layer")
+    page.set_input_files("#id_file", str(path))
+    page.click("#upload-form button[type=submit]")
     expect(refusal).to_contain_text("The file could not be sent: Give one of: .gpkg")
+    assert len(sent) == 1
     expect(page.locator("#upload-form button[type=submit]")).to_be_enabled()
     expect(page.locator("#upload-form .busy-note")).to_have_count(0)
     # Another file, chosen and sent, is checked as usual; the refusal gives way.

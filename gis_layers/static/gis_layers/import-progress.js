@@ -83,17 +83,19 @@
     form.elements.sent.value = "";
   };
 
+  // The file is not sent: the box says why, and the form may be sent again.
+  const refuse = (form, box, why) => {
+    show(box, { stage: "failed", message: fill(form.dataset.sendFailed, { why }) });
+    box.querySelector("progress").remove();
+    restore(form);
+  };
+
   const sendAhead = (form, file, box) => {
     const number = new Intl.NumberFormat(document.documentElement.lang, {
       maximumFractionDigits: 1,
     });
     const request = new XMLHttpRequest();
     const started = performance.now();
-    const failed = (why) => {
-      show(box, { stage: "failed", message: fill(form.dataset.sendFailed, { why }) });
-      box.querySelector("progress").remove();
-      restore(form);
-    };
     request.upload.addEventListener("progress", (sent) => {
       if (!sent.lengthComputable || sent.total === 0) return;
       const seconds = (performance.now() - started) / 1000;
@@ -118,7 +120,7 @@
         // Not the view's answer (a proxy's error page, say): its status says enough.
       }
       if (request.status !== 200 || !answer.sent) {
-        failed(answer.error || `${request.status} ${request.statusText}`);
+        refuse(form, box, answer.error || `${request.status} ${request.statusText}`);
         return;
       }
       form.elements.sent.value = answer.sent;
@@ -126,7 +128,7 @@
       askWhileWorking(form, box);
       form.submit(); // no submit event: this handler is not asked again
     });
-    request.addEventListener("error", () => failed(form.dataset.connectionLost));
+    request.addEventListener("error", () => refuse(form, box, form.dataset.connectionLost));
     const body = new FormData();
     body.append("csrfmiddlewaretoken", form.elements.csrfmiddlewaretoken.value);
     body.append("file", file);
@@ -142,6 +144,11 @@
     const file = form.dataset.sendUrl && form.elements.file.files[0];
     if (file && !form.elements.sent.value) {
       event.preventDefault();
+      if (file.size > Number(form.dataset.maxBytes)) {
+        // The server would refuse it by its size: said now, not after sending it all.
+        refuse(form, box, form.dataset.tooLarge);
+        return;
+      }
       sendAhead(form, file, box);
       return;
     }
