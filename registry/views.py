@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from registry.application_text import application_rows
@@ -52,6 +53,28 @@ view_titles = permission_required("registry.view_title", raise_exception=True)
 # reads the title, not the applications behind it.
 view_acts = permission_required("registry.view_registrationact", raise_exception=True)
 AUDIT_EVENTS_PER_PAGE = 100
+# What the audit log calls the actions and the kinds of object it records, in the reader's
+# language. The codes stay in the page's markup; a code not named here is shown as it is.
+AUDIT_ACTIONS = {
+    "read": pgettext_lazy("audit action", "read"),
+    "export": pgettext_lazy("audit action", "exported"),
+    "import": pgettext_lazy("audit action", "imported"),
+    "lodge": pgettext_lazy("audit action", "lodged"),
+    "examine": pgettext_lazy("audit action", "examined"),
+    "approve": pgettext_lazy("audit action", "approved"),
+    "reject": pgettext_lazy("audit action", "rejected"),
+    "verify": pgettext_lazy("audit action", "verified"),
+    "inspect_shelter": pgettext_lazy("audit action", "recorded an inspection"),
+    "lodge_plan": pgettext_lazy("audit action", "lodged a plan"),
+}
+AUDIT_OBJECTS = {
+    "act": pgettext_lazy("audit object", "act"),
+    "title": pgettext_lazy("audit object", "title"),
+    "certificate": pgettext_lazy("audit object", "certificate"),
+    "shelter": pgettext_lazy("audit object", "shelter"),
+    "source": pgettext_lazy("audit object", "source document"),
+    "space_plan": pgettext_lazy("audit object", "space plan"),
+}
 view_sources = permission_required("registry.view_sourcedocument", raise_exception=True)
 PERMISSION_OF_DECISION = {
     "examine": "registry.lodge_act",
@@ -357,6 +380,9 @@ def audit_log(request):
         events = events.filter(object_id=request.GET["object"])
     # Newest first, a page at a time; a page number out of range shows the nearest page.
     page = Paginator(events, AUDIT_EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    for event in page:
+        event.action_label = AUDIT_ACTIONS.get(event.action, event.action)
+        event.object_label = AUDIT_OBJECTS.get(event.object_type, event.object_type)
     filters = request.GET.copy()
     filters.pop("page", None)
     return render(

@@ -469,6 +469,12 @@ def test_the_audit_log_pages_through_every_event_and_says_when_none_match(client
     assert f"page {last_page} of {last_page}" in beyond
     none = client.get("/registry/audit/", {"user": "nobody"}).content.decode()
     assert "No events match." in none
+    # In the reader's language, with the codes kept in the markup.
+    chinese = client.get(
+        "/registry/audit/", {"object": "paged-7"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    assert '<td data-action="read">查阅</td>' in chinese
+    assert '<td data-object-type="title">登记簿 paged-7</td>' in chinese
 
 
 def test_pages_speak_chinese_by_default(client, owned_title, settings):
