@@ -22,6 +22,7 @@ from gis_layers.analysis.redistribution import (
     new_building_scenario,
     redistribution_plan,
 )
+from gis_layers.analysis.sentences import Sentence
 from gis_layers.analysis.space import (
     Standard,
     StandardMismatch,
@@ -33,6 +34,7 @@ from gis_layers.analysis.space import (
 )
 from gis_layers.metric import metric_epsg
 from gis_layers.report_cache import cache_key, cached_report
+from gis_layers.wording import in_reader_language
 from registry.errors import RegisterError
 from registry.models import (
     ActStatus,
@@ -248,7 +250,7 @@ def make_plan(inputs: SpaceInputs, settings: PlanSettings) -> Plan:
             settings=settings,
         )
     except StandardMismatch as error:
-        raise SpaceInputError(str(error)) from error
+        raise SpaceInputError(in_reader_language(error.sentence)) from error
 
 
 def _plan_dict(plan: Plan, inputs: SpaceInputs, *, new_building: NewBuilding | None = None):
@@ -314,8 +316,8 @@ def _plan_dict(plan: Plan, inputs: SpaceInputs, *, new_building: NewBuilding | N
         "gap": _number(plan.gap, 6),
         "solve_seconds": _number(plan.solve_seconds, 3),
         "size": plan.size,
-        "reasons": plan.reasons,
-        "skipped": plan.skipped,
+        "reasons": [reason.as_json() for reason in plan.reasons],
+        "skipped": [line.as_json() for line in plan.skipped],
         "flows": flows,
         "released": released,
         "acts": acts if new_building is None else [],
@@ -388,7 +390,7 @@ def space_report(
             inputs.agencies, inputs.staff, inputs.blocks, inputs.allocations, inputs.standard
         )
     except StandardMismatch as error:
-        raise SpaceInputError(str(error)) from error
+        raise SpaceInputError(in_reader_language(error.sentence)) from error
     vacancy = building_vacancy(
         inputs.buildings,
         inputs.blocks[inputs.blocks["valid"]],
@@ -483,13 +485,25 @@ def space_report(
             "vacant_office_m2": _number(vacancy["vacant_office_m2"].sum()),
         },
         "problems": [
-            {"subject": p.subject, "id": p.subject_id, "where": p.where, "message": p.message}
+            {
+                "subject": p.subject,
+                "id": p.subject_id,
+                "where": p.where,
+                "message": p.message.as_json(),
+            }
             for p in problems
         ],
         "agencies": agency_rows,
         "rollups": rollups,
         "buildings": building_rows,
-        "mismatches": [{"kind": m.kind, "where": m.where, "detail": m.detail} for m in mismatches],
+        "mismatches": [
+            {
+                "kind": m.kind,
+                "where": m.where.as_json() if isinstance(m.where, Sentence) else m.where,
+                "detail": m.detail.as_json(),
+            }
+            for m in mismatches
+        ],
         "plan": _plan_dict(plan, inputs),
         "scenario": None,
     }
@@ -507,7 +521,7 @@ def space_report(
                 settings=settings,
             )
         except StandardMismatch as error:
-            raise SpaceInputError(str(error)) from error
+            raise SpaceInputError(in_reader_language(error.sentence)) from error
         report["scenario"] = {
             "new_building": {**new_building, "name": new.name},
             **_plan_dict(scenario, inputs, new_building=new),
@@ -601,7 +615,9 @@ def lodge_plan(
     inputs = load_inputs(clearance=clearance_of(user=user), standard_id=standard_id)
     plan = make_plan(inputs, settings)
     if not plan.feasible:
-        raise SpaceInputError(" ".join(plan.reasons) or _("The plan has no solution."))
+        raise SpaceInputError(
+            " ".join(map(in_reader_language, plan.reasons)) or _("The plan has no solution.")
+        )
     report = _plan_dict(plan, inputs)
     if not report["acts"]:
         raise SpaceInputError(_("The plan changes no allocation: there is nothing to lodge."))

@@ -28,6 +28,7 @@ from gis_layers.space_report import (
     plan_rows,
     plan_settings,
 )
+from gis_layers.wording import in_reader_language
 from registry.errors import RegisterError
 from registry.models import OfficeSpaceStandard, SecurityLevel
 from registry.services.acts import record_audit
@@ -132,9 +133,34 @@ def charts_for(report: dict) -> dict:
     }
 
 
+# The reconciliation's kinds of mismatch, and what the left-out inputs are, as the page names
+# them; the codes stay in the page's markup.
+MISMATCH_NAMES = {
+    "not_a_building": gettext_lazy("allocation on a title that is no building"),
+    "holder_not_agency": gettext_lazy("held by no agency"),
+    "allocation_without_blocks": gettext_lazy("allocation without blocks"),
+    "block_in_other_building": gettext_lazy("block in another building"),
+    "retired_block_allocated": gettext_lazy("retired block allocated"),
+    "block_allocated_twice": gettext_lazy("block allocated twice"),
+    "block_without_area": gettext_lazy("block without area"),
+    "inventory_exceeds_building": gettext_lazy("inventory larger than the building"),
+    "allocation_without_record": gettext_lazy("allocation the agency does not record"),
+    "record_without_allocation": gettext_lazy("record without allocation"),
+    "area_differs": gettext_lazy("areas differ"),
+}
+LEFT_OUT_SUBJECTS = {"agency": gettext_lazy("Agency"), "block": gettext_lazy("Space block")}
+
+
 def _context(report: dict, *, with_map: bool) -> dict:
     context = {
         "report": report,
+        "mismatches": [
+            {**m, "name": MISMATCH_NAMES.get(m["kind"], m["kind"])} for m in report["mismatches"]
+        ],
+        "problems": [
+            {**p, "subject_name": LEFT_OUT_SUBJECTS.get(p["subject"], p["subject"])}
+            for p in report["problems"]
+        ],
         "charts": charts_for(report),
         "plan": report["plan"],
         "security_levels": SecurityLevel.choices,  # the premises' classification by name
@@ -180,7 +206,7 @@ def _render_space_page(request, lodge_form: LodgeForm, *, status: int = 200):
     except SpaceInputError as error:
         context["error"] = str(error)
         return render(request, "gis_layers/space.html", context, status=400)
-    context.update(_context(report, with_map=True))
+    context.update(_context(in_reader_language(report), with_map=True))
     context["query"] = request.GET.urlencode()
     return render(request, "gis_layers/space.html", context, status=status)
 
@@ -215,7 +241,7 @@ def space_export(request, fmt: str):
         object_id=str(report["standard"]["id"]),
         detail={"format": fmt, "query": request.GET.urlencode()},
     )
-    body = export_text(report, fmt)
+    body = export_text(in_reader_language(report), fmt)
     response = HttpResponse(body, content_type=f"{EXPORT_FORMATS[fmt]}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="space-plan.{fmt}"'
     return response

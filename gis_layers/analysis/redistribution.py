@@ -36,6 +36,7 @@ from scipy.sparse import csr_array
 from scipy.sparse import vstack as sparse_vstack
 from scipy.spatial import cKDTree
 
+from gis_layers.analysis.sentences import Sentence
 from gis_layers.analysis.space import OFFICE, Standard, agency_balance, use_area
 
 # Tolerance on areas, m²: below this a deficit or a shortfall is rounding.
@@ -96,8 +97,8 @@ class Plan:
     flows: pd.DataFrame = field(default_factory=lambda: _empty_flows())
     released: pd.DataFrame = field(default_factory=lambda: _empty_rooms())
     assigned: pd.DataFrame = field(default_factory=lambda: _empty_rooms())
-    reasons: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    reasons: list[Sentence] = field(default_factory=list)
+    skipped: list[Sentence] = field(default_factory=list)
     handed_back: list[int] = field(default_factory=list)
     size: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
@@ -342,9 +343,9 @@ def diagnose(
     *,
     names: dict[int, str],
     building_names: dict[int, str],
-    agency_reach: dict[int, str],
+    agency_reach: dict[int, Sentence],
     settings: PlanSettings,
-) -> list[str]:
+) -> list[Sentence]:
     """Why no plan meets every deficit: per agency when it alone cannot be served (no
     building in reach, or too little idle space in reach), else the agencies that compete for
     the same buildings and how much they are short together (from the maximal flow)."""
@@ -352,26 +353,45 @@ def diagnose(
     need_total, idle_total = float(network.demand.sum()), float(network.supply.sum())
     if idle_total + AREA_EPSILON_M2 < need_total:
         reasons.append(
-            f"The agencies in deficit need {need_total:,.1f} m² in all; idle and reclaimed "
-            f"office space comes to only {idle_total:,.1f} m²."
+            Sentence(
+                "The agencies in deficit need %(need)s m² in all; idle and reclaimed office "
+                "space comes to only %(idle)s m².",
+                {"need": f"{need_total:,.1f}", "idle": f"{idle_total:,.1f}"},
+            )
         )
     reachable = np.zeros(len(network.agency_ids))
     np.add.at(reachable, network.pair_agency, network.supply[network.pair_building])
     alone = set()
     for index, agency_id in enumerate(network.agency_ids):
         name, need = names.get(agency_id, str(agency_id)), network.demand[index]
+        values = {
+            "agency": name,
+            "need": f"{need:,.1f}",
+            "reach": f"{settings.max_distance_m:,.0f}",
+        }
         if not np.any(network.pair_agency == index):
+            nearest = agency_reach.get(agency_id)
             reasons.append(
-                f"{name} needs {need:,.1f} m², but no building with idle space lies within "
-                f"{settings.max_distance_m:,.0f} m of its seat and is cleared for it"
-                f"{agency_reach.get(agency_id, '')}."
+                Sentence(
+                    "%(agency)s needs %(need)s m², but no building with idle space lies within "
+                    "%(reach)s m of its seat and is cleared for it (%(nearest)s).",
+                    {**values, "nearest": nearest},
+                )
+                if nearest is not None
+                else Sentence(
+                    "%(agency)s needs %(need)s m², but no building with idle space lies within "
+                    "%(reach)s m of its seat and is cleared for it.",
+                    values,
+                )
             )
             alone.add(index)
         elif reachable[index] + AREA_EPSILON_M2 < need:
             reasons.append(
-                f"{name} needs {need:,.1f} m², but the buildings within "
-                f"{settings.max_distance_m:,.0f} m cleared for it have only "
-                f"{reachable[index]:,.1f} m² idle."
+                Sentence(
+                    "%(agency)s needs %(need)s m², but the buildings within %(reach)s m cleared "
+                    "for it have only %(idle)s m² idle.",
+                    {**values, "idle": f"{reachable[index]:,.1f}"},
+                )
             )
             alone.add(index)
     if alone:
@@ -394,7 +414,10 @@ def diagnose(
         method="highs",
     )
     if result.x is None:
-        return [*reasons, "The plan has no solution and the maximal flow could not be found."]
+        return [
+            *reasons,
+            Sentence("The plan has no solution and the maximal flow could not be found."),
+        ]
     served = np.zeros(len(network.agency_ids))
     np.add.at(served, network.pair_agency, result.x)
     short = np.flatnonzero(served + AREA_EPSILON_M2 < network.demand)
@@ -411,8 +434,11 @@ def diagnose(
         )
         missing = float((network.demand[short] - served[short]).sum())
         reasons.append(
-            f"{who} compete for the idle space of {', '.join(buildings)}: together they stay "
-            f"{missing:,.1f} m² short of the standard, however the space is shared."
+            Sentence(
+                "%(agencies)s compete for the idle space of %(buildings)s: together they stay "
+                "%(missing)s m² short of the standard, however the space is shared.",
+                {"agencies": who, "buildings": ", ".join(buildings), "missing": f"{missing:,.1f}"},
+            )
         )
     return reasons
 
@@ -593,7 +619,7 @@ def _reach_notes(
     agencies: pd.DataFrame,
     buildings: pd.DataFrame,
     extra_buildings: Sequence[NewBuilding] = (),
-) -> dict[int, str]:
+) -> dict[int, Sentence]:
     """Per agency, the nearest building with idle space and why it is out of reach."""
     by_id = buildings.set_index("building_id")
     points = {
@@ -613,26 +639,37 @@ def _reach_notes(
             continue
         nearest = min(points, key=lambda b: np.hypot(points[b][0] - x, points[b][1] - y))
         bx, by, level = points[nearest]
-        why = f" (the nearest, {names.get(nearest) or f'building {nearest}'}, is "
-        why += f"{np.hypot(bx - x, by - y):,.0f} m away"
+        values = {
+            "building": names.get(nearest) or f"building {nearest}",
+            "distance": f"{np.hypot(bx - x, by - y):,.0f}",
+        }
         if level > clearance[agency_id]:
-            why += f" and classified {int(level)}, above the agency's clearance "
-            why += f"{int(clearance[agency_id])}"
-        notes[int(agency_id)] = why + ")"
+            notes[int(agency_id)] = Sentence(
+                "the nearest, %(building)s, is %(distance)s m away and classified %(level)s, "
+                "above the agency's clearance %(clearance)s",
+                {**values, "level": int(level), "clearance": int(clearance[agency_id])},
+            )
+        else:
+            notes[int(agency_id)] = Sentence(
+                "the nearest, %(building)s, is %(distance)s m away", values
+            )
     return notes
 
 
 def _deficits(
     balance: pd.DataFrame, agencies: pd.DataFrame, buildings: pd.DataFrame, settings
-) -> tuple[pd.Series, list[str]]:
+) -> tuple[pd.Series, list[Sentence]]:
     """Deficits to plan for, and the agencies in deficit left out (with why)."""
     deficit = balance["deficit_m2"].where(balance["has_staff_figures"], 0.0).fillna(0.0)
     deficit = deficit[deficit >= settings.min_deficit_m2]
     positions = _positions(agencies, buildings).reindex(deficit.index)
     unplaced = positions["x"].isna()
     skipped = [
-        f"{balance.at[agency_id, 'name']} is {deficit[agency_id]:,.1f} m² below the standard "
-        "but has no seat building, so no distance can be measured: left out of the plan."
+        Sentence(
+            "%(agency)s is %(deficit)s m² below the standard but has no seat building, so no "
+            "distance can be measured: left out of the plan.",
+            {"agency": balance.at[agency_id, "name"], "deficit": f"{deficit[agency_id]:,.1f}"},
+        )
         for agency_id in deficit[unplaced].index
     ]
     return deficit[~unplaced], skipped

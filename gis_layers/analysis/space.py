@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gis_layers.analysis.sentences import Sentence
+
 OFFICE = "office"
 # Areas that differ by less than this are the same (m², and share of the larger).
 AREA_TOLERANCE_M2 = 1.0
@@ -40,7 +42,11 @@ class Standard:
 
 
 class StandardMismatch(ValueError):
-    """Staff hold a rank the chosen standard gives no cap for."""
+    """Staff hold a rank the chosen standard gives no cap for; ``sentence`` says which."""
+
+    def __init__(self, sentence: Sentence):
+        self.sentence = sentence
+        super().__init__(str(sentence))
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class InputProblem:
     subject: str
     subject_id: int
     where: str
-    message: str
+    message: Sentence
 
 
 def use_area(blocks: pd.DataFrame, *, use_coefficient: float) -> pd.Series:
@@ -75,8 +81,10 @@ def input_problems(
                     "agency",
                     int(row.agency_id),
                     str(row.name),
-                    "no staff figures (编制): no entitlement can be computed, so it is "
-                    "neither over standard nor in deficit",
+                    Sentence(
+                        "no staff figures (编制): no entitlement can be computed, so it is "
+                        "neither over standard nor in deficit"
+                    ),
                 )
             )
     names = buildings.set_index("building_id")["name"] if len(buildings) else pd.Series()
@@ -86,7 +94,7 @@ def input_problems(
                 "block",
                 int(row.block_id),
                 f"{names.get(row.building_id, f'building {row.building_id}')} {row.label}",
-                "no area surveyed: left out of every area figure and of the plan",
+                Sentence("no area surveyed: left out of every area figure and of the plan"),
             )
         )
     return problems
@@ -105,8 +113,11 @@ def entitlements(staff: pd.DataFrame, standard: Standard) -> pd.Series:
     missing = sorted(ranks - set(standard.caps))
     if missing:
         raise StandardMismatch(
-            f"the standard {standard.name} ({standard.year}) gives no cap for the rank(s) "
-            f"{', '.join(missing)}; add them to that standard, never from another one"
+            Sentence(
+                "the standard %(standard)s (%(year)s) gives no cap for the rank(s) %(ranks)s; "
+                "add them to that standard, never from another one",
+                {"standard": standard.name, "year": standard.year, "ranks": ", ".join(missing)},
+            )
         )
     caps = staff["rank"].map(standard.caps).astype(float)
     return (staff["headcount"] * caps).groupby(staff["agency_id"]).sum()
@@ -265,8 +276,8 @@ class Mismatch:
     ``kind`` (a stable code), ``where`` (what it is about) and ``detail``."""
 
     kind: str
-    where: str
-    detail: str
+    where: str | Sentence
+    detail: Sentence
 
 
 def reconcile(
@@ -310,23 +321,38 @@ def reconcile(
     listed = allocated.merge(rights, on="right_id")
     counts = allocated.groupby("right_id").size()
     for right in rights.itertuples():
-        label = f"right {right.right_id}"
+        label = Sentence("right %(right)s", {"right": right.right_id})
         if pd.isna(right.building_id):
             found.append(
-                Mismatch("not_a_building", label, "a use allocation on a title that is no building")
+                Mismatch(
+                    "not_a_building",
+                    label,
+                    Sentence("a use allocation on a title that is no building"),
+                )
             )
         if not right.holder_is_agency:
             found.append(
                 Mismatch(
-                    "holder_not_agency", label, f"held by {right.holder_name}, not by an agency"
+                    "holder_not_agency",
+                    label,
+                    Sentence("held by %(holder)s, not by an agency", {"holder": right.holder_name}),
                 )
             )
         if counts.get(right.right_id, 0) == 0:
             found.append(
                 Mismatch(
                     "allocation_without_blocks",
-                    f"{label} ({agency(right.holder_id)}, {building(right.building_id)})",
-                    "the register allocates space the inventory cannot place: no blocks listed",
+                    Sentence(
+                        "right %(right)s (%(agency)s, %(building)s)",
+                        {
+                            "right": right.right_id,
+                            "agency": agency(right.holder_id),
+                            "building": building(right.building_id),
+                        },
+                    ),
+                    Sentence(
+                        "the register allocates space the inventory cannot place: no blocks listed"
+                    ),
                 )
             )
     for row in listed.itertuples():
@@ -337,13 +363,18 @@ def reconcile(
                 Mismatch(
                     "block_in_other_building",
                     where,
-                    f"right {row.right_id} on {building(row.building_id)} lists it",
+                    Sentence(
+                        "right %(right)s on %(building)s lists it",
+                        {"right": row.right_id, "building": building(row.building_id)},
+                    ),
                 )
             )
         if not block["valid"]:
             found.append(
                 Mismatch(
-                    "retired_block_allocated", where, f"retired, still in right {row.right_id}"
+                    "retired_block_allocated",
+                    where,
+                    Sentence("retired, still in right %(right)s", {"right": row.right_id}),
                 )
             )
     twice = allocated.groupby("block_id")["right_id"].apply(sorted)
@@ -353,12 +384,19 @@ def reconcile(
             Mismatch(
                 "block_allocated_twice",
                 f"{building(block['building_id'])} {block['label']}",
-                f"listed by current rights {', '.join(map(str, right_ids))}",
+                Sentence(
+                    "listed by current rights %(rights)s",
+                    {"rights": ", ".join(map(str, right_ids))},
+                ),
             )
         )
     for row in measured[measured["area_m2"].isna() & measured["valid"]].itertuples():
         found.append(
-            Mismatch("block_without_area", f"{building(row.building_id)} {row.label}", "no area")
+            Mismatch(
+                "block_without_area",
+                f"{building(row.building_id)} {row.label}",
+                Sentence("no area"),
+            )
         )
     gross = measured.assign(
         gross_m2=np.where(
@@ -376,7 +414,10 @@ def reconcile(
                 Mismatch(
                     "inventory_exceeds_building",
                     building(building_id),
-                    f"blocks come to {total:,.0f} m² gross, the building has {limit:,.0f} m²",
+                    Sentence(
+                        "blocks come to %(total)s m² gross, the building has %(limit)s m²",
+                        {"total": f"{total:,.0f}", "limit": f"{limit:,.0f}"},
+                    ),
                 )
             )
     # The register's area per agency and building, against the agency's own record.
@@ -390,22 +431,35 @@ def reconcile(
     recorded = records.groupby(["agency_id", "building_id"])["area_m2"].sum()
     for key in sorted(set(registered.index) | set(recorded.index)):
         agency_id, building_id = key
-        where = f"{agency(agency_id)} in {building(building_id)}"
+        agency_in_building = Sentence(
+            "%(agency)s in %(building)s",
+            {"agency": agency(agency_id), "building": building(building_id)},
+        )
         in_register, in_record = registered.get(key), recorded.get(key)
+        areas = {
+            "register": "" if in_register is None else f"{in_register:,.1f}",
+            "record": "" if in_record is None else f"{in_record:,.1f}",
+        }
         if in_record is None:
             found.append(
                 Mismatch(
                     "allocation_without_record",
-                    where,
-                    f"the register allocates {in_register:,.1f} m²; the agency records none",
+                    agency_in_building,
+                    Sentence(
+                        "the register allocates %(register)s m²; the agency records none",
+                        {"register": areas["register"]},
+                    ),
                 )
             )
         elif in_register is None:
             found.append(
                 Mismatch(
                     "record_without_allocation",
-                    where,
-                    f"the agency records {in_record:,.1f} m²; the register allocates none",
+                    agency_in_building,
+                    Sentence(
+                        "the agency records %(record)s m²; the register allocates none",
+                        {"record": areas["record"]},
+                    ),
                 )
             )
         elif abs(in_register - in_record) > max(
@@ -414,9 +468,11 @@ def reconcile(
             found.append(
                 Mismatch(
                     "area_differs",
-                    where,
-                    f"the register allocates {in_register:,.1f} m², the agency records "
-                    f"{in_record:,.1f} m²",
+                    agency_in_building,
+                    Sentence(
+                        "the register allocates %(register)s m², the agency records %(record)s m²",
+                        areas,
+                    ),
                 )
             )
     return found

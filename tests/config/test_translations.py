@@ -17,6 +17,8 @@ KEYWORDS = [
     "npgettext:1c,2,3",
     "pgettext_lazy:1c,2",
     "npgettext_lazy:1c,2,3",
+    # The analyses' sentences, worded in the reader's language where shown (gis_layers.wording).
+    "Sentence",
 ]
 
 

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from gis_layers.space_report import SpaceInputError, lodge_plan, space_report
+from gis_layers.wording import in_reader_language
 from registry.errors import RegisterError
 from registry.models import (
     ActStatus,
@@ -239,7 +240,27 @@ def test_rooms_without_area_and_agencies_without_staff_are_named(demo):
     report = space_report(user=user(Role.PLANNER))
     named = [p for p in report["problems"] if p["subject"] == "block" and p["id"] == block.pk]
     assert named and block.label in named[0]["where"]
-    assert "no area surveyed" in named[0]["message"]
+    assert "no area surveyed" in in_reader_language(named[0]["message"])
     agency = next(p for p in report["problems"] if p["subject"] == "agency")
     row = next(a for a in report["agencies"] if a["agency_id"] == agency["id"])
     assert row["entitlement_m2"] is None and row["deficit_m2"] is None
+
+
+def test_the_analysis_speaks_the_readers_language_on_the_page_and_in_exports(demo, client):
+    block = SpaceBlock.objects.filter(area_m2__isnull=False, kind="office").first()
+    block.area_m2 = None
+    block.save()
+    as_role(client, Role.PLANNER)
+    chinese = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    page = client.get("/space/", {"max_distance_m": "10"}, **chinese).content.decode()
+    assert "米范围内没有密级许可允许的、有空置用房的房屋" in page
+    assert '<td data-kind="block_without_area">用房单元无面积</td>' in page
+    assert '<li data-subject="block">用房单元 <strong>' in page
+    assert f"{block.label}</strong>: 未测量面积：不计入任何面积统计，也不纳入方案" in page
+    exported = client.get("/space/export.json", {"max_distance_m": "10"}, **chinese).json()
+    assert any("米范围内" in reason for reason in exported["plan"]["reasons"])
+    # The kept report is the same for both: it holds the sentences, not their words.
+    english = client.get("/space/export.json", {"max_distance_m": "10"}).json()
+    assert any(
+        "no building with idle space lies within 10 m" in r for r in english["plan"]["reasons"]
+    )
