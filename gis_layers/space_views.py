@@ -28,7 +28,7 @@ from gis_layers.space_report import (
     plan_rows,
     plan_settings,
 )
-from gis_layers.wording import in_reader_language
+from gis_layers.wording import space_report_in_reader_language
 from registry.errors import RegisterError
 from registry.models import OfficeSpaceStandard, SecurityLevel
 from registry.services.acts import record_audit
@@ -206,7 +206,7 @@ def _render_space_page(request, lodge_form: LodgeForm, *, status: int = 200):
     except SpaceInputError as error:
         context["error"] = str(error)
         return render(request, "gis_layers/space.html", context, status=400)
-    context.update(_context(in_reader_language(report), with_map=True))
+    context.update(_context(space_report_in_reader_language(report), with_map=True))
     context["query"] = request.GET.urlencode()
     return render(request, "gis_layers/space.html", context, status=status)
 
@@ -241,7 +241,7 @@ def space_export(request, fmt: str):
         object_id=str(report["standard"]["id"]),
         detail={"format": fmt, "query": request.GET.urlencode()},
     )
-    body = export_text(in_reader_language(report), fmt)
+    body = export_text(space_report_in_reader_language(report), fmt)
     response = HttpResponse(body, content_type=f"{EXPORT_FORMATS[fmt]}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="space-plan.{fmt}"'
     return response

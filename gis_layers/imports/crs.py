@@ -27,7 +27,9 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import shapely
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
@@ -113,9 +115,9 @@ ALLOWED_EPSG: frozenset[int] = frozenset(
 
 # The geodetic datums named above; a file in one of them gets a refusal that says what to do.
 # Their names in the active language, as messages give them.
-_LOCAL_CHINESE_DATUMS: dict[int, Callable[[], str]] = {
-    4214: lambda: _("Beijing 1954"),
-    4610: lambda: _("Xian 1980"),
+_LOCAL_CHINESE_DATUMS: dict[int, Promise] = {
+    4214: gettext_lazy("Beijing 1954"),
+    4610: gettext_lazy("Xian 1980"),
 }
 
 # pyproj's own default: high enough that a .prj written by ArcGIS for a standard CRS matches
@@ -124,11 +126,10 @@ _LOCAL_CHINESE_DATUMS: dict[int, Callable[[], str]] = {
 _MIN_CONFIDENCE = 70
 
 
-def _examples() -> str:
-    """Codes to give as examples in messages, in the active language."""
-    return _(
-        "EPSG:4490 for CGCS2000 longitude/latitude, EPSG:4548 for CGCS2000 Gauss-Krüger CM 117E"
-    )
+# Codes to give as examples in messages, in the active language when a message is made.
+_EXAMPLES = gettext_lazy(
+    "EPSG:4490 for CGCS2000 longitude/latitude, EPSG:4548 for CGCS2000 Gauss-Krüger CM 117E"
+)
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,7 @@ def _local_datum_advice(crs: CRS | None) -> str:
         "%(datum)s coordinates need the local transformation parameters from the surveying"
         " authority; convert the file to CGCS2000 (for example EPSG:4490 or the CGCS2000"
         " Gauss-Krüger zone) with them first."
-    ) % {"datum": datum()}
+    ) % {"datum": datum}
 
 
 def _with_local_datum_advice(message: str, crs: CRS | None) -> str:
@@ -299,7 +300,7 @@ def _parse_override(override: str, path: str) -> SourceCrs:
             % {
                 "given": WORDING.get().crs_given(_show(override)),
                 "asked": WORDING.get().crs_asked("EPSG:NNNN"),
-                "examples": _examples(),
+                "examples": _EXAMPLES,
             },
             path=path,
         )
@@ -310,7 +311,7 @@ def _parse_override(override: str, path: str) -> SourceCrs:
     if crs is None:
         raise ImportRefusal(
             _("%(given)s is not a known EPSG code; check the code (for example %(examples)s).")
-            % {"given": WORDING.get().crs_given(f"EPSG:{code}"), "examples": _examples()},
+            % {"given": WORDING.get().crs_given(f"EPSG:{code}"), "examples": _EXAMPLES},
             path=path,
         )
     raise ImportRefusal(
@@ -320,7 +321,7 @@ def _parse_override(override: str, path: str) -> SourceCrs:
                 " the file to an accepted one first (for example %(examples)s, or the WGS 84"
                 " UTM zone)."
             )
-            % {"given": WORDING.get().crs_given(_epsg_label(code)), "examples": _examples()},
+            % {"given": WORDING.get().crs_given(_epsg_label(code)), "examples": _EXAMPLES},
             crs,
         ),
         path=path,
@@ -339,7 +340,7 @@ def _declared_source(declared, path: str) -> SourceCrs:
             % {
                 "error": error,
                 "asked": WORDING.get().crs_asked("EPSG:NNNN"),
-                "examples": _examples(),
+                "examples": _EXAMPLES,
             },
             path=path,
         ) from error
@@ -355,7 +356,7 @@ def _declared_source(declared, path: str) -> SourceCrs:
                 % {
                     "crs": _describe_declared(crs),
                     "asked": WORDING.get().crs_asked("EPSG:NNNN"),
-                    "examples": _examples(),
+                    "examples": _EXAMPLES,
                 },
                 crs,
             ),
@@ -372,7 +373,7 @@ def _declared_source(declared, path: str) -> SourceCrs:
                 )
                 % {
                     "crs": _epsg_label(code),
-                    "examples": _examples(),
+                    "examples": _EXAMPLES,
                     "asked": WORDING.get().crs_asked("EPSG:NNNN"),
                 },
                 crs,
@@ -418,7 +419,7 @@ def resolve_crs(*, declared, override: str | None, path: str | os.PathLike) -> S
                 " %(asked)s with the EPSG code of its coordinates (for example %(examples)s), or"
                 " gcj02 / bd09 for Chinese web-map coordinates (Amap/Tencent, Baidu)."
             )
-            % {"asked": WORDING.get().crs_asked("EPSG:NNNN"), "examples": _examples()},
+            % {"asked": WORDING.get().crs_asked("EPSG:NNNN"), "examples": _EXAMPLES},
             path=path,
         )
     return _declared_source(declared, path)

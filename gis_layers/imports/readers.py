@@ -18,7 +18,9 @@ import pyarrow
 import pyogrio
 import pyproj
 import shapely
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gis_layers.imports.archives import (
     extract_zip,
@@ -77,14 +79,14 @@ def _shown(head: bytes) -> str:
     return _("the bytes %(bytes)s") % {"bytes": head[:20].hex(" ")}
 
 
-def _starting_with(*magics: bytes, expected: Callable[[], str]) -> Callable[[bytes], str | None]:
+def _starting_with(*magics: bytes, expected: Promise) -> Callable[[bytes], str | None]:
     """``expected``: what the format starts with, in the active language."""
 
     def problem(head: bytes) -> str | None:
         if head.startswith(magics):
             return None
         return _("%(expected)s, and this file starts with %(start)s") % {
-            "expected": expected(),
+            "expected": expected,
             "start": _shown(head),
         }
 
@@ -128,7 +130,7 @@ class Format:
     that have one, and whether the file states how many features it holds (a FlatGeobuf in
     its header, a GeoPackage in gpkg_ogr_contents): reading must then find them all."""
 
-    name: Callable[[], str]
+    name: str | Promise
     driver: str
     problem: Callable[[bytes], str | None]
     driver_prefix: str = ""
@@ -138,45 +140,45 @@ class Format:
 
 FORMATS = {
     ".gpkg": Format(
-        lambda: _("a GeoPackage"),
+        gettext_lazy("a GeoPackage"),
         "GPKG",
         _starting_with(
-            b"SQLite format 3\x00", expected=lambda: _("a GeoPackage is an SQLite database")
+            b"SQLite format 3\x00", expected=gettext_lazy("a GeoPackage is an SQLite database")
         ),
         declares_feature_count=True,
     ),
     ".shp": Format(
-        lambda: _("a Shapefile"),
+        gettext_lazy("a Shapefile"),
         "ESRI Shapefile",
         _starting_with(
             (9994).to_bytes(4, "big"),
-            expected=lambda: _("a .shp file starts with the file code 9994"),
+            expected=gettext_lazy("a .shp file starts with the file code 9994"),
         ),
     ),
     ".fgb": Format(
         # FlatGeobuf, GeoJSON and CSV go by these names in every language.
-        lambda: "FlatGeobuf",
+        "FlatGeobuf",
         "FlatGeobuf",
         _starting_with(
-            b"fgb\x03", expected=lambda: _("FlatGeobuf starts with the bytes 'fgb\\x03'")
+            b"fgb\x03", expected=gettext_lazy("FlatGeobuf starts with the bytes 'fgb\\x03'")
         ),
         declares_feature_count=True,
     ),
-    ".geojson": Format(lambda: "GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
-    ".json": Format(lambda: "GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
-    ".csv": Format(lambda: "CSV", "CSV", _csv_problem, driver_prefix="CSV:"),
-    ".pbf": Format(lambda: _("an OSM PBF file"), "OSM", _osm_pbf_problem),
+    ".geojson": Format("GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
+    ".json": Format("GeoJSON", "GeoJSON", _geojson_problem, driver_prefix="GeoJSON:"),
+    ".csv": Format("CSV", "CSV", _csv_problem, driver_prefix="CSV:"),
+    ".pbf": Format(gettext_lazy("an OSM PBF file"), "OSM", _osm_pbf_problem),
     **dict.fromkeys(
         (".tif", ".tiff"),
         Format(
-            lambda: _("a GeoTIFF"),
+            gettext_lazy("a GeoTIFF"),
             "GTiff",
             _starting_with(
                 b"II*\x00",
                 b"MM\x00*",
                 b"II+\x00",
                 b"MM\x00+",
-                expected=lambda: _("a TIFF starts with II* or MM*"),
+                expected=gettext_lazy("a TIFF starts with II* or MM*"),
             ),
             is_raster=True,
         ),
@@ -193,7 +195,7 @@ def check_content(dataset: pathlib.Path, file_format: Format, *, path: pathlib.P
     if problem is not None:
         raise ImportRefusal(
             _("%(file)s is not %(format)s: %(problem)s")
-            % {"file": dataset.name, "format": file_format.name(), "problem": problem},
+            % {"file": dataset.name, "format": file_format.name, "problem": problem},
             path=str(path),
         )
 
@@ -204,7 +206,7 @@ def _check_driver(
     if info.get("driver") != file_format.driver:
         raise ImportRefusal(
             _("%(file)s is not %(format)s: GDAL reads it as %(driver)s")
-            % {"file": dataset.name, "format": file_format.name(), "driver": info.get("driver")},
+            % {"file": dataset.name, "format": file_format.name, "driver": info.get("driver")},
             path=str(path),
         )
 

@@ -7,7 +7,7 @@ from gis_layers.management.commands.shelter_coverage import LEVELS
 from gis_layers.management.reports import add_report_arguments, write_report
 from gis_layers.space_report import SpaceInputError, lodge_plan, plan_settings, space_report
 from gis_layers.space_views import export_text
-from gis_layers.wording import in_reader_language
+from gis_layers.wording import space_report_in_reader_language
 from registry.errors import RegisterError
 
 
@@ -87,7 +87,7 @@ class Command(BaseCommand):
             )
         except SpaceInputError as error:
             raise CommandError(str(error)) from error
-        report = in_reader_language(report)
+        report = space_report_in_reader_language(report)
         text = export_text(report, options["format"])
         write_report(self.stdout, text, options["output"])
         plan = report["plan"]
